@@ -1,0 +1,147 @@
+"""Weights for a built model: He-random, torchvision's ImageNet checkpoints, or a local file."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+from urllib.error import URLError
+
+import torch
+from torch import nn
+
+from .checkpoint import CheckpointError, load_checkpoint, safetensors_metadata
+from .registry import ImageNetWeights, Variant
+
+
+class WeightsError(Exception):
+    pass
+
+
+def imagenet_entry(variant: Variant, source: str) -> ImageNetWeights:
+    """Pick the checkpoint for ``imagenet`` (V2 where it exists, as torchvision's DEFAULT), ``-v1`` or ``-v2``."""
+    if not variant.imagenet:
+        raise WeightsError(f"{variant.name} has no ImageNet checkpoint; use random or a file")
+    version = source.removeprefix("imagenet").lstrip("-") or ("v2" if "v2" in variant.imagenet else "v1")
+    if version not in variant.imagenet:
+        raise WeightsError(f"{variant.name} has no ImageNet {version} checkpoint; "
+                           f"available: {', '.join('imagenet-' + v for v in variant.imagenet)}")
+    return variant.imagenet[version]
+
+
+def cached_checkpoint_path(entry: ImageNetWeights) -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints" / entry.file
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fetch_imagenet(entry: ImageNetWeights, url: str | None = None, progress: bool = True) -> Path:
+    """Return the checkpoint's path in torch.hub's cache, downloading it first if needed.
+
+    The sha256 prefix in the file name is checked on download (by torch.hub) and
+    again for a file that was placed in the cache by hand.
+    """
+    target = cached_checkpoint_path(entry)
+    url = url or entry.url
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            torch.hub.download_url_to_file(url, str(target), hash_prefix=entry.sha256_prefix, progress=progress)
+        except (URLError, OSError, TimeoutError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise WeightsError(f"cannot download {url} ({reason}); with no network, place the file by hand "
+                               f"at {target}") from None
+        except RuntimeError as exc:  # torch.hub's hash mismatch
+            raise WeightsError(f"download of {url} failed its check: {exc}") from None
+    digest = sha256_of(target)
+    if not digest.startswith(entry.sha256_prefix):
+        raise WeightsError(f"{target} has sha256 {digest[:16]}…, expected {entry.sha256_prefix}…; "
+                           f"delete it and download again")
+    return target
+
+
+def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """A plain state dict from a file, unwrapping {"model": ...} / {"state_dict": ...} checkpoints."""
+    try:
+        state = load_checkpoint(path)
+    except CheckpointError as exc:
+        raise WeightsError(str(exc)) from None
+    for key in ("model", "state_dict"):
+        if isinstance(state.get(key), dict):
+            state = state[key]
+    if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        raise WeightsError(f"{path}: not a state dict of named tensors")
+    return state
+
+
+def mismatch_report(model: nn.Module, state: dict[str, torch.Tensor], ignore: tuple[str, ...] = ()) -> str:
+    """A readable list of missing, unexpected and mis-shaped keys; empty when the state dict fits."""
+    expected = {k: v.shape for k, v in model.state_dict().items() if not k.startswith(ignore)}
+    given = {k: v.shape for k, v in state.items() if not k.startswith(ignore)}
+    missing = sorted(set(expected) - set(given))
+    unexpected = sorted(set(given) - set(expected))
+    misshaped = sorted(k for k in set(expected) & set(given) if expected[k] != given[k])
+    lines = []
+    for title, keys, fmt in (("missing", missing, lambda k: k),
+                             ("unexpected", unexpected, lambda k: k),
+                             ("mis-shaped", misshaped,
+                              lambda k: f"{k}: file {tuple(given[k])}, model {tuple(expected[k])}")):
+        if keys:
+            shown = ", ".join(fmt(k) for k in keys[:8])
+            more = f" and {len(keys) - 8} more" if len(keys) > 8 else ""
+            lines.append(f"{len(keys)} {title}: {shown}{more}")
+    return "; ".join(lines)
+
+
+def apply_state_dict(model: nn.Module, state: dict[str, torch.Tensor], origin: str, skip_head: bool = False) -> None:
+    """Load with strict key and shape matching; ``skip_head`` keeps the model's own fc (fine-tuning)."""
+    ignore = ("fc.",) if skip_head else ()
+    report = mismatch_report(model, state, ignore)
+    if report:
+        raise WeightsError(f"{origin} does not fit {type(model).__name__}: {report}")
+    if skip_head:
+        state = {**{k: v for k, v in state.items() if not k.startswith("fc.")},
+                 **{k: v for k, v in model.state_dict().items() if k.startswith("fc.")}}
+    model.load_state_dict(state, strict=True)
+
+
+def resolve_weights(source: str, variant: Variant) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """State dict and a description of where it came from, for ``imagenet*`` or a file path."""
+    if source.startswith("imagenet"):
+        entry = imagenet_entry(variant, source)
+        path = fetch_imagenet(entry)
+        info = {"source": source if source != "imagenet" else f"imagenet-{_version_of(variant, entry)}",
+                "file": entry.file, "url": entry.url, "sha256": sha256_of(path),
+                "imagenet_top1": entry.acc1, "resize": entry.resize, "crop": entry.crop}
+        return read_state_dict(path), info
+    path = Path(source)
+    if not path.is_file():
+        raise WeightsError(f"{source}: no such file, and not one of random, imagenet, imagenet-v1, imagenet-v2")
+    info: dict[str, Any] = {"source": "file", "file": path.name, "sha256": sha256_of(path)}
+    if path.suffix == ".safetensors":
+        try:
+            info["trained"] = safetensors_metadata(path)
+        except Exception:  # noqa: BLE001 - metadata is optional; the tensors are checked below
+            pass
+    return read_state_dict(path), info
+
+
+def _version_of(variant: Variant, entry: ImageNetWeights) -> str:
+    return next(v for v, e in variant.imagenet.items() if e == entry)
+
+
+def load_weights_into(model: nn.Module, source: str, variant: Variant, skip_head: bool = False) -> dict[str, Any]:
+    state, info = resolve_weights(source, variant)
+    apply_state_dict(model, state, info.get("file", source), skip_head=skip_head)
+    return info
+
+
+def default_cache_note() -> str:
+    return f"torch.hub cache: {os.path.join(torch.hub.get_dir(), 'checkpoints')}"
