@@ -1,0 +1,53 @@
+"""Fashion-MNIST from the IDX files of Debian's ``dataset-fashion-mnist`` package."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_DIR = Path("/usr/share/datasets/fashion-mnist")
+CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+SPLITS = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", 60_000),
+          "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", 10_000)}
+IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
+INSTALL_HINT = "install it with 'apt-get install dataset-fashion-mnist' or pass --data-dir"
+
+
+class DatasetError(Exception):
+    pass
+
+
+def read_idx(path: Path, magic: int) -> np.ndarray:
+    """Read one gzipped (or plain) IDX file of unsigned bytes, checking its header against its size."""
+    try:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise DatasetError(f"{path} is missing; {INSTALL_HINT}") from None
+    except (OSError, EOFError) as exc:
+        raise DatasetError(f"{path} is damaged ({exc}); {INSTALL_HINT}") from None
+    if len(raw) < 8 or int.from_bytes(raw[:4], "big") != magic:
+        raise DatasetError(f"{path} is not an IDX file with magic {magic}; {INSTALL_HINT}")
+    ndim = magic & 0xFF
+    header = 4 + 4 * ndim
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    if len(raw) != header + int(np.prod(shape)):
+        raise DatasetError(f"{path} holds {len(raw) - header} bytes of data for shape {shape}; {INSTALL_HINT}")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def load_split(split: str, data_dir: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Return (images uint8 [N, 28, 28], labels int64 [N]) for "train" or "test"."""
+    images_name, labels_name, count = SPLITS[split]
+    root = Path(data_dir) if data_dir else DEFAULT_DIR
+    images = read_idx(root / images_name, IMAGE_MAGIC)
+    labels = read_idx(root / labels_name, LABEL_MAGIC)
+    if images.shape != (count, 28, 28) or labels.shape != (count,):
+        raise DatasetError(f"{split} split has images {images.shape} and labels {labels.shape}, "
+                           f"expected ({count}, 28, 28) and ({count},); {INSTALL_HINT}")
+    if labels.max() >= len(CLASSES):
+        raise DatasetError(f"{root / labels_name} has label {labels.max()}, beyond the 10 classes")
+    return images, labels.astype(np.int64)

@@ -1,0 +1,277 @@
+"""``resnet-studio train``: train a registry variant on Fashion-MNIST or fine-tune on a folder of images."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .checkpoint import atomic_save_torch, load_checkpoint, save_safetensors
+from .registry import build_model, get_variant
+
+
+@dataclass
+class Dataset:
+    """Images kept in memory as uint8 [N, C, H, W] with their labels, plus how to normalise them."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    classes: list[str]
+    mean: list[float]
+    std: list[float]
+    name: str
+    skipped: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def fashion_mnist(data_dir: Path | None) -> tuple[Dataset, Dataset]:
+    from .fashion_mnist import CLASSES, load_split
+
+    train_x, train_y = load_split("train", data_dir)
+    test_x, test_y = load_split("test", data_dir)
+    # Normalisation statistics come from the training split itself.
+    mean, std = float(train_x.mean() / 255), float(train_x.std() / 255)
+    return (Dataset(torch.tensor(train_x).unsqueeze(1), torch.tensor(train_y), CLASSES, [mean], [std], "Fashion-MNIST"),
+            Dataset(torch.tensor(test_x).unsqueeze(1), torch.tensor(test_y), CLASSES, [mean], [std], "Fashion-MNIST"))
+
+
+def augment(batch: torch.Tensor, pad: int, generator: torch.Generator) -> torch.Tensor:
+    """Pad-and-random-crop plus horizontal flip, per sample."""
+    n, _, h, w = batch.shape
+    padded = F.pad(batch, (pad, pad, pad, pad))
+    offsets = torch.randint(0, 2 * pad + 1, (n, 2), generator=generator).tolist()
+    flips = torch.rand(n, generator=generator).lt(0.5).tolist()
+    out = torch.empty_like(batch)
+    for i, ((dy, dx), flip) in enumerate(zip(offsets, flips)):
+        crop = padded[i, :, dy:dy + h, dx:dx + w]
+        out[i] = crop.flip(-1) if flip else crop
+    return out
+
+
+class Progress:
+    """A one-line progress bar on stderr: epoch, step, loss, accuracy and time remaining."""
+
+    def __init__(self, total_steps: int, quiet: bool = False) -> None:
+        self.total, self.done = total_steps, 0
+        self.quiet, self.live = quiet, sys.stderr.isatty()
+        self.start = time.monotonic()
+
+    def update(self, epoch: int, epochs: int, step: int, steps: int, loss: float, acc: float) -> None:
+        self.done += 1
+        if self.quiet or not self.live or (step % 10 and step != steps):
+            return
+        elapsed = time.monotonic() - self.start
+        eta = elapsed / self.done * (self.total - self.done)
+        filled = int(24 * step / steps)
+        sys.stderr.write(f"\repoch {epoch}/{epochs} [{'#' * filled}{'.' * (24 - filled)}] "
+                         f"loss {loss:.3f} acc {acc:6.2%} eta {_clock(eta)}   ")
+        sys.stderr.flush()
+
+    def line(self, text: str) -> None:
+        if not self.quiet:
+            sys.stderr.write(("\r" if self.live else "") + text.ljust(78) + "\n")
+            sys.stderr.flush()
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def normalise(batch: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    return ((batch.float() / 255 - mean) / std).contiguous(memory_format=torch.channels_last)
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, data: Dataset, batch_size: int = 500) -> tuple[float, np.ndarray]:
+    """Top-1 accuracy and the confusion matrix (rows: true class)."""
+    model.eval()
+    mean, std = torch.tensor(data.mean).view(1, -1, 1, 1), torch.tensor(data.std).view(1, -1, 1, 1)
+    k = len(data.classes)
+    confusion = np.zeros((k, k), dtype=np.int64)
+    for start in range(0, len(data), batch_size):
+        x = normalise(data.images[start:start + batch_size], mean, std)
+        pred = model(x).argmax(1).numpy()
+        np.add.at(confusion, (data.labels[start:start + batch_size].numpy(), pred), 1)
+    return float(np.trace(confusion) / confusion.sum()), confusion
+
+
+def learning_rate(step: int, total: int, warmup: int, peak: float) -> float:
+    """Linear warm-up to ``peak``, then cosine decay to zero."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    return 0.5 * peak * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+
+
+def train(args: argparse.Namespace) -> int:
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    if args.data:
+        from .folder import load_folder_split
+
+        train_set, val_set = load_folder_split(Path(args.data), args.image_size, args.val_fraction, args.seed)
+        report_skipped(train_set.skipped)
+        input_size = args.image_size
+    else:
+        train_set, val_set = fashion_mnist(args.data_dir)
+        input_size = 28
+    variant = get_variant(args.variant)
+    in_channels = train_set.images.shape[1]
+    model = build_model(variant.name, num_classes=len(train_set.classes), in_channels=in_channels,
+                        zero_init_residual=args.zero_init_residual)
+    if args.weights != "random":
+        from .weights import load_weights_into
+
+        load_weights_into(model, args.weights, variant, skip_head=True)
+    if args.freeze_backbone:
+        for name, parameter in model.named_parameters():
+            parameter.requires_grad = name.startswith("fc.")
+    model = model.to(memory_format=torch.channels_last)
+
+    out_dir = Path(args.output)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    steps_per_epoch = math.ceil(len(train_set) / args.batch_size)
+    total_steps = steps_per_epoch * args.epochs
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in trainable if p.ndim > 1]
+    no_decay = [p for p in trainable if p.ndim <= 1]
+    optimizer = torch.optim.SGD([{"params": decay, "weight_decay": args.weight_decay},
+                                 {"params": no_decay, "weight_decay": 0.0}],
+                                lr=args.lr, momentum=0.9, nesterov=True)
+    start_epoch = 0
+    generator = torch.Generator().manual_seed(args.seed)
+    if args.resume:
+        state = load_checkpoint(out_dir / "last.pt")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        start_epoch = int(state["epoch"])
+        generator.set_state(state["generator"])
+        print(f"resumed from {out_dir / 'last.pt'} after epoch {start_epoch}", file=sys.stderr)
+
+    meta = {"variant": variant.name, "in_channels": in_channels, "num_classes": len(train_set.classes),
+            "labels": train_set.classes, "dataset": train_set.name, "input_size": input_size,
+            "mean": train_set.mean, "std": train_set.std, "weights_init": args.weights,
+            "command": "resnet-studio train " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["train"] else sys.argv[1:])}
+    mean = torch.tensor(train_set.mean).view(1, -1, 1, 1)
+    std = torch.tensor(train_set.std).view(1, -1, 1, 1)
+    progress = Progress(steps_per_epoch * (args.epochs - start_epoch), args.quiet)
+    started = time.monotonic()
+    epoch = start_epoch
+    try:
+        for epoch in range(start_epoch + 1, args.epochs + 1):
+            model.train()
+            order = torch.randperm(len(train_set), generator=generator)
+            seen = correct = 0
+            loss_sum = 0.0
+            for step in range(steps_per_epoch):
+                index = order[step * args.batch_size:(step + 1) * args.batch_size]
+                x = normalise(augment(train_set.images[index], args.pad, generator), mean, std)
+                y = train_set.labels[index]
+                global_step = (epoch - 1) * steps_per_epoch + step
+                for group in optimizer.param_groups:
+                    group["lr"] = learning_rate(global_step, total_steps, steps_per_epoch * args.warmup_epochs, args.lr)
+                logits = model(x)
+                loss = F.cross_entropy(logits, y, label_smoothing=args.label_smoothing)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                seen += len(y)
+                correct += int((logits.argmax(1) == y).sum())
+                loss_sum += float(loss.detach()) * len(y)
+                progress.update(epoch, args.epochs, step + 1, steps_per_epoch, loss_sum / seen, correct / seen)
+            text = f"epoch {epoch}/{args.epochs}: loss {loss_sum / seen:.4f} train acc {correct / seen:.2%}"
+            if epoch % args.eval_every == 0 and epoch != args.epochs:
+                text += f" {'val' if args.data else 'test'} acc {evaluate(model, val_set)[0]:.2%}"
+            progress.line(text + f" ({_clock(time.monotonic() - started)})")
+            atomic_save_torch({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
+                               "generator": generator.get_state(), "meta": json.dumps(meta)}, out_dir / "last.pt")
+    except KeyboardInterrupt:
+        print(f"\ninterrupted in epoch {epoch}; the last good checkpoint is {out_dir / 'last.pt'} "
+              f"(resume with --resume)", file=sys.stderr)
+        return 130
+
+    accuracy, confusion = evaluate(model, val_set)
+    wall = time.monotonic() - started
+    split = "validation" if args.data else "test"
+    print(f"{split} accuracy {accuracy:.2%} on {len(val_set)} images after {args.epochs} epochs "
+          f"in {_clock(wall)}", file=sys.stderr)
+    print_per_class(confusion, val_set.classes)
+    meta.update({"metrics": {f"{split}_top1": round(accuracy, 5), "split": split, "images": len(val_set),
+                             "epochs": args.epochs, "train_seconds": round(wall)}})
+    save_safetensors(model.state_dict(), meta, out_dir / "model.safetensors")
+    print(f"saved {out_dir / 'model.safetensors'}", file=sys.stderr)
+    if args.export:
+        from resnet_studio.export.api import export_trained
+
+        export_trained(out_dir / "model.safetensors", Path(args.export), calibration=val_set)
+    return 0
+
+
+def report_skipped(skipped: list[str]) -> None:
+    if skipped:
+        print(f"skipped {len(skipped)} unreadable file(s):", file=sys.stderr)
+        for reason in skipped[:20]:
+            print(f"  {reason}", file=sys.stderr)
+
+
+def print_per_class(confusion: np.ndarray, classes: list[str]) -> None:
+    width = max(len(c) for c in classes)
+    print(f"{'class'.ljust(width)}  images  accuracy", file=sys.stderr)
+    for name, row, hit in zip(classes, confusion, np.diag(confusion)):
+        print(f"{name.ljust(width)}  {row.sum():6d}  {hit / max(1, row.sum()):7.2%}", file=sys.stderr)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="resnet-studio train", description=__doc__)
+    p.add_argument("variant", help="registry variant, e.g. resnet20 or resnet18")
+    p.add_argument("--data", help="folder with one subfolder of images per class (fine-tuning)")
+    p.add_argument("--data-dir", type=Path, help="folder of the Fashion-MNIST IDX files")
+    p.add_argument("--weights", default="random", help="random, imagenet, imagenet-v1, imagenet-v2 or a file")
+    p.add_argument("--freeze-backbone", action="store_true", help="train only the final fc layer")
+    p.add_argument("--image-size", type=int, default=224, help="input size for --data (default 224)")
+    p.add_argument("--val-fraction", type=float, default=0.2, help="stratified validation share for --data")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=0.1, help="peak learning rate")
+    p.add_argument("--weight-decay", type=float, default=5e-4)
+    p.add_argument("--warmup-epochs", type=int, default=1)
+    p.add_argument("--label-smoothing", type=float, default=0.0)
+    p.add_argument("--pad", type=int, default=2, help="padding for the random crop")
+    p.add_argument("--zero-init-residual", action="store_true")
+    p.add_argument("--eval-every", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--output", default="runs/train", help="folder for checkpoints (last.pt, model.safetensors)")
+    p.add_argument("--resume", action="store_true", help="continue from OUTPUT/last.pt")
+    p.add_argument("--export", help="write an ONNX file here (plus its int8 twin) when training ends")
+    p.add_argument("--quiet", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from .checkpoint import CheckpointError
+    from .fashion_mnist import DatasetError
+    from .registry import UnknownVariantError
+    from .weights import WeightsError
+
+    try:
+        return train(args)
+    except (DatasetError, CheckpointError, UnknownVariantError, WeightsError, OSError) as exc:
+        print(f"resnet-studio train: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
