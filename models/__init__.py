@@ -1,8 +1,19 @@
-"""The ResNet/ResNeXt family in PyTorch, with torchvision-compatible state dicts."""
+"""The ResNet/ResNeXt family in PyTorch, with torchvision-compatible state dicts.
 
-from .registry import VARIANTS, Variant, build_model, get_variant
-from .resnet import BasicBlock, Bottleneck, ResNet
-from .structure import count_macs, count_params, describe
+Names load lazily, so reading the registry (``resnet-export --list``) does not import torch.
+"""
 
-__all__ = ["VARIANTS", "Variant", "build_model", "get_variant", "BasicBlock", "Bottleneck", "ResNet",
-           "describe", "count_params", "count_macs"]
+from importlib import import_module
+
+_EXPORTS = {
+    "VARIANTS": "registry", "Variant": "registry", "build_model": "registry", "get_variant": "registry",
+    "BasicBlock": "resnet", "Bottleneck": "resnet", "ResNet": "resnet",
+    "describe": "structure", "count_params": "structure", "count_macs": "structure",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)

@@ -60,6 +60,52 @@ class Variant:
             sources.extend(f"imagenet-{version}" for version in self.imagenet)
         return sources
 
+    def params(self, num_classes: int | None = None) -> int:
+        return self._count(self.input_size, num_classes)[0]
+
+    def macs(self, input_size: int | None = None, num_classes: int | None = None) -> int:
+        return self._count(input_size or self.input_size, num_classes)[1]
+
+    def _count(self, size: int, num_classes: int | None) -> tuple[int, int]:
+        """Parameters and MACs from the config alone, without building the model (no torch needed).
+
+        ``structure.describe`` computes the same figures from a built model; the tests hold them equal.
+        """
+        params = macs = 0
+
+        def conv(cin: int, cout: int, k: int, stride: int, groups: int = 1) -> None:
+            nonlocal params, macs, size
+            size = (size + 2 * (k // 2) - k) // stride + 1
+            params += cout * (cin // groups) * k * k + 2 * cout  # the conv and its norm layer
+            macs += cout * size * size * (cin // groups) * k * k
+
+        inplanes = self.stage_planes[0]
+        if self.family == "imagenet":
+            conv(self.in_channels, inplanes, 7, 2)
+            size = (size + 2 - 3) // 2 + 1  # 3x3/2 max-pool
+        else:
+            conv(self.in_channels, inplanes, 3, 1)
+        expansion = 4 if self.block == "Bottleneck" else 1
+        base_width = (self.width_per_group or self.stage_planes[0]) * 64 // self.stage_planes[0]
+        for index, (planes, depth) in enumerate(zip(self.stage_planes, self.layers)):
+            for block in range(depth):
+                stride = 2 if index > 0 and block == 0 else 1
+                entry = size
+                if stride != 1 or inplanes != planes * expansion:
+                    conv(inplanes, planes * expansion, 1, stride)
+                    size = entry
+                if self.block == "Bottleneck":
+                    width = int(planes * (base_width / 64.0)) * self.groups
+                    conv(inplanes, width, 1, 1)
+                    conv(width, width, 3, stride, self.groups)
+                    conv(width, planes * expansion, 1, 1)
+                else:
+                    conv(inplanes, planes, 3, stride)
+                    conv(planes, planes, 3, 1)
+                inplanes = planes * expansion
+        classes = num_classes or self.num_classes
+        return params + inplanes * classes + classes, macs + inplanes * classes
+
     def config(self) -> dict[str, Any]:
         return {
             "block": self.block, "layers": list(self.layers), "stage_planes": list(self.stage_planes),

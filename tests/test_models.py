@@ -57,7 +57,7 @@ def test_small_resnext_cardinality_and_width_are_configurable():
 
 
 def test_unknown_variant_suggests_close_names():
-    with pytest.raises(UnknownVariantError, match="resnet50"):
+    with pytest.raises(UnknownVariantError, match="did you mean .*resnet50"):
         get_variant("resnet5O")
 
 

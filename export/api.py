@@ -1,0 +1,558 @@
+"""PyTorch -> ONNX for every registry variant: exported, verified against PyTorch, self-describing.
+
+The file carries everything the app needs in ``metadata_props`` (labels, preprocessing,
+block structure, weights provenance, metrics), so the app never imports torch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from resnet_studio.models import build_model, describe, get_variant
+from resnet_studio.models.checkpoint import atomic_path
+from resnet_studio.models.registry import IMAGENET_MEAN, IMAGENET_STD, Variant
+from resnet_studio.models.weights import apply_state_dict, imagenet_entry, resolve_weights
+
+PRODUCER = "resnet-studio"
+PRECISIONS = ("fp32", "fp16", "int8")
+EXPORT_BATCH = 2  # at least 2, or the exporter can specialise the batch to 1
+VERIFY_BATCHES = (1, 3)  # both differ from EXPORT_BATCH, which proves the batch is dynamic
+RTOL, ATOL = 1e-3, 1e-4
+MIN_AGREEMENT = 0.9  # fp16/int8 top-1 agreement below this fails verification of trained weights
+MAX_ONNX_BYTES = 2 * 1024**3
+
+
+class ExportError(Exception):
+    pass
+
+
+@dataclass
+class Prepared:
+    """A model with weights loaded and everything its ONNX metadata will say about it."""
+
+    model: nn.Module
+    variant: Variant
+    labels: list[str]
+    preprocess: dict[str, Any]
+    weights: dict[str, Any]
+    metrics: dict[str, Any] = field(default_factory=dict)
+    dataset: str | None = None
+
+    @property
+    def in_channels(self) -> int:
+        return self.model.conv1.in_channels
+
+    @property
+    def image_size(self) -> int:
+        return int(self.preprocess["crop"])
+
+
+@dataclass
+class ExportReport:
+    path: str
+    variant: str
+    weights: str
+    precision: str
+    opset: int
+    size_bytes: int
+    export_seconds: float
+    verify_seconds: float
+    outputs: list[str]
+    max_abs_diff: float | None = None
+    agreement: float | None = None
+    agreement_images: int = 0
+    agreement_sample: str = ""
+    verified: bool = False
+
+
+def imagenet_labels() -> list[str]:
+    return resources.files("resnet_studio.resources").joinpath("imagenet_classes.txt").read_text().splitlines()
+
+
+def default_labels(variant: Variant, num_classes: int) -> list[str]:
+    if num_classes == 1000:
+        return imagenet_labels()
+    if variant.family == "small" and num_classes == 10:
+        from resnet_studio.models.fashion_mnist import CLASSES
+
+        return list(CLASSES)
+    return [f"class {i}" for i in range(num_classes)]
+
+
+def default_preprocess(variant: Variant, image_size: int | None, resize: int | None = None) -> dict[str, Any]:
+    if variant.family == "small":
+        from resnet_studio.models.fashion_mnist import MEAN, STD
+
+        size = image_size or variant.input_size
+        return {"resize": size, "crop": size, "interpolation": "bilinear", "mean": [MEAN], "std": [STD],
+                "color": "L" if variant.in_channels == 1 else "RGB"}
+    crop = image_size or 224
+    resize = resize or 256
+    return {"resize": round(crop * resize / 224), "crop": crop, "interpolation": "bilinear",
+            "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "color": "RGB"}
+
+
+def prepare(variant_name: str, weights: str = "random", num_classes: int | None = None,
+            image_size: int | None = None) -> Prepared:
+    """Build ``variant_name`` and load ``weights``: random, imagenet[-v1|-v2], or a file."""
+    variant = get_variant(variant_name)
+    if weights == "random":
+        torch.manual_seed(0)
+        classes = num_classes or variant.num_classes
+        model = build_model(variant.name, num_classes=classes)
+        return Prepared(model, variant, default_labels(variant, classes), default_preprocess(variant, image_size),
+                        {"source": "random", "trained": False})
+    if weights.startswith("imagenet"):
+        if num_classes not in (None, 1000):
+            raise ExportError("ImageNet weights have 1000 classes; drop --num-classes or fine-tune with "
+                              "'resnet-studio train --data DIR'")
+        entry = imagenet_entry(variant, weights)
+        state, info = resolve_weights(weights, variant)
+        model = build_model(variant.name)
+        apply_state_dict(model, state, entry.file)
+        info["trained"] = True
+        return Prepared(model, variant, imagenet_labels(), default_preprocess(variant, image_size, entry.resize),
+                        info, {"imagenet_top1": entry.acc1, "source": "torchvision's published figure"},
+                        dataset="ImageNet-1k")
+    state, info = resolve_weights(weights, variant)
+    trained = info.pop("trained", None) or {}
+    if "fc.weight" not in state or "conv1.weight" not in state:
+        raise ExportError(f"{weights}: no fc.weight/conv1.weight, not a ResNet state dict")
+    classes = int(state["fc.weight"].shape[0])
+    if num_classes not in (None, classes):
+        raise ExportError(f"{weights} has {classes} classes, not --num-classes {num_classes}")
+    in_channels = int(state["conv1.weight"].shape[1])
+    model = build_model(variant.name, num_classes=classes, in_channels=in_channels)
+    apply_state_dict(model, state, Path(weights).name)
+    labels = trained.get("labels") or default_labels(variant, classes)
+    if trained.get("variant") not in (None, variant.name):
+        raise ExportError(f"{weights} was trained as {trained['variant']}, not {variant.name}")
+    if len(labels) != classes:
+        raise ExportError(f"{weights} names {len(labels)} labels for {classes} outputs")
+    if trained:
+        size = image_size or int(trained["input_size"])
+        preprocess = {"resize": int(trained.get("resize", size)), "crop": size, "interpolation": "bilinear",
+                      "mean": trained["mean"], "std": trained["std"], "color": "L" if in_channels == 1 else "RGB"}
+        info.update(source="trained", trained=True, dataset=trained.get("dataset"),
+                    init=trained.get("weights_init"), command=trained.get("command"))
+    else:
+        preprocess = default_preprocess(variant, image_size)
+        preprocess["color"] = "L" if in_channels == 1 else "RGB"
+        info["trained"] = True
+    return Prepared(model, variant, labels, preprocess, info, dict(trained.get("metrics") or {}),
+                    dataset=trained.get("dataset"))
+
+
+class WithActivations(nn.Module):
+    """The network's forward, also returning the stem, every block's output and the pooled features."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        m = self.model
+        x = m.maxpool(m.relu(m.bn1(m.conv1(x))))
+        taps = [x]
+        for stage in m.stages():
+            for block in stage:
+                x = block(x)
+                taps.append(x)
+        features = torch.flatten(m.avgpool(x), 1)
+        return (m.fc(features), *taps, features)
+
+
+def output_names(model: nn.Module) -> list[str]:
+    blocks = [f"act.{name}.{i}" for name, stage in zip(model.stage_names, model.stages()) for i in range(len(stage))]
+    return ["logits", "act.stem", *blocks, "features"]
+
+
+def _torch_export(prepared: Prepared, path: Path, opset: int | None) -> None:
+    module = WithActivations(prepared.model).eval()
+    example = torch.randn(EXPORT_BATCH, prepared.in_channels, prepared.image_size, prepared.image_size)
+    kwargs: dict[str, Any] = {"opset_version": opset} if opset else {}
+    # The exporter narrates each pass on stdout and warns about optional torchvision ops.
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+        torch.onnx.export(module, (example,), str(path), dynamo=True, input_names=["input"],
+                          output_names=output_names(prepared.model), external_data=False, verbose=False,
+                          dynamic_shapes={"x": {0: torch.export.Dim("batch")}}, **kwargs)
+
+
+def _rename_initializers(model_proto) -> None:
+    """Drop the wrapper's "model." prefix so initializers carry torchvision's names (fc.weight, ...)."""
+    renames = {}
+    for init in model_proto.graph.initializer:
+        if init.name.startswith("model."):
+            renames[init.name] = init.name[len("model."):]
+            init.name = renames[init.name]
+    for node in model_proto.graph.node:
+        for i, name in enumerate(node.input):
+            if name in renames:
+                node.input[i] = renames[name]
+
+
+def metadata(prepared: Prepared, precision: str, activations: bool, extra_metrics: dict | None = None) -> dict:
+    import onnx
+
+    structure = describe(prepared.model, prepared.image_size, variant=prepared.variant.name)
+    metrics = {**prepared.metrics, **(extra_metrics or {})}
+    taps = output_names(prepared.model)[1:-1] if activations else []
+    return {
+        "labels": prepared.labels,
+        "preprocess": prepared.preprocess,
+        "variant": prepared.variant.name,
+        "architecture": structure,
+        "weights": prepared.weights,
+        "metrics": metrics,
+        "params": structure["params"],
+        "macs": structure["macs"],
+        "precision": precision,
+        "dataset": prepared.dataset,
+        "activations": {"outputs": taps, "features": "features" if activations else None,
+                        "cam_layer": taps[-1] if taps else None, "fc_weight": "fc.weight", "fc_bias": "fc.bias"},
+        "producer": {"name": PRODUCER, "version": _version(), "torch": torch.__version__, "onnx": onnx.__version__},
+    }
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("resnet-studio")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _finish_graph(path: Path, meta: dict[str, Any], activations: bool) -> None:
+    """Rename initializers, drop the activation outputs if unwanted, write metadata; all in place."""
+    import onnx
+
+    model = onnx.load(str(path))
+    _rename_initializers(model)
+    if not activations:
+        keep = [o for o in model.graph.output if o.name == "logits"]
+        del model.graph.output[:]
+        model.graph.output.extend(keep)
+    del model.metadata_props[:]
+    model.producer_name, model.producer_version = PRODUCER, meta["producer"]["version"]
+    onnx.helper.set_model_props(model, {k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()})
+    if not activations:
+        model = _prune(model)
+    onnx.save_model(model, str(path))
+
+
+def _prune(model):
+    """Drop the nodes and initializers that no remaining graph output depends on."""
+    import onnx
+
+    needed = {o.name for o in model.graph.output}
+    kept = []
+    for node in reversed(model.graph.node):
+        if any(out in needed for out in node.output):
+            kept.append(node)
+            needed.update(node.input)
+    del model.graph.node[:]
+    model.graph.node.extend(reversed(kept))
+    inits = [i for i in model.graph.initializer if i.name in needed]
+    del model.graph.initializer[:]
+    model.graph.initializer.extend(inits)
+    vi = [v for v in model.graph.value_info if v.name in needed]
+    del model.graph.value_info[:]
+    model.graph.value_info.extend(vi)
+    return onnx.shape_inference.infer_shapes(model)
+
+
+def _cpu_session(path: Path):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def verify_fp32(prepared: Prepared, path: Path) -> float:
+    """Max |Δ| of logits between ORT (CPU) and PyTorch eager at two batch sizes; raises on mismatch."""
+    session = _cpu_session(path)
+    generator = torch.Generator().manual_seed(1)
+    worst = 0.0
+    for batch in VERIFY_BATCHES:
+        x = torch.randn(batch, prepared.in_channels, prepared.image_size, prepared.image_size, generator=generator)
+        with torch.no_grad():
+            expected = prepared.model.eval()(x).numpy()
+        (got,) = session.run(["logits"], {"input": x.numpy()})
+        if got.shape != expected.shape:
+            raise ExportError(f"verification failed: ORT gave logits {got.shape} at batch {batch}, "
+                              f"PyTorch {expected.shape}")
+        worst = max(worst, float(np.abs(got - expected).max()))
+        if not np.allclose(got, expected, rtol=RTOL, atol=ATOL):
+            raise ExportError(f"verification failed: ORT and PyTorch logits differ by up to {worst:.3g} at batch "
+                              f"{batch} (rtol {RTOL}, atol {ATOL})")
+    return worst
+
+
+def top1_agreement(reference: Path, candidate: Path, samples: np.ndarray) -> float:
+    a, b = _cpu_session(reference), _cpu_session(candidate)
+    hits = 0
+    for start in range(0, len(samples), 32):
+        chunk = samples[start:start + 32]
+        hits += int((a.run(["logits"], {"input": chunk})[0].argmax(1)
+                     == b.run(["logits"], {"input": chunk})[0].argmax(1)).sum())
+    return hits / len(samples)
+
+
+def to_fp16(source: Path, target: Path) -> None:
+    import onnx
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    model = onnx.load(str(source))
+    # Inputs and outputs stay float32 so callers need not change; the graph runs in half precision.
+    half = convert_float_to_float16(model, keep_io_types=True, disable_shape_infer=False)
+    _topological_sort(half.graph)  # the converter appends its input casts after their consumers
+    onnx.save_model(half, str(target))
+
+
+def _topological_sort(graph) -> None:
+    available = {i.name for i in graph.input} | {i.name for i in graph.initializer} | {""}
+    pending, ordered = list(graph.node), []
+    while pending:
+        ready = [n for n in pending if all(name in available for name in n.input)]
+        if not ready:
+            raise ExportError("the converted graph has a cycle or a dangling input")
+        for node in ready:
+            available.update(node.output)
+        ordered.extend(ready)
+        pending = [n for n in pending if all(n is not r for r in ready)]
+    del graph.node[:]
+    graph.node.extend(ordered)
+
+
+class _Reader:
+    """ORT calibration reader over a preprocessed [N, C, H, W] float32 array."""
+
+    def __init__(self, samples: np.ndarray, batch: int = 16) -> None:
+        self._batches = iter([samples[i:i + batch] for i in range(0, len(samples), batch)])
+
+    def get_next(self):
+        chunk = next(self._batches, None)
+        return None if chunk is None else {"input": chunk}
+
+
+def to_int8(source: Path, target: Path, calibration: np.ndarray) -> None:
+    """Static QDQ: per-channel int8 weights, uint8 activations (U8S8, what x86 VNNI runs fast).
+
+    The fc layer stays float: it costs nothing to keep, and its weights must stay readable for CAM.
+    """
+    import onnx
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    CalibrationDataReader.register(_Reader)
+    fc_nodes = [n.name for n in onnx.load(str(source)).graph.node if n.op_type in ("Gemm", "MatMul")]
+    prepped = target.with_name(target.name + ".pre.onnx")
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            logging.getLogger().setLevel(logging.ERROR)
+            quant_pre_process(str(source), str(prepped), skip_symbolic_shape=True)
+            quantize_static(str(prepped), str(target), _Reader(calibration), quant_format=QuantFormat.QDQ,
+                            per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                            nodes_to_exclude=fc_nodes)
+    finally:
+        prepped.unlink(missing_ok=True)
+    # Quantization tools drop metadata_props; carry them over.
+    original, quantized = onnx.load(str(source)), onnx.load(str(target))
+    del quantized.metadata_props[:]
+    quantized.metadata_props.extend(original.metadata_props)
+    quantized.producer_name, quantized.producer_version = original.producer_name, original.producer_version
+    onnx.save_model(quantized, str(target))
+
+
+def _set_metadata(path: Path, updates: dict[str, Any]) -> None:
+    import onnx
+
+    model = onnx.load(str(path))
+    props = {p.key: p.value for p in model.metadata_props}
+    props.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in updates.items()})
+    del model.metadata_props[:]
+    onnx.helper.set_model_props(model, props)
+    onnx.save_model(model, str(path))
+
+
+def export(prepared: Prepared, output: Path, *, precision: str = "fp32", opset: int | None = None,
+           activations: bool = True, verify: bool = True, samples: np.ndarray | None = None,
+           sample_name: str = "") -> ExportReport:
+    """Write ``output`` atomically; on any failure nothing is left at ``output``.
+
+    ``samples`` (preprocessed [N, C, H, W]) calibrate int8 and measure fp16/int8 top-1 agreement.
+    """
+    import onnx
+
+    if precision not in PRECISIONS:
+        raise ExportError(f"unknown precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+    if precision == "int8" and samples is None:
+        raise ExportError("int8 needs calibration images: pass --calibration DIR")
+    output = Path(output)
+    if output.is_dir():
+        raise ExportError(f"{output} is a directory; give a file path ending in .onnx")
+    if not output.parent.exists():
+        raise ExportError(f"cannot write {output}: folder {output.parent} does not exist")
+    if not os.access(output.parent, os.W_OK):
+        raise ExportError(f"cannot write {output}: folder {output.parent} is not writable")
+    meta = metadata(prepared, precision, activations)
+    started = time.perf_counter()
+    with atomic_path(output) as tmp:
+        fp32 = tmp.with_name(tmp.name + ".fp32.onnx")
+        try:
+            _torch_export(prepared, fp32, opset)
+            _finish_graph(fp32, meta, activations)
+            exported = time.perf_counter()
+            if precision == "fp32":
+                os.replace(fp32, tmp)
+            elif precision == "fp16":
+                to_fp16(fp32, tmp)
+            else:
+                to_int8(fp32, tmp, samples)
+            report = ExportReport(
+                path=str(output), variant=prepared.variant.name, weights=prepared.weights.get("source", "?"),
+                precision=precision, opset=0, size_bytes=tmp.stat().st_size, export_seconds=0.0,
+                verify_seconds=0.0, outputs=[o.name for o in onnx.load(str(tmp), load_external_data=False).graph.output])
+            report.opset = next(o.version for o in onnx.load(str(tmp), load_external_data=False).opset_import
+                                if o.domain in ("", "ai.onnx"))
+            if report.size_bytes > MAX_ONNX_BYTES:
+                raise ExportError(f"{report.size_bytes / 2**30:.1f} GiB is over the 2 GiB a single ONNX file holds")
+            report.export_seconds = round(time.perf_counter() - started, 2)
+            if verify:
+                onnx.checker.check_model(str(tmp), full_check=True)
+                if precision == "fp32":
+                    report.max_abs_diff = verify_fp32(prepared, tmp)
+                else:
+                    report.max_abs_diff = verify_fp32(prepared, fp32)
+                    probe = samples if samples is not None else _synthetic(prepared)
+                    report.agreement = round(top1_agreement(fp32, tmp, probe), 4)
+                    report.agreement_images = len(probe)
+                    report.agreement_sample = sample_name if samples is not None else "synthetic noise"
+                    if prepared.weights.get("trained") and report.agreement < MIN_AGREEMENT:
+                        raise ExportError(f"verification failed: {precision} agrees with fp32 on top-1 for only "
+                                          f"{report.agreement:.1%} of {len(probe)} images")
+                    _set_metadata(tmp, {"metrics": {**meta["metrics"], f"{precision}_top1_agreement_with_fp32":
+                                                    report.agreement, "agreement_images": len(probe),
+                                                    "agreement_sample": report.agreement_sample}})
+                    report.size_bytes = tmp.stat().st_size
+                report.verified = True
+            report.verify_seconds = round(time.perf_counter() - exported, 2)
+        except onnx.checker.ValidationError as exc:
+            raise ExportError(f"verification failed: onnx.checker: {str(exc).strip().splitlines()[0]}") from None
+        finally:
+            fp32.unlink(missing_ok=True)
+    return report
+
+
+def _synthetic(prepared: Prepared, count: int = 64) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    shape = (count, prepared.in_channels, prepared.image_size, prepared.image_size)
+    return rng.standard_normal(shape, dtype=np.float32)
+
+
+def fashion_mnist_samples(preprocess: dict[str, Any], count: int, split: str = "test",
+                          data_dir: Path | None = None) -> np.ndarray:
+    """The first ``count`` images of a Fashion-MNIST split, preprocessed as the model expects."""
+    from PIL import Image
+
+    from resnet_studio.gui.core.preprocess import to_input
+    from resnet_studio.models.fashion_mnist import load_split
+
+    images, _ = load_split(split, data_dir)
+    return np.stack([to_input(Image.fromarray(img, "L"), preprocess) for img in images[:count]])
+
+
+def folder_samples(folder: Path, preprocess: dict[str, Any], limit: int = 256) -> tuple[np.ndarray, list[str]]:
+    """Preprocessed images from ``folder`` (recursively), plus one reason per file that could not be read."""
+    from resnet_studio.gui.core.intake import ImageRejected, load_image
+
+    arrays, skipped = [], []
+    from resnet_studio.gui.core.preprocess import to_input
+
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+        if len(arrays) >= limit:
+            break
+        try:
+            arrays.append(to_input(load_image(path, preprocess["color"]), preprocess))
+        except ImageRejected as exc:
+            skipped.append(str(exc))
+    if not arrays:
+        raise ExportError(f"no readable images in {folder}" + (f" ({skipped[0]})" if skipped else ""))
+    return np.stack(arrays), skipped
+
+
+def export_trained(checkpoint: Path, output: Path, samples: np.ndarray | None = None,
+                   labels: np.ndarray | None = None, sample_name: str = "validation split",
+                   quiet: bool = False) -> list[ExportReport]:
+    """Export a checkpoint written by ``resnet-studio train`` as fp32 plus its int8 twin.
+
+    Fashion-MNIST models calibrate on 512 training images and are scored on the whole test split;
+    others use ``samples``/``labels`` (preprocessed images and their classes) for both.
+    """
+    from resnet_studio.models.checkpoint import safetensors_metadata
+
+    trained = safetensors_metadata(checkpoint)
+    prepared = prepare(trained["variant"], str(checkpoint))
+    calibration = samples
+    if samples is None and trained.get("dataset") == "Fashion-MNIST":
+        from resnet_studio.models.fashion_mnist import load_split
+
+        calibration = fashion_mnist_samples(prepared.preprocess, 512, split="train")
+        samples, labels = fashion_mnist_samples(prepared.preprocess, 10_000), load_split("test")[1]
+        sample_name = "Fashion-MNIST test split"
+    output = Path(output)
+    reports = [export(prepared, output, precision="fp32")]
+    if calibration is not None:
+        int8_path = output.with_name(output.stem + "-int8.onnx")
+        reports.append(export(prepared, int8_path, precision="int8", samples=calibration,
+                              sample_name=sample_name))
+    if labels is not None:
+        for report in reports:
+            accuracy = onnx_accuracy(Path(report.path), samples, labels)
+            _set_metadata(Path(report.path), {"metrics": {**_read_metrics(Path(report.path)),
+                                                          "onnx_top1": round(accuracy, 5),
+                                                          "onnx_top1_images": len(labels),
+                                                          "onnx_top1_sample": sample_name}})
+            if not quiet:
+                print(f"{report.path}: {accuracy:.2%} top-1 on the {sample_name} ({len(labels)} images, "
+                      f"ONNX Runtime {report.precision})")
+    return reports
+
+
+def _read_metrics(path: Path) -> dict[str, Any]:
+    import onnx
+
+    props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    return json.loads(props.get("metrics", "{}"))
+
+
+def onnx_accuracy(path: Path, samples: np.ndarray, labels: np.ndarray) -> float:
+    session = _cpu_session(path)
+    hits = 0
+    for start in range(0, len(samples), 256):
+        logits = session.run(["logits"], {"input": samples[start:start + 256]})[0]
+        hits += int((logits.argmax(1) == labels[start:start + 256]).sum())
+    return hits / len(labels)
+
+
+def report_dict(report: ExportReport) -> dict[str, Any]:
+    return asdict(report)

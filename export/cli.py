@@ -1,0 +1,170 @@
+"""``resnet-export``: PyTorch -> ONNX for any variant, verified and self-describing."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from resnet_studio.models.registry import VARIANTS, UnknownVariantError, get_variant
+
+EXAMPLES = """examples:
+  resnet-export --list
+  resnet-export resnet50 --weights imagenet --output resnet50.onnx
+  resnet-export resnet18 --weights my_finetune.pth --precision int8 --calibration photos/
+  resnet-export all --weights random --no-verify
+"""
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="resnet-export", description=__doc__, epilog=EXAMPLES,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("variant", nargs="?", help="a registry variant, or 'all'")
+    p.add_argument("--list", action="store_true", help="list the variants and exit")
+    p.add_argument("--weights", default="random",
+                   help="random (default), imagenet, imagenet-v1, imagenet-v2, or a .pth/.pt/.safetensors file")
+    p.add_argument("--num-classes", type=int, help="classifier size (random weights; files set their own)")
+    p.add_argument("--output", type=Path, help="file to write (default VARIANT-WEIGHTS-PRECISION.onnx; "
+                                                  "a folder with 'all')")
+    p.add_argument("--opset", type=int, help="ONNX opset (default: the exporter's, 20 with torch 2.13)")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "int8"])
+    p.add_argument("--calibration", type=Path, help="folder of images to calibrate int8 and measure agreement")
+    p.add_argument("--image-size", type=int, help="input size (default: the variant's, 224 or 28)")
+    p.add_argument("--no-activations", action="store_true", help="export the logits output alone")
+    p.add_argument("--no-verify", action="store_true", help="skip the checker and the ORT-vs-PyTorch check")
+    p.add_argument("--json", action="store_true", help="print a machine-readable report")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    return p
+
+
+def list_variants(as_json: bool) -> None:
+    from resnet_studio.models.registry import Variant
+
+    def row(v: Variant) -> dict:
+        return {"variant": v.name, "family": v.family, "block": v.block, "layers": list(v.layers),
+                "groups": v.groups, "width_per_group": v.width_per_group or v.stage_planes[0],
+                "input_size": v.input_size, "in_channels": v.in_channels, "params": v.params(),
+                "gmacs": round(v.macs() / 1e9, 3), "weights": v.weight_sources, "summary": v.summary}
+
+    rows = [row(v) for v in VARIANTS.values()]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    print(f"{'variant':<18} {'params':>12} {'GMACs':>7} {'input':>9}  weights")
+    for r in rows:
+        size = f"{r['in_channels']}x{r['input_size']}²"
+        print(f"{r['variant']:<18} {r['params']:>12,} {r['gmacs']:>7.3f} {size:>9}  {', '.join(r['weights'])}")
+
+
+def default_output(variant: str, weights: str, precision: str) -> Path:
+    tag = Path(weights).stem if weights not in ("random",) and not weights.startswith("imagenet") else weights
+    return Path(f"{variant}-{tag}-{precision}.onnx")
+
+
+def summary(report) -> str:
+    outputs = report.outputs
+    extra = f" + {len(outputs) - 1} activation outputs" if len(outputs) > 1 else ""
+    lines = [f"{report.variant} ({report.weights}, {report.precision}) -> {report.path}",
+             f"  size {report.size_bytes / 1e6:.1f} MB, opset {report.opset}, outputs: logits{extra}",
+             f"  export {report.export_seconds:.1f} s, verify {report.verify_seconds:.1f} s"]
+    if report.max_abs_diff is not None:
+        lines.append(f"  ORT vs PyTorch (batch 1 and 3): max |Δ| {report.max_abs_diff:.2e} on logits")
+    if report.agreement is not None:
+        lines.append(f"  top-1 agreement with fp32: {report.agreement:.2%} of {report.agreement_images} "
+                     f"images ({report.agreement_sample})")
+    if not report.verified:
+        lines.append("  not verified (--no-verify)")
+    return "\n".join(lines)
+
+
+def export_one(args: argparse.Namespace, variant: str, output: Path):
+    from resnet_studio.export.api import export, fashion_mnist_samples, folder_samples, prepare
+
+    prepared = prepare(variant, args.weights, args.num_classes, args.image_size)
+    samples, sample_name = None, ""
+    if args.calibration:
+        samples, skipped = folder_samples(args.calibration, prepared.preprocess)
+        sample_name = f"{len(samples)} images from {args.calibration}"
+        if skipped and not args.quiet:
+            print(f"skipped {len(skipped)} unreadable calibration file(s), e.g. {skipped[0]}", file=sys.stderr)
+    elif args.precision != "fp32" and prepared.variant.family == "small" and prepared.in_channels == 1:
+        samples = fashion_mnist_samples(prepared.preprocess, 512, split="train")
+        sample_name = "512 Fashion-MNIST training images"
+    return export(prepared, output, precision=args.precision, opset=args.opset,
+                  activations=not args.no_activations, verify=not args.no_verify,
+                  samples=samples, sample_name=sample_name)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.variant:
+        raise UsageError("give a variant (see --list), 'all', or --list")
+    names = list(VARIANTS) if args.variant == "all" else [get_variant(args.variant).name]
+    if args.variant == "all":
+        folder = args.output or Path(".")
+        if not folder.is_dir():
+            raise UsageError(f"with 'all', --output must be an existing folder, not {folder}")
+        if not args.weights.startswith(("random", "imagenet")):
+            raise UsageError("with 'all', --weights must be random or imagenet*")
+        if args.weights.startswith("imagenet"):
+            names = [n for n in names if VARIANTS[n].imagenet]
+    reports = []
+    started = time.monotonic()
+    for index, name in enumerate(names):
+        default = default_output(name, args.weights, args.precision)
+        output = (args.output or Path(".")) / default if args.variant == "all" else args.output or default
+        if len(names) > 1 and not args.quiet:
+            done = int(24 * index / len(names))
+            print(f"[{'#' * done}{'.' * (24 - done)}] {index}/{len(names)} {name} "
+                  f"({time.monotonic() - started:.0f} s)", file=sys.stderr)
+        report = export_one(args, name, output)
+        reports.append(report)
+        if not args.quiet and not args.json:
+            print(summary(report))
+    if args.json:
+        from dataclasses import asdict
+
+        print(json.dumps([asdict(r) for r in reports] if len(reports) > 1 else asdict(reports[0]), indent=2))
+    return 0
+
+
+class UsageError(Exception):
+    pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.list:  # answered from the registry alone, before torch is imported
+        list_variants(args.json)
+        return 0
+    from resnet_studio.export.api import ExportError
+    from resnet_studio.models.checkpoint import CheckpointError
+    from resnet_studio.models.fashion_mnist import DatasetError
+    from resnet_studio.models.weights import WeightsError
+
+    try:
+        return run(args)
+    except UsageError as exc:
+        print(f"resnet-export: {exc}", file=sys.stderr)
+        return 2
+    except (ExportError, UnknownVariantError, WeightsError, CheckpointError, DatasetError, OSError) as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"resnet-export: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("resnet-export: interrupted; nothing was written", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, no traceback
+        if args.debug:
+            traceback.print_exc()
+        print(f"resnet-export: unexpected {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+              f" (rerun with --debug for details)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

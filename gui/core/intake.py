@@ -1,0 +1,79 @@
+"""Safe image intake: every failure becomes an ``ImageRejected`` with a one-line reason."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+from PIL import Image, ImageOps
+
+ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF")
+MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
+# Every exception type that Pillow's own fuzz harness treats as an expected decoding failure.
+DECODE_ERRORS = (OSError, SyntaxError, MemoryError, ValueError, NotImplementedError, OverflowError,
+                 EOFError, Image.DecompressionBombError, Image.DecompressionBombWarning)
+
+
+class ImageRejected(Exception):
+    """Why one input could not be used; ``str()`` is a single line naming the file."""
+
+
+def load_image(path: str | os.PathLike, color: str = "RGB") -> Image.Image:
+    """Open, orient and convert one local image to ``color`` ("RGB" or "L")."""
+    text = str(path)
+    if "://" in text:
+        raise ImageRejected(f"{text}: remote URLs are not fetched; save the image locally first")
+    path = Path(path)
+    name = os.fsdecode(path)
+    if path.is_dir():
+        raise ImageRejected(f"{name}: is a directory")
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ImageRejected(f"{name}: cannot read ({exc.strerror or exc})") from None
+    if size == 0:
+        raise ImageRejected(f"{name}: empty file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path, formats=ALLOWED_FORMATS) as image:
+                width, height = image.size
+                if width <= 0 or height <= 0:
+                    raise ImageRejected(f"{name}: image has zero size ({width}x{height})")
+                if width * height > MAX_PIXELS:
+                    raise ImageRejected(f"{name}: {width}x{height} pixels is over the {MAX_PIXELS:,} limit "
+                                        f"(possible decompression bomb)")
+                image.seek(0)
+                image.load()
+                return _normalise_mode(ImageOps.exif_transpose(image), color)
+    except ImageRejected:
+        raise
+    except PermissionError:
+        raise ImageRejected(f"{name}: permission denied") from None
+    except FileNotFoundError:
+        raise ImageRejected(f"{name}: file disappeared before it could be read") from None
+    except Image.UnidentifiedImageError:
+        raise ImageRejected(f"{name}: not an image in an allowed format ({', '.join(ALLOWED_FORMATS)})") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageRejected(f"{name}: too many pixels (possible decompression bomb)") from None
+    except DECODE_ERRORS as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ImageRejected(f"{name}: damaged or truncated image ({detail})") from None
+
+
+def _normalise_mode(image: Image.Image, color: str) -> Image.Image:
+    """Composite transparency on white and bring every mode to RGB or L."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        import numpy as np
+
+        array = np.asarray(image, dtype=np.float64)
+        low, high = float(array.min()), float(array.max())
+        scaled = (array - low) / (high - low) * 255 if high > low else np.zeros_like(array)
+        image = Image.fromarray(scaled.round().astype(np.uint8), "L")
+    if image.mode == "P" and "transparency" in image.info or image.mode in ("LA", "PA", "La", "RGBa"):
+        image = image.convert("RGBA")
+    if image.mode == "RGBA":
+        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, image)
+    return image.convert(color)
