@@ -123,9 +123,16 @@ def train(args: argparse.Namespace) -> int:
         train_set, val_set = load_folder_split(Path(args.data), args.image_size, args.val_fraction, args.seed)
         report_skipped(train_set.skipped)
         input_size = args.image_size
+        if args.pad is None:
+            args.pad = args.image_size // 8
     else:
         train_set, val_set = fashion_mnist(args.data_dir)
+        if args.subset:
+            train_set.images, train_set.labels = train_set.images[:args.subset], train_set.labels[:args.subset]
+            val_set.images, val_set.labels = val_set.images[:args.subset], val_set.labels[:args.subset]
         input_size = 28
+        if args.pad is None:
+            args.pad = 2
     variant = get_variant(args.variant)
     in_channels = train_set.images.shape[1]
     model = build_model(variant.name, num_classes=len(train_set.classes), in_channels=in_channels,
@@ -171,6 +178,11 @@ def train(args: argparse.Namespace) -> int:
     try:
         for epoch in range(start_epoch + 1, args.epochs + 1):
             model.train()
+            if args.freeze_backbone:
+                # A frozen backbone keeps its batch-norm statistics too.
+                for module in model.modules():
+                    if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                        module.eval()
             order = torch.randperm(len(train_set), generator=generator)
             seen = correct = 0
             loss_sum = 0.0
@@ -214,7 +226,12 @@ def train(args: argparse.Namespace) -> int:
     if args.export:
         from resnet_studio.export.api import export_trained
 
-        export_trained(out_dir / "model.safetensors", Path(args.export), calibration=val_set)
+        if args.data:
+            samples = normalise(val_set.images, mean, std).contiguous().numpy()
+            export_trained(out_dir / "model.safetensors", Path(args.export), samples=samples,
+                           labels=val_set.labels.numpy(), sample_name="validation split", quiet=args.quiet)
+        else:
+            export_trained(out_dir / "model.safetensors", Path(args.export), quiet=args.quiet)
     return 0
 
 
@@ -237,6 +254,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("variant", help="registry variant, e.g. resnet20 or resnet18")
     p.add_argument("--data", help="folder with one subfolder of images per class (fine-tuning)")
     p.add_argument("--data-dir", type=Path, help="folder of the Fashion-MNIST IDX files")
+    p.add_argument("--subset", type=int, help="use only the first N training and test images (a quick check)")
     p.add_argument("--weights", default="random", help="random, imagenet, imagenet-v1, imagenet-v2 or a file")
     p.add_argument("--freeze-backbone", action="store_true", help="train only the final fc layer")
     p.add_argument("--image-size", type=int, default=224, help="input size for --data (default 224)")
@@ -247,7 +265,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--weight-decay", type=float, default=5e-4)
     p.add_argument("--warmup-epochs", type=int, default=1)
     p.add_argument("--label-smoothing", type=float, default=0.0)
-    p.add_argument("--pad", type=int, default=2, help="padding for the random crop")
+    p.add_argument("--pad", type=int, help="padding for the random crop (default 2 px at 28, size/8 for --data)")
     p.add_argument("--zero-init-residual", action="store_true")
     p.add_argument("--eval-every", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
@@ -261,14 +279,18 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    from resnet_studio.export.api import ExportError
+
     from .checkpoint import CheckpointError
     from .fashion_mnist import DatasetError
+    from .folder import FolderError
     from .registry import UnknownVariantError
     from .weights import WeightsError
 
     try:
         return train(args)
-    except (DatasetError, CheckpointError, UnknownVariantError, WeightsError, OSError) as exc:
+    except (DatasetError, FolderError, CheckpointError, UnknownVariantError, WeightsError, ExportError,
+            OSError) as exc:
         print(f"resnet-studio train: {exc}", file=sys.stderr)
         return 2
 
