@@ -245,37 +245,14 @@ def _finish_graph(path: Path, meta: dict[str, Any], activations: bool) -> None:
 
     model = onnx.load(str(path))
     _rename_initializers(model)
-    if not activations:
-        keep = [o for o in model.graph.output if o.name == "logits"]
-        del model.graph.output[:]
-        model.graph.output.extend(keep)
     del model.metadata_props[:]
     model.producer_name, model.producer_version = PRODUCER, meta["producer"]["version"]
     onnx.helper.set_model_props(model, {k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()})
     if not activations:
-        model = _prune(model)
+        from resnet_studio.gui.core.graph import logits_only
+
+        model = onnx.shape_inference.infer_shapes(logits_only(model))
     onnx.save_model(model, str(path))
-
-
-def _prune(model):
-    """Drop the nodes and initializers that no remaining graph output depends on."""
-    import onnx
-
-    needed = {o.name for o in model.graph.output}
-    kept = []
-    for node in reversed(model.graph.node):
-        if any(out in needed for out in node.output):
-            kept.append(node)
-            needed.update(node.input)
-    del model.graph.node[:]
-    model.graph.node.extend(reversed(kept))
-    inits = [i for i in model.graph.initializer if i.name in needed]
-    del model.graph.initializer[:]
-    model.graph.initializer.extend(inits)
-    vi = [v for v in model.graph.value_info if v.name in needed]
-    del model.graph.value_info[:]
-    model.graph.value_info.extend(vi)
-    return onnx.shape_inference.infer_shapes(model)
 
 
 def _cpu_session(path: Path):

@@ -1,0 +1,73 @@
+"""Export benchmark: how long an export takes, and what the activation outputs and int8 change.
+
+``python -m resnet_studio.export.benchmark [--variant resnet50] [--batch 8] [--int8]``
+
+Each ONNX Runtime timing runs in a process of its own, so figures within one run are
+comparable; report ratios, since this machine is shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def ort_time(path: Path, batch: int, seconds: float, *flags: str) -> dict:
+    out = subprocess.run([sys.executable, "-m", "resnet_studio.export.ort_timing", str(path), "--batch", str(batch),
+                          "--seconds", str(seconds), *flags], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--variant", default="resnet50")
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--seconds", type=float, default=8.0, help="timing window per case")
+    p.add_argument("--int8", action="store_true", help="also quantize (synthetic calibration) and time int8")
+    args = p.parse_args()
+
+    from resnet_studio.export.api import export, prepare
+
+    results: dict = {"variant": args.variant, "batch": args.batch, "cpu_threads": os.cpu_count()}
+    with tempfile.TemporaryDirectory() as tmp:
+        full, plain = Path(tmp) / "full.onnx", Path(tmp) / "plain.onnx"
+        started = time.perf_counter()
+        prepared = prepare(args.variant)
+        report = export(prepared, full)
+        results["export_with_verify_s"] = round(time.perf_counter() - started, 2)
+        results["raw_export_s"] = report.export_seconds
+        results["verify_s"] = report.verify_seconds
+        export(prepared, plain, activations=False, verify=False)
+        results["size_with_activations_mb"] = round(full.stat().st_size / 1e6, 2)
+        results["size_logits_only_mb"] = round(plain.stat().st_size / 1e6, 2)
+        cases = {
+            "all_outputs": ort_time(full, args.batch, args.seconds),
+            "logits_requested": ort_time(full, args.batch, args.seconds, "--outputs", "logits"),
+            "logits_only_pruned": ort_time(full, args.batch, args.seconds, "--logits-only"),
+            "exported_without_activations": ort_time(plain, args.batch, args.seconds),
+        }
+        if args.int8:
+            quantized = Path(tmp) / "int8.onnx"
+            rng = np.random.default_rng(0)
+            calibration = rng.standard_normal((32, prepared.in_channels, prepared.image_size, prepared.image_size),
+                                              dtype=np.float32)
+            started = time.perf_counter()
+            export(prepared, quantized, precision="int8", samples=calibration, sample_name="synthetic", verify=False)
+            results["int8_quantize_s"] = round(time.perf_counter() - started, 2)
+            cases["int8_logits_only_pruned"] = ort_time(quantized, args.batch, args.seconds, "--logits-only")
+        results["ort"] = cases
+    base = cases["logits_only_pruned"]["images_per_second"]
+    results["ratios"] = {name: round(case["images_per_second"] / base, 3) for name, case in cases.items()}
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
