@@ -1,31 +1,158 @@
 """``resnet-studio``: the app's command line. Subcommands load only what they need.
 
-``train`` imports torch; nothing else here does, so the app process stays torch-free.
+``train`` imports torch; ``predict`` and ``models`` run on ONNX Runtime alone.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
 import sys
+from pathlib import Path
 
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 USAGE = """usage: resnet-studio COMMAND [ARGS]
 
 commands:
+  predict IMAGE... [--model NAME|PATH] [--top-k K] [--json] [--device auto|cpu|cuda]
+  models [--json]       list the models the app can use
   train VARIANT [...]   train on Fashion-MNIST, or fine-tune on a folder (--data DIR)
 
 Run 'resnet-studio COMMAND --help' for a command's options."""
 
 
+def expand(inputs: list[str], cap: int | None = None):
+    """Files as given; folders expand (recursively, sorted) to the image files they contain."""
+    count = 0
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs.sort()
+                for name in sorted(files):
+                    if Path(name).suffix.lower() in IMAGE_SUFFIXES:
+                        yield os.path.join(root, name)
+                        count += 1
+                        if cap and count >= cap:
+                            return
+        else:
+            yield item
+            count += 1
+            if cap and count >= cap:
+                return
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="a model name from 'resnet-studio models', or an .onnx path")
+    p.add_argument("--models-dir", help="user models folder (default: $RESNET_STUDIO_MODELS or the platform's)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def predict(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="resnet-studio predict", description="Classify images with an ONNX model.")
+    p.add_argument("images", nargs="+", help="image files or folders")
+    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--batch", type=int, default=8)
+    _common(p)
+    args = p.parse_args(argv)
+    from .core.catalog import Catalog
+    from .core.engine import Engine
+    from .core.model_file import ModelRejected
+    from .core.session import ProviderError, SessionPool
+
+    try:
+        info = Catalog(args.models_dir).resolve(args.model)
+        engine = Engine(SessionPool(args.device))
+        engine.pool.provider_plan()
+    except (ModelRejected, ProviderError) as exc:
+        print(f"resnet-studio predict: {exc}", file=sys.stderr)
+        return 2
+    failed = total = 0
+    header_shown = False
+    results = []
+    try:
+        for result in engine.classify_files(info, expand(args.images), max(1, args.top_k), max(1, args.batch)):
+            total += 1
+            failed += not result.ok
+            if args.json:
+                results.append(result.to_json())
+                continue
+            if not header_shown and result.provider:
+                note = f" ({result.provider_note})" if result.provider_note else ""
+                print(f"model {info.name}: {info.weights_source}; running on {result.provider}{note}")
+                header_shown = True
+            if result.ok:
+                best = ", ".join(f"{p.label} {p.probability:.1%}" for p in result.predictions)
+                print(f"{result.source}: {best}")
+            else:
+                print(f"{result.source}: error: {result.error}")
+    except ProviderError as exc:
+        print(f"resnet-studio predict: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({"model": model_json(info), "results": results, "images": total, "failed": failed},
+                         indent=2))
+    elif total == 0:
+        print("no images found", file=sys.stderr)
+    return 1 if failed or total == 0 else 0
+
+
+def model_json(info) -> dict:
+    return {"name": info.name, "path": str(info.path), "variant": info.variant, "weights": info.weights_source,
+            "weights_source": info.weights.get("source") if info.has_metadata else None,
+            "classes": info.num_classes, "precision": info.precision, "accuracy": info.accuracy,
+            "dataset": info.dataset, "params": info.params, "macs": info.macs,
+            "activations": info.has_activations, "metadata": info.has_metadata}
+
+
+def models(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="resnet-studio models", description="List the models the app can use.")
+    p.add_argument("paths", nargs="*", help="extra .onnx files to check")
+    p.add_argument("--models-dir")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    from .core.catalog import Catalog
+
+    catalog = Catalog(args.models_dir, args.paths)
+    rows = []
+    for entry in catalog.entries():
+        row = {"origin": entry.origin, "group": entry.group}
+        row.update(model_json(entry.info) if entry.info else {"name": entry.name, "path": str(entry.path),
+                                                                "error": entry.error})
+        rows.append(row)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        if "error" in row:
+            print(f"{row['name']:<28} unusable: {row['error']}")
+            continue
+        accuracy = f"{row['accuracy']:.2%}" if row["accuracy"] is not None else "–"
+        print(f"{row['name']:<28} {row['variant'] or '?':<16} {row['precision']:<5} {row['classes']:>5} classes  "
+              f"top-1 {accuracy:>7}  {'activations' if row['activations'] else 'logits only':<12} "
+              f"{row['weights']}")
+    print(f"(user models folder: {catalog.models_dir})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["train"]:
+    command, rest = (argv[0], argv[1:]) if argv else (None, [])
+    if command == "train":
         try:
             from resnet_studio.models.train import main as train_main
         except ImportError as exc:
             print(f"resnet-studio train needs PyTorch ({exc.name} is missing): pip install 'torch>=2.10'",
                   file=sys.stderr)
             return 2
-        return train_main(argv[1:])
-    if argv[:1] in (["-h"], ["--help"]):
+        return train_main(rest)
+    if command == "predict":
+        return predict(rest)
+    if command == "models":
+        return models(rest)
+    if command in ("-h", "--help"):
         print(USAGE)
         return 0
     print(USAGE, file=sys.stderr)

@@ -1,0 +1,111 @@
+"""Every model the app can offer: shipped in resources/, in the user's models folder, or given by path."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from .model_file import ModelInfo, ModelRejected, read_model
+
+MODELS_ENV = "RESNET_STUDIO_MODELS"
+DEFAULT_MODEL = "resnet20-fashion-mnist"  # the smallest shipped ResNet
+
+
+def user_models_dir() -> Path:
+    """The platform's user data folder for models; ``$RESNET_STUDIO_MODELS`` overrides it."""
+    if os.environ.get(MODELS_ENV):
+        return Path(os.environ[MODELS_ENV])
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
+        return base / "ResNet Studio" / "models"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "ResNet Studio" / "models"
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "resnet-studio" / "models"
+
+
+def shipped_models_dir() -> Path:
+    return Path(str(resources.files("resnet_studio.resources")))
+
+
+@dataclass
+class Entry:
+    path: Path
+    origin: str  # "shipped", "user" or "given"
+    info: ModelInfo | None = None
+    error: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+    @property
+    def group(self) -> str:
+        """trained, imagenet, untrained or no metadata: how the app groups its model list."""
+        if self.info is None:
+            return "unusable"
+        if not self.info.has_metadata:
+            return "no metadata"
+        source = self.info.weights.get("source", "")
+        if source == "random" or self.info.weights.get("trained") is False:
+            return "untrained"
+        return "imagenet" if source.startswith("imagenet") else "trained"
+
+
+class Catalog:
+    def __init__(self, models_dir: str | os.PathLike | None = None, extra: list[str | os.PathLike] = ()) -> None:
+        self.models_dir = Path(models_dir) if models_dir else user_models_dir()
+        self.extra = [Path(p) for p in extra]
+        self._entries: list[Entry] | None = None
+
+    def entries(self) -> list[Entry]:
+        if self._entries is None:
+            self._entries = self._scan()
+        return self._entries
+
+    def _scan(self) -> list[Entry]:
+        found: list[Entry] = []
+        seen: set[Path] = set()
+        sources = [(p, "shipped") for p in sorted(shipped_models_dir().glob("*.onnx"))]
+        if self.models_dir.is_dir():
+            sources += [(p, "user") for p in sorted(self.models_dir.glob("*.onnx"))]
+        sources += [(p, "given") for p in self.extra]
+        for path, origin in sources:
+            resolved = path.resolve()
+            if resolved in seen:
+                continue
+            seen.add(resolved)
+            try:
+                found.append(Entry(path, origin, read_model(path)))
+            except ModelRejected as exc:
+                found.append(Entry(path, origin, error=str(exc)))
+        return found
+
+    def resolve(self, name_or_path: str | None) -> ModelInfo:
+        """A catalog name or a path to an .onnx file; None means the default model."""
+        if name_or_path is None:
+            return self.default()
+        candidate = Path(name_or_path)
+        if candidate.suffix == ".onnx" or candidate.exists() or os.sep in name_or_path:
+            return read_model(candidate)
+        usable = {e.name: e for e in self.entries()}
+        if name_or_path in usable:
+            entry = usable[name_or_path]
+            if entry.info is None:
+                raise ModelRejected(entry.error or f"{name_or_path}: unusable")
+            return entry.info
+        close = difflib.get_close_matches(name_or_path, list(usable), n=3, cutoff=0.4)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; see 'resnet-studio models'"
+        raise ModelRejected(f"no model named {name_or_path!r}{hint}")
+
+    def default(self) -> ModelInfo:
+        for entry in self.entries():
+            if entry.name == DEFAULT_MODEL and entry.info is not None:
+                return entry.info
+        usable = [e for e in self.entries() if e.info is not None]
+        if not usable:
+            raise ModelRejected(f"no usable model found (shipped: {shipped_models_dir()}, user: {self.models_dir})")
+        return usable[0].info

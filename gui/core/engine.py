@@ -1,0 +1,168 @@
+"""Classification, feature maps and class activation maps on top of the session pool.
+
+Every result names the model and the provider that produced it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+from PIL import Image
+
+from .intake import ImageRejected, load_image
+from .model_file import ModelInfo, fc_parameters
+from .preprocess import to_input
+from .session import SessionPool
+
+
+@dataclass
+class Prediction:
+    index: int
+    label: str
+    probability: float
+
+
+@dataclass
+class Result:
+    source: str
+    model: str
+    weights: str
+    provider: str | None = None
+    provider_note: str | None = None
+    predictions: list[Prediction] = field(default_factory=list)
+    error: str | None = None
+    decode_ms: float = 0.0
+    inference_ms: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class FeatureMaps:
+    """The strongest channels of one block's output, each scaled to [0, 1] for display."""
+
+    block: str
+    shape: list[int]  # [C, H, W] of the block output
+    channels: list[int]  # channel indices, strongest mean activation first
+    maps: np.ndarray  # [len(channels), H, W] float32 in [0, 1]
+    means: list[float]
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    e = np.exp(shifted)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def top_k(probabilities: np.ndarray, labels: list[str], k: int) -> list[Prediction]:
+    order = np.argsort(-probabilities)[:k]
+    return [Prediction(int(i), labels[i], float(probabilities[i])) for i in order]
+
+
+def normalise_maps(maps: np.ndarray) -> np.ndarray:
+    """Scale each map to [0, 1] on its own; a constant map becomes zeros."""
+    low = maps.min(axis=(-2, -1), keepdims=True)
+    span = maps.max(axis=(-2, -1), keepdims=True) - low
+    return np.where(span > 0, (maps - low) / np.where(span > 0, span, 1), 0).astype(np.float32)
+
+
+class Engine:
+    def __init__(self, pool: SessionPool | None = None) -> None:
+        self.pool = pool or SessionPool()
+
+    def prepare(self, info: ModelInfo, image: Image.Image) -> np.ndarray:
+        return to_input(image, info.preprocess)
+
+    def decode(self, info: ModelInfo, path: str | Path) -> Image.Image:
+        # Large JPEGs decode at a reduced scale, never below what the resize step needs.
+        return load_image(path, info.preprocess["color"], min_side=info.preprocess["resize"])
+
+    def classify_arrays(self, info: ModelInfo, batch: np.ndarray, sources: list[str], k: int = 5) -> list[Result]:
+        started = time.perf_counter()
+        handle, (logits,) = self.pool.run(info, batch, [info.logits_name])
+        elapsed = (time.perf_counter() - started) * 1000 / len(sources)
+        probabilities = softmax(logits.astype(np.float64))
+        return [Result(source, info.name, info.weights_source, handle.provider, handle.reason,
+                       top_k(p, info.labels, k), inference_ms=round(elapsed, 3))
+                for source, p in zip(sources, probabilities)]
+
+    def classify_files(self, info: ModelInfo, paths: Iterable[str | Path], k: int = 5,
+                       batch_size: int = 8) -> Iterator[Result]:
+        """Decode and classify in batches; each file yields its result or its reason, in order."""
+        pending: list[tuple[str, np.ndarray, float]] = []
+
+        def flush() -> Iterator[Result]:
+            nonlocal pending
+            if pending:
+                results = self.classify_arrays(info, np.stack([a for _, a, _ in pending]),
+                                               [s for s, _, _ in pending], k)
+                for result, (_, _, decode_ms) in zip(results, pending):
+                    result.decode_ms = decode_ms
+                    yield result
+                pending = []
+
+        for path in paths:
+            source = str(path)
+            started = time.perf_counter()
+            try:
+                array = self.prepare(info, self.decode(info, path))
+            except ImageRejected as exc:
+                yield from flush()
+                yield Result(source, info.name, info.weights_source, error=str(exc))
+                continue
+            pending.append((source, array, round((time.perf_counter() - started) * 1000, 3)))
+            if len(pending) >= batch_size:
+                yield from flush()
+        yield from flush()
+
+    def feature_maps(self, info: ModelInfo, image: Image.Image, block: str, top_n: int = 16) -> FeatureMaps:
+        """The ``top_n`` channels of ``block`` (an output name such as ``act.layer2.0``) by mean activation."""
+        if block not in info.activation_outputs:
+            raise KeyError(f"{info.name} has no activation output {block!r}")
+        _, (maps,) = self.pool.run(info, self.prepare(info, image)[None], [block], full=True)
+        maps = maps[0].astype(np.float32)
+        means = maps.mean(axis=(1, 2))
+        strongest = np.argsort(-means)[:top_n]
+        return FeatureMaps(block, list(maps.shape), [int(c) for c in strongest], normalise_maps(maps[strongest]),
+                           [float(means[c]) for c in strongest])
+
+    def cam(self, info: ModelInfo, image: Image.Image, class_index: int | None = None
+            ) -> tuple[np.ndarray, int]:
+        """Class activation map (Zhou et al. 2016) at the image's size, in [0, 1], and its class.
+
+        CAM_c = ReLU(Σ_k w[c, k] · A_k) with A the last block's output and w the fc weights;
+        no gradients needed. ``class_index`` defaults to the top class.
+        """
+        if not info.has_cam:
+            raise KeyError(f"{info.name} carries no activations or fc weights for a class activation map")
+        _, (features, logits) = self.pool.run(info, self.prepare(info, image)[None],
+                                              [info.cam_layer, info.logits_name], full=True)
+        weight, _ = fc_parameters(info)
+        chosen = int(np.argmax(logits[0])) if class_index is None else int(class_index)
+        cam = np.maximum(np.tensordot(weight[chosen], features[0].astype(np.float32), axes=1), 0)
+        cam = cam / cam.max() if cam.max() > 0 else cam
+        return upsample_to(cam, image.size, info.preprocess), chosen
+
+
+def upsample_to(cam: np.ndarray, size: tuple[int, int], preprocess: dict) -> np.ndarray:
+    """Map a CAM from the cropped model input back onto the whole image (undoing resize and crop)."""
+    width, height = size
+    scale = preprocess["resize"] / min(width, height)
+    crop = preprocess["crop"]
+    # The crop, in original-image pixels, that the model saw.
+    side = crop / scale
+    left, top = (width - side) / 2, (height - side) / 2
+    heat = Image.fromarray(cam.astype(np.float32), mode="F")
+    placed = heat.resize((max(1, round(side)), max(1, round(side))), Image.Resampling.BILINEAR)
+    canvas = Image.new("F", (width, height), 0.0)
+    canvas.paste(placed, (round(left), round(top)))
+    return np.clip(np.asarray(canvas, dtype=np.float32), 0, 1)

@@ -1,0 +1,232 @@
+"""Read and check an ONNX model file before anything runs it.
+
+Refuses external data (a file could point anywhere on disk), files over 2 GiB and
+files without one 4-D float input and a 2-D logits output. Parses our metadata
+into a ``ModelInfo``; a third-party ResNet with no metadata still runs, on
+ImageNet preprocessing, labelled "no metadata".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import onnx
+
+from .local_file import Rejected, check_local_file
+
+MAX_MODEL_BYTES = 2 * 1024**3
+IMAGENET_PREPROCESS = {"resize": 256, "crop": 224, "interpolation": "bilinear",
+                       "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "color": "RGB"}
+
+
+class ModelRejected(Rejected):
+    """Why a model file cannot be used."""
+
+
+@dataclass
+class ModelInfo:
+    path: Path
+    name: str
+    labels: list[str]
+    preprocess: dict[str, Any]
+    input_shape: list[int | None]  # [C, H, W] of the file's input, None where dynamic
+    num_classes: int
+    has_metadata: bool
+    variant: str | None = None
+    architecture: dict[str, Any] | None = None
+    weights: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    precision: str = "fp32"
+    dataset: str | None = None
+    params: int | None = None
+    macs: int | None = None
+    activation_outputs: list[str] = field(default_factory=list)
+    cam_layer: str | None = None
+    fc_weight: str | None = None
+    fc_bias: str | None = None
+    logits_name: str = "logits"
+    input_name: str = "input"
+
+    @property
+    def weights_source(self) -> str:
+        """Where the weights came from, as a user should see it next to every prediction."""
+        if not self.has_metadata:
+            return "no metadata"
+        source = self.weights.get("source", "unknown")
+        if source == "random" or self.weights.get("trained") is False:
+            return "untrained (random weights): predictions are meaningless"
+        if source == "trained":
+            return f"trained on {self.dataset or 'a custom dataset'}"
+        if source.startswith("imagenet"):
+            return f"torchvision ImageNet weights ({source})"
+        return f"weights from {self.weights.get('file', source)}"
+
+    @property
+    def accuracy(self) -> float | None:
+        for key in ("onnx_top1", "test_top1", "validation_top1", "imagenet_top1"):
+            if key in self.metrics:
+                value = float(self.metrics[key])
+                return value / 100 if value > 1 else value
+        return None
+
+    @property
+    def has_activations(self) -> bool:
+        return bool(self.activation_outputs)
+
+    @property
+    def has_cam(self) -> bool:
+        return bool(self.cam_layer and self.fc_weight)
+
+
+def imagenet_labels() -> list[str]:
+    return resources.files("resnet_studio.resources").joinpath("imagenet_classes.txt").read_text().splitlines()
+
+
+def _dims(value_info) -> list[int | None]:
+    return [d.dim_value if d.HasField("dim_value") else None for d in value_info.type.tensor_type.shape.dim]
+
+
+def _json(props: dict[str, str], key: str, kind: type, path: Path, default: Any = None) -> Any:
+    if key not in props:
+        return default
+    try:
+        value = json.loads(props[key])
+    except json.JSONDecodeError:
+        if kind is str:
+            return props[key]
+        raise ModelRejected(f"{path}: metadata '{key}' is not valid JSON") from None
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ModelRejected(f"{path}: metadata '{key}' should be a {kind.__name__}, not {type(value).__name__}")
+    return value
+
+
+def _check_preprocess(pre: dict[str, Any], channels: int, path: Path) -> dict[str, Any]:
+    try:
+        resize, crop = int(pre["resize"]), int(pre["crop"])
+        mean = [float(v) for v in pre["mean"]]
+        std = [float(v) for v in pre["std"]]
+        color = str(pre.get("color", "RGB"))
+        interpolation = str(pre.get("interpolation", "bilinear"))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelRejected(f"{path}: metadata 'preprocess' is incomplete or mistyped ({exc})") from None
+    if not (1 <= crop <= resize <= 4096):
+        raise ModelRejected(f"{path}: metadata 'preprocess' has resize {resize} and crop {crop}")
+    if color not in ("RGB", "L") or (color == "L") != (channels == 1) or len(mean) != channels \
+            or len(std) != channels or any(s <= 0 for s in std):
+        raise ModelRejected(f"{path}: metadata 'preprocess' ({color}, {len(mean)} means) does not fit "
+                            f"a {channels}-channel input")
+    if interpolation not in ("bilinear", "bicubic", "nearest"):
+        raise ModelRejected(f"{path}: unsupported interpolation {interpolation!r}")
+    return {"resize": resize, "crop": crop, "interpolation": interpolation, "mean": mean, "std": std,
+            "color": color}
+
+
+def read_model(path: str | os.PathLike) -> ModelInfo:
+    """Check ``path`` and read what it says about itself. Raises ``ModelRejected`` with a reason."""
+    path, _, size = check_local_file(path, ModelRejected, "download the model file first")
+    if size > MAX_MODEL_BYTES:
+        raise ModelRejected(f"{path}: {size / 2**30:.1f} GiB is over the 2 GiB limit")
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # noqa: BLE001 - protobuf raises its own DecodeError among others
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelRejected(f"{path}: not a readable ONNX file ({detail[:120]})") from None
+    if any(t.data_location == onnx.TensorProto.EXTERNAL for t in _all_tensors(model.graph)):
+        raise ModelRejected(f"{path}: uses external data, which is refused (it can point at any file on disk)")
+    initializer_names = {i.name for i in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in initializer_names]
+    if len(inputs) != 1:
+        raise ModelRejected(f"{path}: expected one image input, found {len(inputs)}")
+    image_input = inputs[0]
+    shape = _dims(image_input)
+    if image_input.type.tensor_type.elem_type != onnx.TensorProto.FLOAT or len(shape) != 4:
+        raise ModelRejected(f"{path}: input '{image_input.name}' should be 4-D float32 [batch, C, H, W], "
+                            f"found rank {len(shape)}")
+    outputs = {o.name: o for o in model.graph.output}
+    logits = outputs.get("logits") or next((o for o in model.graph.output if len(_dims(o)) == 2), None)
+    if logits is None or len(_dims(logits)) != 2:
+        raise ModelRejected(f"{path}: no 2-D logits output [batch, classes]")
+    channels = shape[1]
+    if channels not in (1, 3):
+        raise ModelRejected(f"{path}: input has {channels} channels; only 1 (greyscale) or 3 (RGB) are supported")
+    num_classes = _dims(logits)[1]
+
+    props = {p.key: p.value for p in model.metadata_props}
+    ours = "labels" in props and "preprocess" in props
+    if ours:
+        labels = _json(props, "labels", list, path)
+        if not all(isinstance(label, str) for label in labels):
+            raise ModelRejected(f"{path}: metadata 'labels' should be a list of strings")
+        preprocess = _check_preprocess(_json(props, "preprocess", dict, path), channels, path)
+    else:
+        labels = []
+        height, width = shape[2:]
+        if channels != 3 or height != width:
+            raise ModelRejected(f"{path}: has no metadata and its input {shape[1:]} does not fit ImageNet "
+                                f"preprocessing (3 channels, square)")
+        preprocess = dict(IMAGENET_PREPROCESS)
+        if height not in (None, 224):
+            preprocess.update(crop=height, resize=round(height * 256 / 224))
+    if num_classes is None:
+        num_classes = len(labels) or None
+    if num_classes is None:
+        raise ModelRejected(f"{path}: the number of classes is neither in the file's shape nor its labels")
+    if ours and len(labels) != num_classes:
+        raise ModelRejected(f"{path}: {len(labels)} labels for {num_classes} logits")
+    if not labels:
+        labels = imagenet_labels() if num_classes == 1000 else [f"class {i}" for i in range(num_classes)]
+    fixed = [s for s in shape[2:] if s is not None]
+    if fixed and fixed != [preprocess["crop"]] * len(fixed):
+        raise ModelRejected(f"{path}: input is {shape[2:]} but preprocessing crops to {preprocess['crop']}")
+
+    activations = _json(props, "activations", dict, path, {}) if ours else {}
+    act_outputs = [name for name in activations.get("outputs", []) if name in outputs]
+    info = ModelInfo(
+        path=path, name=path.stem, labels=labels, preprocess=preprocess, input_shape=[channels, *shape[2:]],
+        num_classes=num_classes, has_metadata=ours, logits_name=logits.name, input_name=image_input.name,
+        variant=_json(props, "variant", str, path) if ours else None,
+        architecture=_json(props, "architecture", dict, path) if ours else None,
+        weights=_json(props, "weights", dict, path, {}) if ours else {},
+        metrics=_json(props, "metrics", dict, path, {}) if ours else {},
+        precision=_json(props, "precision", str, path, "fp32") if ours else "fp32",
+        dataset=_json(props, "dataset", str, path) if ours and props.get("dataset") != "null" else None,
+        params=_json(props, "params", int, path) if ours else None,
+        macs=_json(props, "macs", int, path) if ours else None,
+        activation_outputs=act_outputs,
+        cam_layer=activations.get("cam_layer") if activations.get("cam_layer") in outputs else None,
+        fc_weight=activations.get("fc_weight") if activations.get("fc_weight") in initializer_names else None,
+        fc_bias=activations.get("fc_bias") if activations.get("fc_bias") in initializer_names else None,
+    )
+    return info
+
+
+def _all_tensors(graph) -> list:
+    tensors = list(graph.initializer)
+    for node in graph.node:
+        for attribute in node.attribute:
+            if attribute.HasField("t"):
+                tensors.append(attribute.t)
+            tensors.extend(attribute.tensors)
+            if attribute.HasField("g"):
+                tensors.extend(_all_tensors(attribute.g))
+            for sub in attribute.graphs:
+                tensors.extend(_all_tensors(sub))
+    return tensors
+
+
+def fc_parameters(info: ModelInfo):
+    """The classifier's weight [classes, features] and bias, as float32 arrays, for CAM."""
+    import numpy as np
+    from onnx import numpy_helper
+
+    model = onnx.load(str(info.path), load_external_data=False)
+    found = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer if i.name in (info.fc_weight,
+                                                                                              info.fc_bias)}
+    weight = found[info.fc_weight].astype(np.float32)
+    bias = found.get(info.fc_bias)
+    return weight, (bias.astype(np.float32) if bias is not None else np.zeros(len(weight), np.float32))
