@@ -17,6 +17,7 @@ USAGE = """usage: resnet-studio COMMAND [ARGS]
 commands:
   predict IMAGE... [--model NAME|PATH] [--top-k K] [--json] [--device auto|cpu|cuda]
   models [--json]       list the models the app can use
+  bench [--model NAME|PATH|VARIANT] [--batch N] [--precision fp32|fp16|int8] [--json]
   train VARIANT [...]   train on Fashion-MNIST, or fine-tune on a folder (--data DIR)
 
 Run 'resnet-studio COMMAND --help' for a command's options."""
@@ -152,6 +153,10 @@ def main(argv: list[str] | None = None) -> int:
         return predict(rest)
     if command == "models":
         return models(rest)
+    if command == "bench":
+        from .core.bench import main as bench_main
+
+        return bench_main(rest)
     if command in ("-h", "--help"):
         print(USAGE)
         return 0

@@ -1,0 +1,214 @@
+"""``resnet-studio bench``: the core against a raw ``InferenceSession.run`` and PyTorch eager, in one run.
+
+Each case runs in a process of its own (torch and ONNX Runtime in one process slow each
+other down), on the same batch and thread count; the figures that matter are the ratios.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+
+def _timed(step: Callable[[], object], batch: int, seconds: float) -> dict:
+    for _ in range(2):
+        step()
+    times: list[float] = []
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline or len(times) < 5:
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    median = statistics.median(times)
+    return {"images_per_second": round(batch / median, 2), "latency_ms": round(median * 1000, 2),
+            "runs": len(times)}
+
+
+def _images(info, batch: int):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    mode = info.preprocess["color"]
+    # Already decoded, a little larger than the model input, as from a camera or a file.
+    side = int(info.preprocess["resize"] * 1.25)
+    return [Image.fromarray(rng.integers(0, 255, (side, side, 3), dtype=np.uint8)).convert(mode)
+            for _ in range(batch)]
+
+
+def worker(kind: str, model: str, batch: int, threads: int, seconds: float, device: str) -> dict:
+    if kind == "torch":
+        import torch
+
+        from resnet_studio.gui.core.model_file import read_model
+        from resnet_studio.models import build_model
+
+        info = read_model(model)
+        torch.set_num_threads(threads)
+        net = build_model(info.variant, num_classes=info.num_classes, in_channels=info.input_shape[0]).eval()
+        x = torch.randn(batch, info.input_shape[0], info.preprocess["crop"], info.preprocess["crop"])
+        with torch.inference_mode():
+            return _timed(lambda: net(x), batch, seconds)
+
+    from resnet_studio.gui.core.engine import Engine
+    from resnet_studio.gui.core.model_file import read_model
+    from resnet_studio.gui.core.session import SessionPool
+
+    info = read_model(model)
+    pool = SessionPool(device, threads)
+    handle = pool.get(info)
+    result: dict
+    if kind == "raw":
+        x = np.random.default_rng(0).standard_normal(
+            (batch, info.input_shape[0], info.preprocess["crop"], info.preprocess["crop"]), dtype=np.float32)
+        result = _timed(lambda: handle.session.run([info.logits_name], {info.input_name: x}), batch, seconds)
+    else:
+        engine = Engine(pool)
+        images = _images(info, batch)
+        names = [str(i) for i in range(batch)]
+        result = _timed(lambda: engine.classify_arrays(
+            info, np.stack([engine.prepare(info, im) for im in images]), names), batch, seconds)
+    result["provider"] = handle.provider
+    result["provider_note"] = handle.reason
+    return result
+
+
+def _run_worker(kind: str, model: Path, batch: int, threads: int, seconds: float, device: str) -> dict:
+    out = subprocess.run([sys.executable, "-m", "resnet_studio.gui.core.bench", kind, str(model), str(batch),
+                          str(threads), str(seconds), device], capture_output=True, text=True)
+    if out.returncode != 0:
+        last = (out.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": last}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def export_variant(variant: str, precision: str, folder: Path) -> Path:
+    """A random-weights export of ``variant`` (speed does not depend on the weights)."""
+    from resnet_studio.export.api import export, prepare
+
+    prepared = prepare(variant)
+    path = folder / f"{variant}-{precision}.onnx"
+    samples = None
+    if precision == "int8":
+        rng = np.random.default_rng(0)
+        shape = (32, prepared.in_channels, prepared.image_size, prepared.image_size)
+        samples = rng.standard_normal(shape, dtype=np.float32)
+    export(prepared, path, precision=precision, samples=samples, sample_name="synthetic", verify=False)
+    return path
+
+
+def bench(model: Path, batch: int, threads: int, seconds: float, device: str, with_torch: bool,
+          baseline: Path | None = None) -> dict:
+    from resnet_studio.gui.core.model_file import read_model
+
+    info = read_model(model)
+    report: dict = {"model": info.name, "variant": info.variant, "precision": info.precision, "batch": batch,
+                    "threads": threads, "cpu": cpu_model(), "device": device}
+    report["raw_session"] = _run_worker("raw", model, batch, threads, seconds, device)
+    report["core"] = _run_worker("core", model, batch, threads, seconds, device)
+    report["provider"] = report["raw_session"].get("provider")
+    report["provider_note"] = report["raw_session"].get("provider_note")
+    if baseline is not None:
+        report["fp32_raw_session"] = _run_worker("raw", baseline, batch, threads, seconds, device)
+    if with_torch and info.variant:
+        report["torch_eager"] = _run_worker("torch", model, batch, threads, seconds, device)
+    raw = report["raw_session"].get("images_per_second")
+    ratios = {}
+    if raw and report["core"].get("images_per_second"):
+        ratios["core_overhead_vs_raw"] = round(raw / report["core"]["images_per_second"] - 1, 4)
+    if raw and report.get("torch_eager", {}).get("images_per_second"):
+        ratios["ort_vs_torch"] = round(raw / report["torch_eager"]["images_per_second"], 3)
+    if raw and report.get("fp32_raw_session", {}).get("images_per_second"):
+        ratios[f"{info.precision}_vs_fp32"] = round(raw / report["fp32_raw_session"]["images_per_second"], 3)
+    report["ratios"] = ratios
+    return report
+
+
+def format_report(r: dict) -> str:
+    lines = [f"{r['model']} ({r['variant'] or 'no metadata'}, {r['precision']}), batch {r['batch']}, "
+             f"{r['threads']} threads on {r['cpu']}",
+             f"provider: {r['provider']}" + (f" ({r['provider_note']})" if r.get("provider_note") else "")]
+    for key, title in (("raw_session", "raw InferenceSession.run"), ("core", "core (preprocess + run)"),
+                       ("fp32_raw_session", "fp32 raw session"), ("torch_eager", "PyTorch eager")):
+        if key in r:
+            case = r[key]
+            lines.append(f"  {title:<26} " + (f"error: {case['error']}" if "error" in case else
+                                             f"{case['images_per_second']:8.1f} img/s  {case['latency_ms']:8.1f} ms"))
+    for name, value in r["ratios"].items():
+        shown = f"{value:+.1%}" if name == "core_overhead_vs_raw" else f"{value:.2f}x"
+        lines.append(f"  {name.replace('_', ' ')}: {shown}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    import argparse
+
+    from resnet_studio.gui.core.catalog import Catalog
+    from resnet_studio.gui.core.model_file import ModelRejected
+    from resnet_studio.gui.core.session import physical_cores
+
+    p = argparse.ArgumentParser(prog="resnet-studio bench", description=__doc__)
+    p.add_argument("--model", help="model name or .onnx path, or a registry variant to export first (needs torch)")
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "int8"],
+                   help="with a VARIANT: the precision to export (int8 and fp16 are compared with fp32)")
+    p.add_argument("--threads", type=int, default=physical_cores())
+    p.add_argument("--seconds", type=float, default=8.0, help="timing window for each case")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--no-torch", action="store_true", help="skip the PyTorch eager case")
+    p.add_argument("--models-dir")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    try:
+        from resnet_studio.models.registry import VARIANTS
+    except ImportError:
+        VARIANTS = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        baseline = None
+        if args.model in VARIANTS:
+            try:
+                model = export_variant(args.model, args.precision, Path(tmp))
+                if args.precision != "fp32":
+                    baseline = export_variant(args.model, "fp32", Path(tmp))
+            except ImportError as exc:
+                print(f"resnet-studio bench: exporting a variant needs PyTorch ({exc.name} is missing)",
+                      file=sys.stderr)
+                return 2
+        else:
+            try:
+                model = Catalog(args.models_dir).resolve(args.model).path
+            except ModelRejected as exc:
+                print(f"resnet-studio bench: {exc}", file=sys.stderr)
+                return 2
+        with_torch = not args.no_torch
+        if with_torch:
+            import importlib.util
+
+            with_torch = importlib.util.find_spec("torch") is not None
+        report = bench(model, args.batch, args.threads, args.seconds, args.device, with_torch, baseline)
+    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    return 0
+
+
+if __name__ == "__main__":
+    kind, model_path, batch_size, thread_count, window, device_name = sys.argv[1:7]
+    print(json.dumps(worker(kind, model_path, int(batch_size), int(thread_count), float(window), device_name)))
