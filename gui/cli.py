@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
-USAGE = """usage: resnet-studio COMMAND [ARGS]
+USAGE = """usage: resnet-studio [IMAGE...] [--model NAME|PATH] [--device auto|cpu|cuda]   (the app)
+       resnet-studio COMMAND [ARGS]
 
 commands:
   predict IMAGE... [--model NAME|PATH] [--top-k K] [--json] [--device auto|cpu|cuda]
@@ -160,8 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     if command in ("-h", "--help"):
         print(USAGE)
         return 0
-    print(USAGE, file=sys.stderr)
-    return 2
+    from .app import main as app_main
+
+    return app_main(argv)
 
 
 if __name__ == "__main__":

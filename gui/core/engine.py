@@ -42,6 +42,11 @@ class Result:
     def ok(self) -> bool:
         return self.error is None
 
+    @property
+    def provider_label(self) -> str:
+        name = (self.provider or "").removesuffix("ExecutionProvider") or "?"
+        return f"{name} ({self.provider_note})" if self.provider_note else name
+
     def to_json(self) -> dict:
         return asdict(self)
 

@@ -1,0 +1,38 @@
+"""``resnet-studio`` with no command: the desktop app. This process never imports torch."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="resnet-studio", description="See what a residual network does.")
+    p.add_argument("images", nargs="*", help="images or folders to classify at start")
+    p.add_argument("--model", help="a model name or an .onnx path (default: the last one used, else the "
+                                   "shipped resnet20-fashion-mnist)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default: the last one used, else auto")
+    p.add_argument("--models-dir", help="user models folder")
+    p.add_argument("--settings", help="settings file (INI) instead of the platform's")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from .core.catalog import Catalog
+    from .main_window import MainWindow, install_excepthook
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("ResNet Studio")
+    app.setOrganizationName("ResNet Studio")
+    app.setStyle("Fusion")
+    settings = QSettings(args.settings, QSettings.Format.IniFormat) if args.settings else QSettings()
+    window = MainWindow(Catalog(args.models_dir), settings, args.device, args.model)
+    install_excepthook(window)
+    window.show()
+    if args.images:
+        window.studio.add_paths(args.images)
+    return app.exec()

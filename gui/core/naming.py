@@ -1,0 +1,20 @@
+"""How the app names a model in its lists: variant, precision, size, cost and accuracy."""
+
+from __future__ import annotations
+
+from .model_file import ModelInfo
+
+
+def describe_model(info: ModelInfo, long: bool = False) -> str:
+    if not long:
+        return f"{info.name} ({info.variant or 'no metadata'}, {info.precision})"
+    parts = [info.variant or "no metadata", info.precision]
+    if info.params:
+        parts.append(f"{info.params / 1e6:.2f}M params")
+    if info.macs:
+        parts.append(f"{info.macs / 1e9:.3f} GMACs")
+    if info.accuracy is not None:
+        parts.append(f"{info.accuracy:.1%} top-1" + (f" on {info.dataset}" if info.dataset else ""))
+    elif info.has_metadata and info.weights.get("source") == "random":
+        parts.append("untrained")
+    return f"{info.name} — " + ", ".join(parts)

@@ -1,0 +1,297 @@
+"""The app's state between the widgets and the Qt-free core; all work goes to worker threads.
+
+Widgets call the methods and subscribe to the signals. Results carry the generation of
+the model that produced them, so a result from a model that was switched away is dropped.
+"""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from PySide6.QtCore import QObject, QThreadPool, Signal
+from PySide6.QtGui import QImage
+
+from .core.catalog import Catalog
+from .core.engine import Engine, FeatureMaps, Result
+from .core.intake import ImageRejected, load_image
+from .core.model_file import ModelInfo
+from .core.session import SessionHandle, SessionPool
+from .qt_images import thumbnail
+from .workers import Worker, scan_folders
+
+BATCH = 8
+SCAN_CAP = 5000
+
+
+@dataclass
+class Details:
+    entry_id: int
+    preview: np.ndarray  # [H, W, 3] uint8, at most preview_side on its longer side
+    maps: FeatureMaps | None = None
+    cam: np.ndarray | None = None  # [H, W] in [0, 1], the preview's size
+    cam_class: int | None = None
+
+
+@dataclass
+class ImageEntry:
+    id: int
+    path: str
+    result: Result | None = None
+    error: str | None = None
+    thumb: QImage | None = None
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).name or self.path
+
+
+class Studio(QObject):
+    model_changed = Signal(object)  # ModelInfo
+    model_failed = Signal(str)
+    image_added = Signal(object)  # ImageEntry
+    image_updated = Signal(object)  # ImageEntry
+    notice = Signal(str)  # a non-modal message for the user
+    scan_progress = Signal(int, int)
+    scan_finished = Signal()
+    queue_changed = Signal(int, int)  # done, total for the current model
+    details_ready = Signal(object)  # Details
+    activation_failed = Signal(str)
+
+    def __init__(self, catalog: Catalog, device: str = "auto", parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.catalog = catalog
+        self.device = device
+        self.engine = Engine(SessionPool(device))
+        self.info: ModelInfo | None = None
+        self.handle: SessionHandle | None = None
+        self.generation = 0
+        self.entries: dict[int, ImageEntry] = {}
+        self._ids = itertools.count(1)
+        self._pending: list[int] = []
+        self._in_flight = False
+        self._done = 0
+        self._detail_ticket = 0
+        self._scan_cancel: threading.Event | None = None
+        self._clipboard_dir = tempfile.TemporaryDirectory(prefix="resnet-studio-paste-")
+        self._workers: set[Worker] = set()
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(3)  # classification, activations, model loading / scanning
+
+    # Models -------------------------------------------------------------------------------------------------
+
+    def load_model(self, name_or_path: str | None) -> None:
+        """Open a model off the GUI thread; on failure the current model stays active."""
+
+        def work(emit, cancel):
+            info = self.catalog.resolve(name_or_path)
+            # Creating the session now surfaces provider and loading errors before the switch.
+            emit((info, self.engine.pool.get(info)))
+
+        worker = Worker(work)
+        worker.signals.result.connect(self._model_loaded)
+        worker.signals.error.connect(self.model_failed.emit)
+        self._start(worker)
+
+    def set_device(self, device: str) -> None:
+        """Use another device from now on; the current model reloads (and re-classifies) on it."""
+        self.device = device
+        self.engine = Engine(SessionPool(device))
+        if self.info is not None:
+            self.load_model(str(self.info.path))
+
+    def _model_loaded(self, message) -> None:
+        info, self.handle = message
+        self.info = info
+        self.generation += 1
+        self._pending = list(self.entries)
+        self._done = 0
+        self.model_changed.emit(info)
+        self._dispatch()
+
+    # Images -------------------------------------------------------------------------------------------------
+
+    def add_paths(self, paths: list[str]) -> None:
+        folders = []
+        for raw in paths:
+            if "://" in raw and not raw.startswith("file://"):
+                self._add_failed(raw, f"{raw}: remote URLs are not fetched; save the image locally first")
+            elif Path(raw).is_dir():
+                folders.append(Path(raw))
+            else:
+                self._add(raw)
+        if folders:
+            self._scan(folders)
+        self._dispatch()
+
+    def add_image(self, image: QImage) -> None:
+        """A pasted image: saved as a PNG in a private temp folder, then read like any file."""
+        path = Path(self._clipboard_dir.name) / f"pasted-{next(self._ids)}.png"
+        if image.isNull() or not image.save(str(path), "PNG"):
+            self.notice.emit("the clipboard holds no image")
+            return
+        self.add_paths([str(path)])
+
+    def _add(self, path: str) -> None:
+        entry = ImageEntry(next(self._ids), path)
+        self.entries[entry.id] = entry
+        self._pending.append(entry.id)
+        self.image_added.emit(entry)
+
+    def _add_failed(self, path: str, reason: str) -> None:
+        entry = ImageEntry(next(self._ids), path, error=reason)
+        self.entries[entry.id] = entry
+        self.image_added.emit(entry)
+        self.notice.emit(reason)
+
+    def clear(self) -> None:
+        self.entries.clear()
+        self._pending.clear()
+        self._done = 0
+        self.generation += 1  # anything in flight is now stale
+        self.queue_changed.emit(0, 0)
+
+    # Folder scanning ----------------------------------------------------------------------------------------
+
+    def _scan(self, folders: list[Path]) -> None:
+        cancel = threading.Event()
+        self._scan_cancel = cancel
+
+        def work(emit, cancelled):
+            scan_folders(folders, SCAN_CAP, lambda batch: emit(("batch", list(batch))),
+                         lambda found, cap: emit(("progress", found, cap)), cancelled)
+
+        worker = Worker(work, cancel)
+        worker.signals.result.connect(self._scan_event)
+        worker.signals.error.connect(self.notice.emit)
+        worker.signals.finished.connect(self._scan_done)
+        self._start(worker)
+
+    def _scan_event(self, event) -> None:
+        if event[0] == "batch":
+            for path in event[1]:
+                self._add(path)
+            self._dispatch()
+        else:
+            self.scan_progress.emit(event[1], event[2])
+
+    def _scan_done(self) -> None:
+        found_cap = self._scan_cancel is not None and not self._scan_cancel.is_set() \
+            and len(self.entries) >= SCAN_CAP
+        if found_cap:
+            self.notice.emit(f"stopped scanning at {SCAN_CAP} images")
+        self._scan_cancel = None
+        self.scan_finished.emit()
+
+    def cancel(self) -> None:
+        """Stop scanning and drop the queued images that are not classified yet."""
+        if self._scan_cancel is not None:
+            self._scan_cancel.set()
+        dropped = len(self._pending)
+        self._pending.clear()
+        if dropped:
+            self.notice.emit(f"cancelled: {dropped} image(s) left unclassified")
+        self.queue_changed.emit(self._done, self._done)
+
+    # Classification -----------------------------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        if self._in_flight or not self._pending or self.info is None:
+            self.queue_changed.emit(self._done, self._done + len(self._pending))
+            return
+        batch = [self.entries[i] for i in self._pending[:BATCH] if i in self.entries]
+        del self._pending[:BATCH]
+        info, generation, engine = self.info, self.generation, self.engine
+        jobs = [(e.id, e.path, e.thumb is None) for e in batch]
+
+        def work(emit, cancel):
+            arrays, decoded = [], []
+            for entry_id, path, needs_thumb in jobs:
+                try:
+                    image = engine.decode(info, path)
+                except ImageRejected as exc:
+                    emit((generation, entry_id, None, str(exc), None))
+                    continue
+                decoded.append((entry_id, path, thumbnail(image) if needs_thumb else None))
+                arrays.append(engine.prepare(info, image))
+            if arrays:
+                results = engine.classify_arrays(info, np.stack(arrays), [p for _, p, _ in decoded])
+                for (entry_id, _, thumb), result in zip(decoded, results):
+                    emit((generation, entry_id, result, None, thumb))
+
+        worker = Worker(work)
+        worker.signals.result.connect(self._classified)
+        worker.signals.error.connect(self.notice.emit)
+        worker.signals.finished.connect(self._batch_done)
+        self._in_flight = True
+        self.queue_changed.emit(self._done, self._done + len(self._pending) + len(batch))
+        self._start(worker)
+
+    def _classified(self, message) -> None:
+        generation, entry_id, result, error, thumb = message
+        entry = self.entries.get(entry_id)
+        if entry is None or generation != self.generation:
+            return  # the image was cleared, or the model changed since
+        entry.result, entry.error = result, error
+        if thumb is not None:
+            entry.thumb = thumb
+        self._done += 1
+        self.image_updated.emit(entry)
+
+    def _batch_done(self) -> None:
+        self._in_flight = False
+        self._dispatch()
+
+    # Details of one image: a preview, and on request its feature maps and CAM ------------------------------
+
+    def request_details(self, entry_id: int, activations: bool, block: str | None = None, top_n: int = 16,
+                        class_index: int | None = None, preview_side: int = 480) -> None:
+        """Newest request wins: results of older requests are dropped when they arrive."""
+        entry = self.entries.get(entry_id)
+        if entry is None or self.info is None or entry.error:
+            return
+        self._detail_ticket += 1
+        ticket, info, engine, path = self._detail_ticket, self.info, self.engine, entry.path
+
+        def work(emit, cancel):
+            # One decode serves the preview and the model input: RGB -> L equals decoding to L directly.
+            image = load_image(path, "RGB", min_side=max(preview_side, info.preprocess["resize"]))
+            model_image = image if info.preprocess["color"] == "RGB" else image.convert("L")
+            preview = image.copy()
+            preview.thumbnail((preview_side, preview_side), Image.Resampling.BILINEAR)
+            details = Details(entry_id, np.asarray(preview))
+            if activations and block:
+                details.maps = engine.feature_maps(info, model_image, block, top_n)
+            if activations and info.has_cam:
+                cam, details.cam_class = engine.cam(info, model_image, class_index)
+                heat = Image.fromarray(cam, mode="F").resize(preview.size, Image.Resampling.BILINEAR)
+                details.cam = np.clip(np.asarray(heat), 0, 1)
+            emit((ticket, details))
+
+        worker = Worker(work)
+        worker.signals.result.connect(self._details_done)
+        worker.signals.error.connect(self.activation_failed.emit)
+        self._start(worker)
+
+    def _details_done(self, message) -> None:
+        ticket, details = message
+        if ticket == self._detail_ticket:
+            self.details_ready.emit(details)
+
+    def _start(self, worker: Worker) -> None:
+        # Python must hold each worker (and so its signals object) until its last signal is delivered.
+        worker.setAutoDelete(False)
+        self._workers.add(worker)
+        worker.signals.finished.connect(lambda: self._workers.discard(worker))
+        self.pool.start(worker)
+
+    def shutdown(self) -> None:
+        self.cancel()
+        self.pool.waitForDone(5000)
+        self._clipboard_dir.cleanup()
+

@@ -1,0 +1,93 @@
+"""The top-5 as horizontal bars, with the model and its weights source always in view."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QPainter, QPalette
+from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+from ..core.engine import Result
+
+
+class Bars(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.rows: list[tuple[str, float]] = []
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+
+    def set_rows(self, rows: list[tuple[str, float]]) -> None:
+        self.rows = rows
+        self.updateGeometry()
+        self.update()
+
+    def _row_height(self) -> int:
+        return self.fontMetrics().height() + 12
+
+    def sizeHint(self) -> QSize:
+        return QSize(320, max(1, len(self.rows)) * self._row_height() + 4)
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(200, self.sizeHint().height())
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        palette = self.palette()
+        row_h = self._row_height()
+        metrics = self.fontMetrics()
+        label_w = min(int(self.width() * 0.45), max((metrics.horizontalAdvance(l) for l, _ in self.rows), default=0) + 8)
+        pct_w = metrics.horizontalAdvance("100.0%") + 8
+        bar_w = max(10, self.width() - label_w - pct_w)
+        accent = palette.color(QPalette.ColorRole.Highlight)
+        for i, (label, p) in enumerate(self.rows):
+            y = i * row_h + 2
+            text = metrics.elidedText(label, Qt.TextElideMode.ElideRight, label_w - 8)
+            painter.setPen(palette.color(QPalette.ColorRole.WindowText))
+            painter.drawText(QRectF(0, y, label_w - 8, row_h - 4),
+                             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, text)
+            track = QRectF(label_w, y + 3, bar_w, row_h - 10)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(palette.color(QPalette.ColorRole.AlternateBase))
+            painter.drawRoundedRect(track, 4, 4)
+            fill = QColor(accent) if i == 0 else QColor(accent.red(), accent.green(), accent.blue(), 150)
+            painter.setBrush(fill)
+            painter.drawRoundedRect(QRectF(track.x(), track.y(), max(2.0, bar_w * p), track.height()), 4, 4)
+            painter.setPen(palette.color(QPalette.ColorRole.WindowText))
+            painter.drawText(QRectF(label_w + bar_w + 6, y, pct_w, row_h - 4), Qt.AlignmentFlag.AlignVCenter,
+                             f"{p:.1%}")
+
+
+class PredictionsPanel(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        self.title = QLabel("Drop images here, or use File → Open (Ctrl+O) or paste (Ctrl+V).")
+        self.title.setWordWrap(True)
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        font = self.title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.15)
+        font.setBold(True)
+        self.title.setFont(font)
+        self.bars = Bars()
+        self.source = QLabel()
+        self.source.setWordWrap(True)
+        self.source.setObjectName("weightsSource")
+        layout.addWidget(self.title)
+        layout.addWidget(self.bars)
+        layout.addWidget(self.source)
+        layout.addStretch(1)
+
+    def show_result(self, name: str, result: Result | None, error: str | None) -> None:
+        if error:
+            self.title.setText(f"{name}: {error.split(': ', 1)[-1]}")
+            self.bars.set_rows([])
+            self.source.setText("")
+            return
+        if result is None:
+            self.title.setText(f"{name}: waiting for the model…")
+            self.bars.set_rows([])
+            return
+        best = result.predictions[0]
+        self.title.setText(f"{best.label} — {best.probability:.1%}")
+        self.bars.set_rows([(p.label, p.probability) for p in result.predictions])
+        self.source.setText(f"{name} · model {result.model} · {result.weights} · {result.provider_label}")

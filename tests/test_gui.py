@@ -1,0 +1,261 @@
+"""The desktop app, driven through real events: drops, keys, model switches and restarts."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl  # noqa: E402
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from resnet_studio.gui.core.catalog import Catalog  # noqa: E402
+from resnet_studio.gui.main_window import MainWindow  # noqa: E402
+from resnet_studio.gui.widgets.structure import BlockItem  # noqa: E402
+
+TIMEOUT = 60_000
+# PySide marks QDragEnterEvent's only constructor deprecated; there is no other way to build one.
+pytestmark = pytest.mark.filterwarnings("ignore:Function.*QDragEnterEvent:DeprecationWarning")
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory):
+    from resnet_studio.export.api import export, prepare
+
+    folder = tmp_path_factory.mktemp("models")
+    export(prepare("resnet20"), folder / "resnet20-random.onnx")
+    export(prepare("resnext29_8x4d"), folder / "resnext29-random.onnx")
+    return folder
+
+
+@pytest.fixture
+def images(tmp_path):
+    folder = tmp_path / "images"
+    (folder / "nested").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        target = folder / ("nested" if i % 2 else "") / f"img{i}.png"
+        Image.fromarray(rng.integers(0, 255, (40, 30, 3), dtype=np.uint8)).save(target)
+    return folder
+
+
+@pytest.fixture
+def window(qtbot, models_dir, tmp_path):
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    w = MainWindow(Catalog(models_dir), settings, "cpu", str(models_dir / "resnet20-random.onnx"))
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: w.studio.info is not None, timeout=TIMEOUT)
+    yield w
+    w.studio.shutdown()
+
+
+def drop(window, urls: list[QUrl]) -> None:
+    mime = QMimeData()
+    mime.setUrls(urls)
+    enter = QDragEnterEvent(QPoint(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, enter)
+    assert enter.isAccepted()
+    event = QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, event)
+
+
+def files(paths) -> list[QUrl]:
+    return [QUrl.fromLocalFile(str(p)) for p in paths]
+
+
+def all_done(window) -> bool:
+    return bool(window.studio.entries) and all(e.result or e.error for e in window.studio.entries.values())
+
+
+def test_drop_single_file(window, qtbot, images):
+    drop(window, files([images / "img0.png"]))
+    qtbot.waitUntil(lambda: all_done(window), timeout=TIMEOUT)
+    (entry,) = window.studio.entries.values()
+    assert entry.result.model == "resnet20-random" and len(entry.result.predictions) == 5
+    assert window.list.count() == 1 and "%" in window.list.item(0).text()
+    assert "untrained" in window.predictions.source.text()
+
+
+def test_drop_many_files_and_a_folder(window, qtbot, images):
+    drop(window, files([images / "img0.png", images / "img2.png"]) + files([images]))
+    qtbot.waitUntil(lambda: len(window.studio.entries) == 8 and all_done(window), timeout=TIMEOUT)
+    assert sum(1 for e in window.studio.entries.values() if e.result) == 8
+    assert not window.progress.isVisible()
+
+
+def test_bad_drops_give_reasons_and_the_app_goes_on(window, qtbot, images, tmp_path):
+    text = tmp_path / "fake.jpg"
+    text.write_text("not an image")
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    drop(window, files([text, empty]) + [QUrl("http://example.com/cat.jpg")])
+    qtbot.waitUntil(lambda: len(window.studio.entries) == 3 and all_done(window), timeout=TIMEOUT)
+    errors = sorted(e.error for e in window.studio.entries.values())
+    assert any("not an image in an allowed format" in e for e in errors)
+    assert any("empty file" in e for e in errors)
+    assert any("remote URLs are not fetched" in e for e in errors)
+    assert window.notice.isVisible() and "remote URLs" in window.notice.text()
+    drop(window, files([images / "img0.png"]))
+    qtbot.waitUntil(lambda: len(window.studio.entries) == 4 and all_done(window), timeout=TIMEOUT)
+
+
+def test_model_switch_while_images_are_queued(window, qtbot, images, models_dir):
+    many = [images / "img0.png"] * 40
+    drop(window, files(many))
+    window.studio.load_model(str(models_dir / "resnext29-random.onnx"))
+    qtbot.waitUntil(lambda: window.studio.info.name == "resnext29-random" and all_done(window), timeout=TIMEOUT)
+    assert len(window.studio.entries) == 40
+    assert {e.result.model for e in window.studio.entries.values()} == {"resnext29-random"}
+    assert window.models.currentText().strip().startswith("resnext29-random")
+
+
+def test_a_model_that_fails_to_load_keeps_the_previous_one(window, qtbot, tmp_path):
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"definitely not protobuf")
+    window.studio.load_model(str(broken))
+    qtbot.waitUntil(lambda: "model not loaded" in window.notice.text(), timeout=TIMEOUT)
+    assert "not a readable ONNX file" in window.notice.text()
+    assert window.studio.info.name == "resnet20-random"
+
+
+@pytest.mark.parametrize("model", ["resnet20-random", "resnext29-random"])
+def test_activation_grid_and_cam_render(window, qtbot, images, models_dir, model):
+    window.studio.load_model(str(models_dir / f"{model}.onnx"))
+    qtbot.waitUntil(lambda: window.studio.info.name == model, timeout=TIMEOUT)
+    drop(window, files([images / "img0.png"]))
+    qtbot.waitUntil(lambda: all_done(window), timeout=TIMEOUT)
+    window.list.setCurrentRow(0)
+    window.activations.top_n.setValue(6)
+    window.tabs.setCurrentWidget(window.activations)
+    window.activations.select_block("layer2.1")
+    qtbot.waitUntil(lambda: window.activations.grid.count() == 6 and "layer2.1" in window.activations.grid_box.title(),
+                    timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: window.activations.cam_view.pixmap() is not None
+                    and not window.activations.cam_view.pixmap().isNull(), timeout=TIMEOUT)
+    assert "Class activation map · " in window.activations.cam_box.title()
+    image = window.activations.cam_view.pixmap().toImage()
+    assert image.width() > 50 and image.height() > 50
+
+
+def test_activations_are_not_computed_while_hidden(window, qtbot, images):
+    drop(window, files([images / "img0.png"]))
+    qtbot.waitUntil(lambda: all_done(window), timeout=TIMEOUT)
+    window.tabs.setCurrentIndex(0)
+    got = []
+    window.studio.details_ready.connect(got.append)
+    window.list.setCurrentRow(0)
+    window._refresh_details()
+    qtbot.waitUntil(lambda: bool(got), timeout=TIMEOUT)
+    assert got[-1].maps is None and got[-1].cam is None and got[-1].preview.ndim == 3
+
+
+@pytest.mark.parametrize("variant, blocks, shortcuts", [
+    ("resnet18", [2, 2, 2, 2], ["identity", "identity"] + ["projection", "identity"] * 3),
+    ("resnet50", [3, 4, 6, 3], None),
+    ("resnext50_32x4d", [3, 4, 6, 3], None),
+])
+def test_diagram_stages_blocks_and_shortcuts(window, variant, blocks, shortcuts):
+    from resnet_studio.models import build_model, describe
+
+    arch = describe(build_model(variant), 224, variant=variant)
+    view = window.structure.view
+    view.show_models((variant, arch))
+    assert view.stage_counts == blocks
+    items = [i for i in view.scene().items() if isinstance(i, BlockItem)]
+    assert len(items) == sum(blocks)
+    texts = [i.text() for i in view.scene().items() if hasattr(i, "text")]
+    projections = sum(1 for t in texts if t.startswith("1×1 proj"))
+    assert projections == (3 if variant == "resnet18" else 4)
+    assert sum(1 for t in texts if t == "identity") == sum(blocks) - projections
+    if variant == "resnext50_32x4d":
+        assert any("32 groups" in t for t in texts)
+    else:
+        assert not any("groups" in t for t in texts)
+    if shortcuts:
+        assert [b["shortcut"]["type"] for s in arch["stages"] for b in s["blocks"]] == shortcuts
+
+
+def test_clicking_a_block_shows_its_activations(window, qtbot):
+    window.tabs.setCurrentWidget(window.structure)
+    window.structure.view.blocks["layer3.1"].setSelected(True)
+    assert window.tabs.currentWidget() is window.activations
+    assert window.activations.current_block() == "act.layer3.1"
+
+
+def test_keyboard_switches_panels_and_images(window, qtbot, images):
+    drop(window, files([images / "img0.png", images / "img2.png"]))
+    qtbot.waitUntil(lambda: all_done(window), timeout=TIMEOUT)
+    window.activateWindow()
+    window.list.setFocus()
+    window.list.setCurrentRow(0)
+    qtbot.keyClick(window.list, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)
+    assert window.tabs.currentWidget() is window.structure
+    qtbot.keyClick(window.list, Qt.Key.Key_Down, Qt.KeyboardModifier.ControlModifier)
+    assert window.list.currentRow() == 1
+
+
+def test_paste_an_image(window, qtbot):
+    image = QImage(32, 32, QImage.Format.Format_RGB32)
+    image.fill(Qt.GlobalColor.darkCyan)
+    QApplication.clipboard().setImage(image)
+    window.paste()
+    qtbot.waitUntil(lambda: all_done(window), timeout=TIMEOUT)
+    (entry,) = window.studio.entries.values()
+    assert entry.result is not None and entry.name.startswith("pasted-")
+
+
+def test_settings_survive_a_restart(qtbot, models_dir, tmp_path):
+    path = str(tmp_path / "settings.ini")
+    first = MainWindow(Catalog(models_dir), QSettings(path, QSettings.Format.IniFormat), "cpu",
+                       str(models_dir / "resnext29-random.onnx"))
+    qtbot.addWidget(first)
+    qtbot.waitUntil(lambda: first.studio.info is not None, timeout=TIMEOUT)
+    first.show()
+    first.tabs.setCurrentIndex(2)
+    first.resize(700, 500)  # within the offscreen platform's 800x600 screen
+    first.close()
+    second = MainWindow(Catalog(models_dir), QSettings(path, QSettings.Format.IniFormat))
+    qtbot.addWidget(second)
+    qtbot.waitUntil(lambda: second.studio.info is not None, timeout=TIMEOUT)
+    assert second.studio.info.name == "resnext29-random"
+    assert second.tabs.currentIndex() == 2 and second.studio.device == "cpu"
+    assert (second.width(), second.height()) == (700, 500)
+    second.close()
+
+
+def test_corrupt_settings_start_with_defaults(qtbot, models_dir, tmp_path):
+    path = tmp_path / "settings.ini"
+    path.write_bytes(b"\x00\xff[General]\ngeometry=@ByteArray(\x01\x02)\ntab=banana\nmodel=@Variant(\x00\x00)\n"
+                     b"device=warp-drive\n\xfe")
+    w = MainWindow(Catalog(models_dir), QSettings(str(path), QSettings.Format.IniFormat), None,
+                   str(models_dir / "resnet20-random.onnx"))
+    qtbot.addWidget(w)
+    qtbot.waitUntil(lambda: w.studio.info is not None, timeout=TIMEOUT)
+    assert w.tabs.currentIndex() == 0 and w.studio.device == "auto"
+    w.close()
+
+
+def test_the_app_process_never_imports_torch(models_dir, tmp_path):
+    code = (
+        "import os, sys; os.environ['QT_QPA_PLATFORM'] = 'offscreen'\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "from PySide6.QtCore import QSettings\n"
+        "from resnet_studio.gui.main_window import MainWindow\n"
+        "from resnet_studio.gui.core.catalog import Catalog\n"
+        "app = QApplication([])\n"
+        f"w = MainWindow(Catalog({str(models_dir)!r}), QSettings({str(tmp_path / 's.ini')!r}, "
+        "QSettings.Format.IniFormat), 'cpu')\n"
+        "w.show(); app.processEvents()\n"
+        "sys.exit(1 if 'torch' in sys.modules else 0)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
