@@ -1,4 +1,4 @@
-# `make test` and `make app` set everything up on a fresh clone, then run.
+# `make app` and `make test` set everything up on a fresh clone, then run.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # The CPU build of torch, installed before the project so that `torch>=2.10` pulls nothing larger.
@@ -18,6 +18,10 @@ system-deps:
 
 test: system-deps $(VENV)/.installed
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
+
+app: $(VENV)/.installed
+	bash .ci/system-deps app
+	$(VENV)/bin/resnet-studio $(ARGS)
 
 test-slow: system-deps $(VENV)/.installed
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -m slow $(PYTEST_ARGS)

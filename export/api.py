@@ -77,6 +77,8 @@ class ExportReport:
     agreement_images: int = 0
     agreement_sample: str = ""
     verified: bool = False
+    accuracy: float | None = None
+    accuracy_sample: str = ""
 
 
 def imagenet_labels() -> list[str]:
@@ -480,7 +482,7 @@ def folder_samples(folder: Path, preprocess: dict[str, Any], limit: int = 256) -
 def export_trained(checkpoint: Path, output: Path, samples: np.ndarray | None = None,
                    labels: np.ndarray | None = None, sample_name: str = "validation split",
                    quiet: bool = False) -> list[ExportReport]:
-    """Export a checkpoint written by ``resnet-studio train`` as fp32 plus its int8 twin.
+    """Export a checkpoint written by ``resnet-studio train`` as fp32 plus its int8 twin, both scored.
 
     Fashion-MNIST models calibrate on 512 training images and are scored on the whole test split;
     others use ``samples``/``labels`` (preprocessed images and their classes) for both.
@@ -489,30 +491,37 @@ def export_trained(checkpoint: Path, output: Path, samples: np.ndarray | None = 
 
     trained = safetensors_metadata(checkpoint)
     prepared = prepare(trained["variant"], str(checkpoint))
-    calibration = samples
-    if samples is None and trained.get("dataset") == "Fashion-MNIST":
-        from resnet_studio.models.fashion_mnist import load_split
-
-        calibration = fashion_mnist_samples(prepared.preprocess, 512, split="train")
-        samples, labels = fashion_mnist_samples(prepared.preprocess, 10_000), load_split("test")[1]
-        sample_name = "Fashion-MNIST test split"
+    calibration, calibration_name = samples, sample_name
+    if samples is None and prepared.dataset == "Fashion-MNIST":
+        calibration, calibration_name = fashion_mnist_samples(prepared.preprocess, 512, split="train"), \
+            "512 Fashion-MNIST training images"
+        samples, labels, sample_name = fashion_mnist_test(prepared.preprocess)
     output = Path(output)
     reports = [export(prepared, output, precision="fp32")]
     if calibration is not None:
-        int8_path = output.with_name(output.stem + "-int8.onnx")
-        reports.append(export(prepared, int8_path, precision="int8", samples=calibration,
-                              sample_name=sample_name))
+        reports.append(export(prepared, output.with_name(output.stem + "-int8.onnx"), precision="int8",
+                              samples=calibration, sample_name=calibration_name))
     if labels is not None:
         for report in reports:
-            accuracy = onnx_accuracy(Path(report.path), samples, labels)
-            _set_metadata(Path(report.path), {"metrics": {**_read_metrics(Path(report.path)),
-                                                          "onnx_top1": round(accuracy, 5),
-                                                          "onnx_top1_images": len(labels),
-                                                          "onnx_top1_sample": sample_name}})
+            accuracy = record_accuracy(Path(report.path), samples, labels, sample_name)
             if not quiet:
                 print(f"{report.path}: {accuracy:.2%} top-1 on the {sample_name} ({len(labels)} images, "
                       f"ONNX Runtime {report.precision})")
     return reports
+
+
+def fashion_mnist_test(preprocess: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, str]:
+    from resnet_studio.models.fashion_mnist import load_split
+
+    return fashion_mnist_samples(preprocess, 10_000), load_split("test")[1], "Fashion-MNIST test split"
+
+
+def record_accuracy(path: Path, samples: np.ndarray, labels: np.ndarray, sample_name: str) -> float:
+    """Score the written file with ONNX Runtime and record the figure in its metadata."""
+    accuracy = onnx_accuracy(path, samples, labels)
+    _set_metadata(path, {"metrics": {**_read_metrics(path), "onnx_top1": round(accuracy, 5),
+                                     "onnx_top1_images": len(labels), "onnx_top1_sample": sample_name}})
+    return accuracy
 
 
 def _read_metrics(path: Path) -> dict[str, Any]:

@@ -76,6 +76,8 @@ def summary(report) -> str:
     if report.agreement is not None:
         lines.append(f"  top-1 agreement with fp32: {report.agreement:.2%} of {report.agreement_images} "
                      f"images ({report.agreement_sample})")
+    if report.accuracy is not None:
+        lines.append(f"  top-1 {report.accuracy:.2%} on the {report.accuracy_sample} (ONNX Runtime)")
     if not report.verified:
         lines.append("  not verified (--no-verify)")
     return "\n".join(lines)
@@ -94,9 +96,16 @@ def export_one(args: argparse.Namespace, variant: str, output: Path):
     elif args.precision != "fp32" and prepared.variant.family == "small" and prepared.in_channels == 1:
         samples = fashion_mnist_samples(prepared.preprocess, 512, split="train")
         sample_name = "512 Fashion-MNIST training images"
-    return export(prepared, output, precision=args.precision, opset=args.opset,
-                  activations=not args.no_activations, verify=not args.no_verify,
-                  samples=samples, sample_name=sample_name)
+    report = export(prepared, output, precision=args.precision, opset=args.opset,
+                    activations=not args.no_activations, verify=not args.no_verify,
+                    samples=samples, sample_name=sample_name)
+    if prepared.dataset == "Fashion-MNIST" and not args.no_verify:
+        from resnet_studio.export.api import fashion_mnist_test, record_accuracy
+
+        test_images, test_labels, test_name = fashion_mnist_test(prepared.preprocess)
+        report.accuracy = record_accuracy(output, test_images, test_labels, test_name)
+        report.accuracy_sample = test_name
+    return report
 
 
 def run(args: argparse.Namespace) -> int:

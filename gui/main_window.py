@@ -40,7 +40,7 @@ class MainWindow(QMainWindow):
 
         self.models = QComboBox()
         self.models.setAccessibleName("Model")
-        self.models.setMinimumContentsLength(44)
+        self.models.setMinimumContentsLength(64)
         self.models.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.list = QListWidget()
         self.list.setIconSize(QSize(48, 48))
@@ -271,7 +271,7 @@ class MainWindow(QMainWindow):
         if entry.thumb is not None and item.icon().isNull():
             item.setIcon(QIcon(QPixmap.fromImage(entry.thumb)))
         if self.list.currentItem() is item:
-            self._refresh_details(only_text=True)
+            self._refresh_details()
         if entry.result:
             self.statusBar().showMessage(f"{entry.result.inference_ms:.1f} ms per image", 5000)
 
@@ -290,12 +290,12 @@ class MainWindow(QMainWindow):
         item = self.list.currentItem()
         return self.studio.entries.get(item.data(Qt.ItemDataRole.UserRole)) if item else None
 
-    def _refresh_details(self, only_text: bool = False) -> None:
+    def _refresh_details(self) -> None:
         entry = self.current_entry()
         if entry is None:
             return
         self.predictions.show_result(entry.name, entry.result, entry.error)
-        if only_text or entry.error or entry.result is None:
+        if entry.error or entry.result is None:
             return
         # Activations are computed only while their panel is showing.
         showing = self.tabs.currentWidget() is self.activations
