@@ -1,5 +1,7 @@
 import json
+import os
 import re
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -149,6 +151,9 @@ def test_int8_is_qdq_with_calibration_and_keeps_fc_float(tmp_path):
     assert any(i.data_type == onnx.TensorProto.INT8 for i in model.graph.initializer)
     metrics = json.loads(props(tmp_path / "q.onnx")["metrics"])
     assert metrics["agreement_images"] == 512
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "q.onnx").stat().st_mode) == 0o666 & ~umask  # not mkstemp's private 0600
     assert props(tmp_path / "q.onnx")["precision"] == "int8"
 
 
