@@ -13,7 +13,7 @@ import logging
 import os
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -209,11 +209,10 @@ def _rename_initializers(model_proto) -> None:
                 node.input[i] = renames[name]
 
 
-def metadata(prepared: Prepared, precision: str, activations: bool, extra_metrics: dict | None = None) -> dict:
+def metadata(prepared: Prepared, precision: str, activations: bool) -> dict:
     import onnx
 
     structure = describe(prepared.model, prepared.image_size, variant=prepared.variant.name)
-    metrics = {**prepared.metrics, **(extra_metrics or {})}
     taps = output_names(prepared.model)[1:-1] if activations else []
     return {
         "labels": prepared.labels,
@@ -221,7 +220,7 @@ def metadata(prepared: Prepared, precision: str, activations: bool, extra_metric
         "variant": prepared.variant.name,
         "architecture": structure,
         "weights": prepared.weights,
-        "metrics": metrics,
+        "metrics": prepared.metrics,
         "params": structure["params"],
         "macs": structure["macs"],
         "precision": precision,
@@ -538,7 +537,3 @@ def onnx_accuracy(path: Path, samples: np.ndarray, labels: np.ndarray) -> float:
         logits = session.run(["logits"], {"input": samples[start:start + 256]})[0]
         hits += int((logits.argmax(1) == labels[start:start + 256]).sum())
     return hits / len(labels)
-
-
-def report_dict(report: ExportReport) -> dict[str, Any]:
-    return asdict(report)

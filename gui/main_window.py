@@ -40,8 +40,7 @@ class MainWindow(QMainWindow):
 
         self.models = QComboBox()
         self.models.setAccessibleName("Model")
-        self.models.setMinimumContentsLength(64)
-        self.models.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.models.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.list = QListWidget()
         self.list.setIconSize(QSize(48, 48))
         self.list.setUniformItemSizes(True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import QBuffer, QIODevice
 from PySide6.QtGui import QImage
 
 
@@ -23,10 +22,3 @@ def thumbnail(image: Image.Image, side: int = 64) -> QImage:
     copy = image.convert("RGB")
     copy.thumbnail((side, side), Image.Resampling.BILINEAR)
     return pil_to_qimage(copy)
-
-
-def qimage_png_bytes(image: QImage) -> bytes:
-    buffer = QBuffer()
-    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    image.save(buffer, "PNG")
-    return bytes(buffer.data())

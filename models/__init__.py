@@ -8,7 +8,7 @@ from importlib import import_module
 _EXPORTS = {
     "VARIANTS": "registry", "Variant": "registry", "build_model": "registry", "get_variant": "registry",
     "BasicBlock": "resnet", "Bottleneck": "resnet", "ResNet": "resnet",
-    "describe": "structure", "count_params": "structure", "count_macs": "structure",
+    "describe": "structure",
 }
 __all__ = list(_EXPORTS)
 

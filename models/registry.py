@@ -106,13 +106,6 @@ class Variant:
         classes = num_classes or self.num_classes
         return params + inplanes * classes + classes, macs + inplanes * classes
 
-    def config(self) -> dict[str, Any]:
-        return {
-            "block": self.block, "layers": list(self.layers), "stage_planes": list(self.stage_planes),
-            "groups": self.groups, "width_per_group": self.width_per_group or self.stage_planes[0],
-            "stem": self.stem, "in_channels": self.in_channels, "num_classes": self.num_classes,
-        }
-
 
 def _imagenet(name, block, layers, v1, v2=None, groups=1, width_per_group=None, summary="", v1_resize=256):
     weights = {"v1": ImageNetWeights(v1[0], v1[1], resize=v1_resize)}

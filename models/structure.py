@@ -127,11 +127,3 @@ def describe(model: ResNet, input_size: int | tuple[int, int], in_channels: int 
         "params": _params(model),
         "macs": stem_entry["macs"] + sum(s["macs"] for s in stages) + head["macs"],
     }
-
-
-def count_params(model: nn.Module) -> int:
-    return _params(model)
-
-
-def count_macs(model: ResNet, input_size: int | tuple[int, int]) -> int:
-    return describe(model, input_size)["macs"]

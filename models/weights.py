@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from typing import Any
 from urllib.error import URLError
@@ -141,7 +140,3 @@ def load_weights_into(model: nn.Module, source: str, variant: Variant, skip_head
     state, info = resolve_weights(source, variant)
     apply_state_dict(model, state, info.get("file", source), skip_head=skip_head)
     return info
-
-
-def default_cache_note() -> str:
-    return f"torch.hub cache: {os.path.join(torch.hub.get_dir(), 'checkpoints')}"

@@ -2,7 +2,6 @@ import json
 import os
 import re
 import stat
-from pathlib import Path
 
 import numpy as np
 import onnx

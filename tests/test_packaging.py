@@ -10,7 +10,7 @@ def test_every_source_folder_is_a_listed_package():
     mapping = config["package-dir"]
     for package, folder in mapping.items():
         for directory in [ROOT / folder, *(p for p in (ROOT / folder).rglob("*") if p.is_dir())]:
-            if "__pycache__" in directory.parts:
+            if "__pycache__" in directory.parts or "screenshots" in directory.parts:  # README pictures, not shipped
                 continue
             has_content = any(f.suffix in (".py", ".png", ".onnx", ".txt") for f in directory.iterdir() if f.is_file())
             relative = directory.relative_to(ROOT / folder).parts

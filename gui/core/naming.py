@@ -12,9 +12,9 @@ def describe_model(info: ModelInfo, long: bool = False) -> str:
     if info.params:
         parts.append(f"{info.params / 1e6:.2f}M params")
     if info.macs:
-        parts.append(f"{info.macs / 1e9:.3f} GMACs")
+        parts.append(f"{info.macs / 1e9:.3g} GMACs")
     if info.accuracy is not None:
-        parts.append(f"{info.accuracy:.1%} top-1" + (f" on {info.dataset}" if info.dataset else ""))
+        parts.append(f"{info.accuracy:.1%} on {info.dataset or 'its test set'}")
     elif info.has_metadata and info.weights.get("source") == "random":
         parts.append("untrained")
-    return f"{info.name} — " + ", ".join(parts)
+    return f"{info.name} — " + " · ".join(parts)

@@ -118,6 +118,7 @@ class ActivationsPanel(QWidget):
             cell_layout.setContentsMargins(0, 0, 0, 0)
             cell_layout.setSpacing(2)
             picture = QLabel()
+            picture.setFixedSize(TILE, TILE)
             picture.setPixmap(QPixmap.fromImage(rgb_to_qimage(tile)).scaled(
                 TILE, TILE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
             picture.setToolTip(f"channel {channel}, mean activation {maps.means[i]:.3g}")
@@ -125,7 +126,8 @@ class ActivationsPanel(QWidget):
             caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
             cell_layout.addWidget(picture)
             cell_layout.addWidget(caption)
-            self.grid.addWidget(cell, i // columns, i % columns)
+            self.grid.addWidget(cell, i // columns, i % columns, Qt.AlignmentFlag.AlignTop)
+        self.grid.setRowStretch(len(maps.channels) // columns + 1, 1)
         self.grid_box.setTitle(f"Feature maps · {maps.block.removeprefix('act.')} · {c}×{h}×{w}, "
                                f"top {len(maps.channels)} channels by mean activation")
 

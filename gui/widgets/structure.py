@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (QComboBox, QGraphicsItem, QGraphicsPathItem, QGra
                                QGraphicsSimpleTextItem, QGraphicsView, QHBoxLayout, QLabel, QPushButton, QVBoxLayout,
                                QWidget)
 
-BLOCK_W, SHORTCUT_W, LINE_H, GAP, COLUMN_GAP = 360, 78, 17, 14, 40
+BLOCK_W, SHORTCUT_W, LINE_H, GAP, COLUMN_GAP, PAIR_GAP = 360, 78, 17, 14, 48, 12
 DIFF = QColor("#d9730d")  # lines that differ from the model compared with
 PROJECTION = QColor("#2f6fb3")
 
@@ -103,16 +103,18 @@ class Diagram:
         self.scene.addItem(item)
 
     def draw(self, arch: dict[str, Any], title: str, x0: float, selectable: bool,
-             reference: dict[str, Any] | None = None) -> tuple[dict[str, BlockItem], float]:
+             reference: dict[str, Any] | None = None, stage_stride: float = BLOCK_W + COLUMN_GAP
+             ) -> dict[str, BlockItem]:
+        """Stages as columns ``stage_stride`` apart; a compared model is drawn interleaved, block beside block."""
         items: dict[str, BlockItem] = {}
         self.label(title, x0, 0, bold=True, size=13)
         self.label(f"{human(arch['params'])} params · {human(arch['macs'], 'MACs')} at "
                    f"{shape_text(arch['input_shape'])}", x0, 24, color=self.muted)
         if reference is not None:
-            self.label("orange: differs from the other model", x0 + BLOCK_W + COLUMN_GAP, 24, color=DIFF)
+            self.label("orange: differs from the model beside it", x0, 40, color=DIFF)
         stem = arch["stem"]
         stem_lines = [layer_text(l) for l in stem["layers"] if l["kind"] in ("conv", "maxpool")]
-        y = 56
+        y = 64
         box = self.scene.addRect(QRectF(x0, y, BLOCK_W, 30 + LINE_H * len(stem_lines)), QPen(self.muted),
                                  QBrush(self.palette.color(QPalette.ColorRole.AlternateBase)))
         box.setZValue(-1)
@@ -122,7 +124,7 @@ class Diagram:
         top = y + 40 + LINE_H * len(stem_lines) + GAP
         ref_blocks = {b["name"]: b for s in (reference or {}).get("stages", []) for b in s["blocks"]}
         for column, stage in enumerate(arch["stages"]):
-            x = x0 + column * (BLOCK_W + COLUMN_GAP)
+            x = x0 + column * stage_stride
             self.label(f"{stage['name']} · {len(stage['blocks'])} blocks", x, top, bold=True)
             self.label(f"→ {shape_text(stage['output_shape'])} · {human(stage['params'])} params · "
                        f"{human(stage['macs'], 'MACs')}", x, top + LINE_H, color=self.muted)
@@ -131,8 +133,7 @@ class Diagram:
                 item, height = self.block(block, x, y, selectable, ref_blocks.get(block["name"]))
                 items[block["name"]] = item
                 y += height + GAP
-        width = len(arch["stages"]) * (BLOCK_W + COLUMN_GAP)
-        return items, width
+        return items
 
     def block(self, block: dict[str, Any], x: float, y: float, selectable: bool,
               reference: dict[str, Any] | None) -> tuple[BlockItem, float]:
@@ -184,10 +185,11 @@ class StructureView(QGraphicsView):
             return
         diagram = Diagram(self.scene(), self.palette())
         title, arch = primary
-        self.blocks, width = diagram.draw(arch, title, 0, True, other[1] if other else None)
+        stride = 2 * BLOCK_W + PAIR_GAP + COLUMN_GAP if other else BLOCK_W + COLUMN_GAP
+        self.blocks = diagram.draw(arch, title, 0, True, other[1] if other else None, stride)
         self.stage_counts = [len(s["blocks"]) for s in arch["stages"]]
         if other:
-            diagram.draw(other[1], other[0], width + 60, False, arch)
+            diagram.draw(other[1], other[0], BLOCK_W + PAIR_GAP, False, arch, stride)
         self.setSceneRect(self.scene().itemsBoundingRect().adjusted(-20, -20, 20, 20))
 
     def highlight(self, name: str) -> None:
