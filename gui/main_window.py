@@ -8,9 +8,10 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QGuiApplication, QIcon, QKeySequence, QPixmap, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
-                               QMainWindow, QProgressBar, QPushButton, QSplitter, QTabWidget, QVBoxLayout, QWidget)
+                               QMainWindow, QProgressBar, QPushButton, QSplitter, QStyle, QTabWidget, QVBoxLayout,
+                               QWidget)
 
-from .core.catalog import Catalog
+from .core.catalog import Catalog, shipped_models_dir
 from .core.model_file import ModelInfo
 from .core.naming import describe_model
 from .qt_images import rgb_to_qimage
@@ -87,10 +88,22 @@ class MainWindow(QMainWindow):
         self.splitter.setSizes([300, 900])
         self.setCentralWidget(self.splitter)
 
+        self.setWindowIcon(QIcon(str(shipped_models_dir() / "icons" / "resnet-studio.svg")))
         self._build_menus()
-        toolbar = self.addToolBar("Model")
-        toolbar.setObjectName("modelToolbar")
+        toolbar = self.addToolBar("Main")
+        toolbar.setObjectName("mainToolbar")
         toolbar.setMovable(False)
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        style = self.style()
+        # The desktop theme's icons where there is one, else the style's own.
+        for action, theme, fallback in (
+                (self.open_action, "document-open", QStyle.StandardPixmap.SP_DialogOpenButton),
+                (self.folder_action, "folder-open", QStyle.StandardPixmap.SP_DirOpenIcon),
+                (self.paste_action, "edit-paste", QStyle.StandardPixmap.SP_FileIcon),
+                (self.clear_action, "edit-clear", QStyle.StandardPixmap.SP_DialogResetButton)):
+            action.setIcon(QIcon.fromTheme(theme, style.standardIcon(fallback)))
+            toolbar.addAction(action)
+        toolbar.addSeparator()
         toolbar.addWidget(QLabel(" Model "))
         toolbar.addWidget(self.models)
         self.provider = QLabel()
@@ -155,11 +168,11 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        self._action(file_menu, "&Open images…", QKeySequence.StandardKey.Open, self.open_files)
-        self._action(file_menu, "Open &folder…", "Ctrl+Shift+O", self.open_folder)
+        self.open_action = self._action(file_menu, "&Open images…", QKeySequence.StandardKey.Open, self.open_files)
+        self.folder_action = self._action(file_menu, "Open &folder…", "Ctrl+Shift+O", self.open_folder)
         self._action(file_menu, "Open &model file…", "Ctrl+M", self.open_model)
-        self._action(file_menu, "&Paste image", QKeySequence.StandardKey.Paste, self.paste)
-        self._action(file_menu, "&Clear images", "Ctrl+Shift+Backspace", self._clear)
+        self.paste_action = self._action(file_menu, "&Paste image", QKeySequence.StandardKey.Paste, self.paste)
+        self.clear_action = self._action(file_menu, "&Clear images", "Ctrl+Shift+Backspace", self._clear)
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
         view = self.menuBar().addMenu("&View")

@@ -12,7 +12,7 @@ def test_every_source_folder_is_a_listed_package():
         for directory in [ROOT / folder, *(p for p in (ROOT / folder).rglob("*") if p.is_dir())]:
             if "__pycache__" in directory.parts or "screenshots" in directory.parts:  # README pictures, not shipped
                 continue
-            has_content = any(f.suffix in (".py", ".png", ".onnx", ".txt") for f in directory.iterdir() if f.is_file())
+            has_content = any(f.suffix in (".py", ".png", ".onnx", ".txt", ".svg") for f in directory.iterdir() if f.is_file())
             relative = directory.relative_to(ROOT / folder).parts
             name = ".".join([package, *relative])
             if has_content:
