@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from PIL import Image
 
 
 def _timed(step: Callable[[], object], batch: int, seconds: float) -> dict:
@@ -34,7 +35,6 @@ def _timed(step: Callable[[], object], batch: int, seconds: float) -> dict:
 
 
 def _images(info, batch: int):
-    from PIL import Image
 
     rng = np.random.default_rng(0)
     mode = info.preprocess["color"]
@@ -45,6 +45,7 @@ def _images(info, batch: int):
 
 
 def worker(kind: str, model: str, batch: int, threads: int, seconds: float, device: str) -> dict:
+    """One case, timed in this process: raw (InferenceSession.run), core, jpeg (file to top-5) or torch."""
     if kind == "torch":
         import torch
 
@@ -66,7 +67,18 @@ def worker(kind: str, model: str, batch: int, threads: int, seconds: float, devi
     pool = SessionPool(device, threads)
     handle = pool.get(info)
     result: dict
-    if kind == "raw":
+    if kind == "jpeg":
+        # A 12-megapixel photo-like JPEG, from file to top-5, one image at a time.
+        folder = tempfile.TemporaryDirectory()
+        path = Path(folder.name) / "photo.jpg"
+        yy, xx = np.mgrid[0:3000, 0:4000]
+        base = np.stack([(xx / 16) % 256, (yy / 12) % 256, ((xx + yy) / 28) % 256], axis=-1)
+        noise = np.random.default_rng(0).integers(0, 24, base.shape)
+        Image.fromarray((base + noise).clip(0, 255).astype(np.uint8)).save(path, quality=90)
+        engine = Engine(pool)
+        result = _timed(lambda: list(engine.classify_files(info, [path])), 1, seconds)
+        folder.cleanup()
+    elif kind == "raw":
         x = np.random.default_rng(0).standard_normal(
             (batch, info.input_shape[0], info.preprocess["crop"], info.preprocess["crop"]), dtype=np.float32)
         result = _timed(lambda: handle.session.run([info.logits_name], {info.input_name: x}), batch, seconds)
@@ -125,6 +137,8 @@ def bench(model: Path, batch: int, threads: int, seconds: float, device: str, wi
                     "threads": threads, "cpu": cpu_model(), "device": device}
     report["raw_session"] = _run_worker("raw", model, batch, threads, seconds, device)
     report["core"] = _run_worker("core", model, batch, threads, seconds, device)
+    report["raw_session_batch1"] = _run_worker("raw", model, 1, threads, seconds, device)
+    report["jpeg_12mp_to_top5"] = _run_worker("jpeg", model, 1, threads, seconds, device)
     report["provider"] = report["raw_session"].get("provider")
     report["provider_note"] = report["raw_session"].get("provider_note")
     if baseline is not None:
@@ -135,6 +149,9 @@ def bench(model: Path, batch: int, threads: int, seconds: float, device: str, wi
     ratios = {}
     if raw and report["core"].get("images_per_second"):
         ratios["core_overhead_vs_raw"] = round(raw / report["core"]["images_per_second"] - 1, 4)
+    single, jpeg = report["raw_session_batch1"].get("latency_ms"), report["jpeg_12mp_to_top5"].get("latency_ms")
+    if single and jpeg:
+        ratios["jpeg_12mp_to_top5_vs_inference"] = round(jpeg / single, 3)
     if raw and report.get("torch_eager", {}).get("images_per_second"):
         ratios["ort_vs_torch"] = round(raw / report["torch_eager"]["images_per_second"], 3)
     if raw and report.get("fp32_raw_session", {}).get("images_per_second"):
@@ -148,7 +165,8 @@ def format_report(r: dict) -> str:
              f"{r['threads']} threads on {r['cpu']}",
              f"provider: {r['provider']}" + (f" ({r['provider_note']})" if r.get("provider_note") else "")]
     for key, title in (("raw_session", "raw InferenceSession.run"), ("core", "core (preprocess + run)"),
-                       ("fp32_raw_session", "fp32 raw session"), ("torch_eager", "PyTorch eager")):
+                       ("fp32_raw_session", "fp32 raw session"), ("torch_eager", "PyTorch eager"),
+                       ("raw_session_batch1", "raw session, batch 1"), ("jpeg_12mp_to_top5", "12 MP JPEG to top-5")):
         if key in r:
             case = r[key]
             lines.append(f"  {title:<26} " + (f"error: {case['error']}" if "error" in case else
