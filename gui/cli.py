@@ -25,11 +25,15 @@ Run 'resnet-studio COMMAND --help' for a command's options."""
 
 
 def expand(inputs: list[str], cap: int | None = None):
-    """Files as given; folders expand (recursively, sorted) to the image files they contain."""
+    """Files as given; folders expand (recursively, sorted) to the image files they contain.
+
+    A folder with no images is passed through, so that it is reported rather than silently skipped.
+    """
     count = 0
     for item in inputs:
         path = Path(item)
         if path.is_dir():
+            before = count
             for root, dirs, files in os.walk(path):
                 dirs.sort()
                 for name in sorted(files):
@@ -38,6 +42,9 @@ def expand(inputs: list[str], cap: int | None = None):
                         count += 1
                         if cap and count >= cap:
                             return
+            if count == before:
+                yield item  # an empty folder gets its own reason instead of vanishing
+                count += 1
         else:
             yield item
             count += 1
@@ -141,6 +148,10 @@ def models(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    # File names need not be valid UTF-8; print them escaped rather than fail on them.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     command, rest = (argv[0], argv[1:]) if argv else (None, [])
     if command == "train":
         try:

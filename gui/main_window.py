@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import urllib.parse
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QGuiApplication, QIcon, QKeySequence, QPixmap, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
                                QMainWindow, QProgressBar, QPushButton, QSplitter, QStyle, QTabWidget, QVBoxLayout,
@@ -217,9 +219,7 @@ class MainWindow(QMainWindow):
 
     def dropEvent(self, event) -> None:
         mime = event.mimeData()
-        paths = []
-        for url in mime.urls():
-            paths.append(url.toLocalFile() if url.isLocalFile() else url.toString())
+        paths = [url_to_path(url) for url in mime.urls()]
         if paths:
             self.studio.add_paths(paths)
         elif mime.hasImage():
@@ -247,7 +247,7 @@ class MainWindow(QMainWindow):
         clipboard = QGuiApplication.clipboard()
         mime = clipboard.mimeData()
         if mime is not None and mime.hasUrls():
-            self.studio.add_paths([u.toLocalFile() if u.isLocalFile() else u.toString() for u in mime.urls()])
+            self.studio.add_paths([url_to_path(u) for u in mime.urls()])
         else:
             self.studio.add_image(clipboard.image())
 
@@ -417,6 +417,18 @@ class MainWindow(QMainWindow):
         self.notice.show()
         self._notice_timer.start()
         self.statusBar().showMessage(first, 8000)
+
+
+def url_to_path(url: QUrl) -> str:
+    """A local path from a file URL, keeping names that are not valid UTF-8; other URLs as text.
+
+    ``QUrl.toLocalFile`` decodes percent-escapes as UTF-8 and so mangles such names; the raw
+    bytes go through the filesystem encoding instead.
+    """
+    if not url.isLocalFile():
+        return url.toString()
+    encoded = bytes(url.toEncoded()).decode("ascii")
+    return os.fsdecode(urllib.parse.unquote_to_bytes(urllib.parse.urlsplit(encoded).path))
 
 
 def model_line(info: ModelInfo) -> str:

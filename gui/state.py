@@ -78,6 +78,8 @@ class Studio(QObject):
         self._done = 0
         self._detail_ticket = 0
         self._scan_cancel: threading.Event | None = None
+        self._scan_folders: list[Path] = []
+        self._scan_found = 0
         self._clipboard_dir = tempfile.TemporaryDirectory(prefix="resnet-studio-paste-")
         self._workers: set[Worker] = set()
         self.pool = QThreadPool(self)
@@ -161,6 +163,7 @@ class Studio(QObject):
     def _scan(self, folders: list[Path]) -> None:
         cancel = threading.Event()
         self._scan_cancel = cancel
+        self._scan_folders, self._scan_found = folders, 0
 
         def work(emit, cancelled):
             scan_folders(folders, SCAN_CAP, lambda batch: emit(("batch", list(batch))),
@@ -176,15 +179,17 @@ class Studio(QObject):
         if event[0] == "batch":
             for path in event[1]:
                 self._add(path)
+            self._scan_found += len(event[1])
             self._dispatch()
         else:
             self.scan_progress.emit(event[1], event[2])
 
     def _scan_done(self) -> None:
-        found_cap = self._scan_cancel is not None and not self._scan_cancel.is_set() \
-            and len(self.entries) >= SCAN_CAP
-        if found_cap:
+        if self._scan_found >= SCAN_CAP:
             self.notice.emit(f"stopped scanning at {SCAN_CAP} images")
+        elif self._scan_found == 0:
+            for folder in self._scan_folders:
+                self._add_failed(str(folder), f"{folder}: is a directory with no images in it")
         self._scan_cancel = None
         self.scan_finished.emit()
 

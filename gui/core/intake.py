@@ -49,12 +49,32 @@ def load_image(path: str | os.PathLike, color: str = "RGB", min_side: int | None
     except FileNotFoundError:
         raise ImageRejected(f"{name}: file disappeared before it could be read") from None
     except Image.UnidentifiedImageError:
+        claimed = _claimed_format(path)
+        if claimed:
+            raise ImageRejected(f"{name}: damaged or truncated image (a {claimed} signature, but Pillow cannot "
+                                f"read its header)") from None
         raise ImageRejected(f"{name}: not an image in an allowed format ({', '.join(ALLOWED_FORMATS)})") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageRejected(f"{name}: too many pixels (possible decompression bomb)") from None
     except DECODE_ERRORS as exc:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ImageRejected(f"{name}: damaged or truncated image ({detail})") from None
+
+
+SIGNATURES = {b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG", b"GIF87a": "GIF", b"GIF89a": "GIF",
+              b"BM": "BMP", b"II*\x00": "TIFF", b"MM\x00*": "TIFF"}
+
+
+def _claimed_format(path) -> str | None:
+    """The format a file's first bytes claim, to tell a damaged image from a non-image."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError:
+        return None
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    return next((kind for magic, kind in SIGNATURES.items() if head.startswith(magic)), None)
 
 
 def _normalise_mode(image: Image.Image, color: str) -> Image.Image:
