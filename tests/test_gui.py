@@ -10,17 +10,16 @@ from PIL import Image
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl  # noqa: E402
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage  # noqa: E402
+from PySide6.QtCore import QSettings, Qt, QUrl  # noqa: E402
+from PySide6.QtGui import QImage  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from qt_events import drop  # noqa: E402
 from resnet_studio.gui.core.catalog import Catalog  # noqa: E402
 from resnet_studio.gui.main_window import MainWindow  # noqa: E402
 from resnet_studio.gui.widgets.structure import BlockItem  # noqa: E402
 
 TIMEOUT = 60_000
-# PySide marks QDragEnterEvent's only constructor deprecated; there is no other way to build one.
-pytestmark = pytest.mark.filterwarnings("ignore:Function.*QDragEnterEvent:DeprecationWarning")
 
 
 @pytest.fixture(scope="module")
@@ -53,18 +52,6 @@ def window(qtbot, models_dir, tmp_path):
     qtbot.waitUntil(lambda: w.studio.info is not None, timeout=TIMEOUT)
     yield w
     w.studio.shutdown()
-
-
-def drop(window, urls: list[QUrl]) -> None:
-    mime = QMimeData()
-    mime.setUrls(urls)
-    enter = QDragEnterEvent(QPoint(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(window, enter)
-    assert enter.isAccepted()
-    event = QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                       Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(window, event)
 
 
 def files(paths) -> list[QUrl]:

@@ -67,7 +67,7 @@ def test_every_image_case_through_the_drop_path(cases, qtbot, tmp_path):
 
     from resnet_studio.gui.core.catalog import Catalog
     from resnet_studio.gui.main_window import MainWindow
-    from test_gui import drop
+    from qt_events import drop
 
     folder, found = cases
     window = MainWindow(Catalog(tmp_path), QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), "cpu",
