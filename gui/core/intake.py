@@ -41,7 +41,11 @@ def load_image(path: str | os.PathLike, color: str = "RGB", min_side: int | None
                 if min_side and image.format == "JPEG" and min(width, height) >= 2 * min_side:
                     image.draft(None, (min_side, min_side))
                 image.load()
-                return _normalise_mode(ImageOps.exif_transpose(image), color)
+                with warnings.catch_warnings():
+                    # A corrupt EXIF block only loses its orientation; Pillow's warning says no more.
+                    warnings.simplefilter("ignore", UserWarning)
+                    oriented = ImageOps.exif_transpose(image)
+                return _normalise_mode(oriented, color)
     except ImageRejected:
         raise
     except PermissionError:
