@@ -35,7 +35,8 @@ class Bars(QWidget):
         palette = self.palette()
         row_h = self._row_height()
         metrics = self.fontMetrics()
-        label_w = min(int(self.width() * 0.45), max((metrics.horizontalAdvance(l) for l, _ in self.rows), default=0) + 8)
+        widest = max((metrics.horizontalAdvance(label) for label, _ in self.rows), default=0)
+        label_w = min(int(self.width() * 0.45), widest + 16)
         pct_w = metrics.horizontalAdvance("100.0%") + 8
         bar_w = max(10, self.width() - label_w - pct_w)
         accent = palette.color(QPalette.ColorRole.Highlight)
