@@ -88,7 +88,9 @@ def test_folder_errors_are_one_line(tmp_path, capsys):
 def test_interrupt_keeps_the_last_good_checkpoint_and_resume_continues(tmp_path):
     out = tmp_path / "run"
     script = (
-        "import sys, signal, threading, os\n"
+        "import sys, signal, os\n"
+        # A background job (CI) inherits SIGINT ignored; a user at a terminal has Python's handler.
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "from resnet_studio.models import train\n"
         "original = train.atomic_save_torch\n"
         "def save_then_interrupt(obj, target):\n"
