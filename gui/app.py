@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from .core.catalog import Catalog
+    from .core.catalog import Catalog, shipped_models_dir
     from .main_window import MainWindow, install_excepthook
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -35,4 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
     if args.images:
         window.studio.add_paths(args.images)
+    elif not settings.value("first_run_done", False, type=bool):
+        # The first start shows the shipped samples, so there is something real to look at.
+        window.studio.add_paths([str(shipped_models_dir() / "samples")])
+    settings.setValue("first_run_done", True)
     return app.exec()

@@ -245,3 +245,26 @@ def test_the_app_process_never_imports_torch(models_dir, tmp_path):
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_first_start_shows_the_samples_then_never_again(qtbot, tmp_path):
+    from resnet_studio.gui.app import main as app_main
+    from PySide6.QtCore import QTimer
+
+    settings = tmp_path / "first.ini"
+    seen = []
+
+    def inspect_and_quit():
+        window = next(w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible())
+        if seen:
+            qtbot.wait(1500)  # long enough for a folder scan to have added anything
+        else:
+            qtbot.waitUntil(lambda: len(window.studio.entries) == 10, timeout=TIMEOUT)
+        seen.append(len(window.studio.entries))
+        window.close()
+        QApplication.quit()
+
+    for _ in range(2):
+        QTimer.singleShot(500, inspect_and_quit)
+        app_main(["--device", "cpu", "--settings", str(settings), "--models-dir", str(tmp_path)])
+    assert seen == [10, 0]
