@@ -45,7 +45,12 @@ def atomic_path(target: Path) -> Iterator[Path]:
 
 def atomic_save_torch(obj: Any, target: Path) -> None:
     with atomic_path(target) as tmp:
-        torch.save(obj, tmp)
+        try:
+            torch.save(obj, tmp)
+        except RuntimeError as exc:
+            # torch's zip writer reports a failed write as a bare iostream error.
+            raise CheckpointError(f"cannot write {target}: the disk may be full or the file too large "
+                                  f"({str(exc).strip().splitlines()[0]})") from None
 
 
 def save_safetensors(state_dict: dict[str, torch.Tensor], meta: dict[str, Any], target: Path) -> None:

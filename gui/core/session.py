@@ -133,7 +133,15 @@ class SessionPool:
         return options
 
     def get(self, info: ModelInfo, full: bool = False, cpu_only: bool = False) -> SessionHandle:
-        stat = info.path.stat()
+        try:
+            stat = info.path.stat()
+        except OSError:
+            # Deleted (or unreadable) since it was loaded: the session in memory still works.
+            with self._lock:
+                for key, handle in self._sessions.items():
+                    if key[0] == str(info.path) and key[3:] == (full, cpu_only):
+                        return handle
+            raise ProviderError(f"{info.path}: the model file is gone and was not loaded before") from None
         key = (str(info.path), stat.st_mtime_ns, stat.st_size, full, cpu_only)
         with self._lock:
             handle = self._sessions.get(key)
