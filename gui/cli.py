@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
@@ -81,6 +82,7 @@ def predict(argv: list[str]) -> int:
     failed = total = 0
     header_shown = False
     results = []
+    started = time.perf_counter()
     try:
         for result in engine.classify_files(info, expand(args.images), max(1, args.top_k), max(1, args.batch)):
             total += 1
@@ -105,6 +107,9 @@ def predict(argv: list[str]) -> int:
                          indent=2))
     elif total == 0:
         print("no images found", file=sys.stderr)
+    elapsed = time.perf_counter() - started
+    if total:
+        print(f"{total} image(s) in {elapsed:.1f} s ({total / elapsed:.1f} img/s), {failed} failed", file=sys.stderr)
     return 1 if failed or total == 0 else 0
 
 

@@ -20,3 +20,7 @@ def drop(window, urls: list[QUrl]) -> None:
     event = QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                        Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(window, event)
+
+
+def files(paths) -> list[QUrl]:
+    return [QUrl.fromLocalFile(str(p)) for p in paths]

@@ -57,7 +57,8 @@ class ModelInfo:
         """Where the weights came from, as a user should see it next to every prediction."""
         if not self.has_metadata:
             return "no metadata"
-        source = self.weights.get("source", "unknown")
+        source = self.weights.get("source")
+        source = source if isinstance(source, str) else "unknown"
         if source == "random" or self.weights.get("trained") is False:
             return "untrained (random weights): predictions are meaningless"
         if source == "trained":
@@ -69,9 +70,9 @@ class ModelInfo:
     @property
     def accuracy(self) -> float | None:
         for key in ("onnx_top1", "test_top1", "validation_top1", "imagenet_top1"):
-            if key in self.metrics:
-                value = float(self.metrics[key])
-                return value / 100 if value > 1 else value
+            value = self.metrics.get(key)
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 100:
+                return value / 100 if value > 1 else float(value)
         return None
 
     @property
@@ -185,12 +186,20 @@ def read_model(path: str | os.PathLike) -> ModelInfo:
         raise ModelRejected(f"{path}: input is {shape[2:]} but preprocessing crops to {preprocess['crop']}")
 
     activations = _json(props, "activations", dict, path, {}) if ours else {}
-    act_outputs = [name for name in activations.get("outputs", []) if name in outputs]
+    listed = activations.get("outputs", [])
+    if not isinstance(listed, list):
+        raise ModelRejected(f"{path}: metadata 'activations' lists its outputs wrongly")
+    act_outputs = [name for name in listed if isinstance(name, str) and name in outputs]
+    named = {k: v if isinstance(v, str) else None for k, v in activations.items()
+             if k in ("cam_layer", "fc_weight", "fc_bias")}
+    architecture = _json(props, "architecture", dict, path) if ours else None
+    if architecture is not None:
+        _check_architecture(architecture, path)
     info = ModelInfo(
         path=path, name=path.stem, labels=labels, preprocess=preprocess, input_shape=[channels, *shape[2:]],
         num_classes=num_classes, has_metadata=ours, logits_name=logits.name, input_name=image_input.name,
         variant=_json(props, "variant", str, path) if ours else None,
-        architecture=_json(props, "architecture", dict, path) if ours else None,
+        architecture=architecture,
         weights=_json(props, "weights", dict, path, {}) if ours else {},
         metrics=_json(props, "metrics", dict, path, {}) if ours else {},
         precision=_json(props, "precision", str, path, "fp32") if ours else "fp32",
@@ -198,11 +207,42 @@ def read_model(path: str | os.PathLike) -> ModelInfo:
         params=_json(props, "params", int, path) if ours else None,
         macs=_json(props, "macs", int, path) if ours else None,
         activation_outputs=act_outputs,
-        cam_layer=activations.get("cam_layer") if activations.get("cam_layer") in outputs else None,
-        fc_weight=activations.get("fc_weight") if activations.get("fc_weight") in initializer_names else None,
-        fc_bias=activations.get("fc_bias") if activations.get("fc_bias") in initializer_names else None,
+        cam_layer=named.get("cam_layer") if named.get("cam_layer") in outputs else None,
+        fc_weight=named.get("fc_weight") if named.get("fc_weight") in initializer_names else None,
+        fc_bias=named.get("fc_bias") if named.get("fc_bias") in initializer_names else None,
     )
     return info
+
+
+def _check_architecture(arch: dict[str, Any], path: Path) -> None:
+    """The diagram reads these fields; a file that lacks them is refused rather than drawn wrong."""
+
+    def ints(value) -> bool:
+        return isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+
+    def layer_ok(layer) -> bool:
+        return (isinstance(layer, dict) and isinstance(layer.get("kind"), str)
+                and all(isinstance(layer.get(k), int) for k in ("out_channels", "kernel", "stride", "groups")))
+
+    def block_ok(block) -> bool:
+        shortcut = block.get("shortcut") if isinstance(block, dict) else None
+        return (isinstance(block, dict) and isinstance(block.get("name"), str) and isinstance(block.get("type"), str)
+                and isinstance(block.get("layers"), list) and all(map(layer_ok, block["layers"]))
+                and isinstance(shortcut, dict) and isinstance(shortcut.get("type"), str)
+                and isinstance(shortcut.get("stride"), int) and ints(block.get("output_shape"))
+                and all(isinstance(block.get(k), int) for k in ("params", "macs", "in_channels", "out_channels")))
+
+    stem, stages = arch.get("stem"), arch.get("stages")
+    ok = (isinstance(stem, dict) and isinstance(stem.get("layers"), list) and all(map(layer_ok, stem["layers"]))
+          and ints(stem.get("output_shape")) and ints(arch.get("input_shape"))
+          and isinstance(arch.get("params"), int) and isinstance(arch.get("macs"), int)
+          and isinstance(stages, list) and all(
+              isinstance(stage, dict) and isinstance(stage.get("name"), str) and ints(stage.get("output_shape"))
+              and isinstance(stage.get("blocks"), list) and all(map(block_ok, stage["blocks"]))
+              and all(isinstance(stage.get(k), int) for k in ("params", "macs"))
+              for stage in stages))
+    if not ok:
+        raise ModelRejected(f"{path}: metadata 'architecture' does not describe a residual network")
 
 
 def _all_tensors(graph) -> list:
