@@ -323,3 +323,15 @@ def test_models_cli_lists_entries(small_model, tmp_path, capsys):
     assert catalog.resolve("copy").variant == "resnet20"
     with pytest.raises(ModelRejected, match="did you mean copy"):
         catalog.resolve("cpy")
+
+
+def test_bench_reports_every_case_and_the_ratios(small_model):
+    result = subprocess.run([sys.executable, "-m", "resnet_studio.gui.cli", "bench", "--model", str(small_model),
+                             "--seconds", "0.2", "--batch", "4", "--device", "cpu", "--json"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    for case in ("raw_session", "core", "raw_session_batch1", "jpeg_12mp_to_top5", "torch_eager"):
+        assert report[case]["images_per_second"] > 0, case
+    assert set(report["ratios"]) == {"core_overhead_vs_raw", "ort_vs_torch", "jpeg_12mp_to_top5_vs_inference"}
+    assert report["provider"] == CPU and report["threads"] >= 1 and report["cpu"]

@@ -45,20 +45,7 @@ def _images(info, batch: int):
 
 
 def worker(kind: str, model: str, batch: int, threads: int, seconds: float, device: str) -> dict:
-    """One case, timed in this process: raw (InferenceSession.run), core, jpeg (file to top-5) or torch."""
-    if kind == "torch":
-        import torch
-
-        from resnet_studio.gui.core.model_file import read_model
-        from resnet_studio.models import build_model
-
-        info = read_model(model)
-        torch.set_num_threads(threads)
-        net = build_model(info.variant, num_classes=info.num_classes, in_channels=info.input_shape[0]).eval()
-        x = torch.randn(batch, info.input_shape[0], info.preprocess["crop"], info.preprocess["crop"])
-        with torch.inference_mode():
-            return _timed(lambda: net(x), batch, seconds)
-
+    """One case, timed in this process: raw (InferenceSession.run), core or jpeg (file to top-5)."""
     from resnet_studio.gui.core.engine import Engine
     from resnet_studio.gui.core.model_file import read_model
     from resnet_studio.gui.core.session import SessionPool
@@ -144,7 +131,11 @@ def bench(model: Path, batch: int, threads: int, seconds: float, device: str, wi
     if baseline is not None:
         report["fp32_raw_session"] = _run_worker("raw", baseline, batch, threads, seconds, device)
     if with_torch and info.variant:
-        report["torch_eager"] = _run_worker("torch", model, batch, threads, seconds, device)
+        command = [sys.executable, "-m", "resnet_studio.models.eager_timing", info.variant, str(info.num_classes),
+                   str(info.input_shape[0]), str(info.preprocess["crop"]), str(batch), str(threads), str(seconds)]
+        out = subprocess.run(command, capture_output=True, text=True)
+        report["torch_eager"] = json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else \
+            {"error": (out.stderr.strip().splitlines() or ["no output"])[-1]}
     raw = report["raw_session"].get("images_per_second")
     ratios = {}
     if raw and report["core"].get("images_per_second"):
