@@ -44,14 +44,8 @@ def images(tmp_path):
 
 
 @pytest.fixture
-def window(qtbot, models_dir, tmp_path):
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    w = MainWindow(Catalog(models_dir), settings, "cpu", str(models_dir / "resnet20-random.onnx"))
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitUntil(lambda: w.studio.info is not None, timeout=TIMEOUT)
-    yield w
-    w.studio.shutdown()
+def window(open_window, models_dir):
+    return open_window(models_dir, models_dir / "resnet20-random.onnx")
 
 
 def all_done(window) -> bool:

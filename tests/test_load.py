@@ -13,11 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QSettings
 
 from qt_events import drop, files
-from resnet_studio.gui.core.catalog import Catalog, shipped_models_dir
-from resnet_studio.gui.main_window import MainWindow
+from resnet_studio.gui.core.catalog import shipped_models_dir
 
 MODELS = shipped_models_dir()
 TIMEOUT = 300_000
@@ -40,14 +38,8 @@ def make_images(folder: Path, count: int) -> list[Path]:
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    w = MainWindow(Catalog(tmp_path / "user"), QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
-                   "cpu", str(MODELS / "resnet20-fashion-mnist.onnx"))
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitUntil(lambda: w.studio.info is not None, timeout=TIMEOUT)
-    yield w
-    w.studio.shutdown()
+def window(open_window, tmp_path):
+    return open_window(tmp_path / "user", MODELS / "resnet20-fashion-mnist.onnx")
 
 
 def classified(window) -> int:
