@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import difflib
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-CHECKPOINT_URL = "https://download.pytorch.org/models/{}"
+CHECKPOINT_BASE = "https://download.pytorch.org/models/"
+# A mirror of torchvision's model folder (a company proxy, or a local server) replaces CHECKPOINT_BASE.
+MIRROR_ENV = "RESNET_STUDIO_WEIGHTS_MIRROR"
+
+
+def hub_checkpoint_dir() -> Path:
+    """torch.hub's checkpoint cache, found the way torch.hub finds it, without importing torch."""
+    cache = os.environ.get("XDG_CACHE_HOME", "~/.cache")
+    torch_home = os.path.expanduser(os.environ.get("TORCH_HOME", os.path.join(cache, "torch")))
+    return Path(torch_home) / "hub" / "checkpoints"
 
 
 @dataclass(frozen=True)
@@ -26,7 +37,12 @@ class ImageNetWeights:
 
     @property
     def url(self) -> str:
-        return CHECKPOINT_URL.format(self.file)
+        base = os.environ.get(MIRROR_ENV) or CHECKPOINT_BASE
+        return base.rstrip("/") + "/" + self.file
+
+    @property
+    def cache_path(self) -> Path:
+        return hub_checkpoint_dir() / self.file
 
     @property
     def sha256_prefix(self) -> str:
@@ -63,20 +79,25 @@ class Variant:
     def params(self, num_classes: int | None = None) -> int:
         return self._count(self.input_size, num_classes)[0]
 
+    def checkpoint_bytes(self) -> int:
+        """About what a float32 state dict of this variant weighs: parameters plus BN running stats."""
+        return 4 * self._count(self.input_size, None)[2] + 4 * self.params()
+
     def macs(self, input_size: int | None = None, num_classes: int | None = None) -> int:
         return self._count(input_size or self.input_size, num_classes)[1]
 
-    def _count(self, size: int, num_classes: int | None) -> tuple[int, int]:
-        """Parameters and MACs from the config alone, without building the model (no torch needed).
+    def _count(self, size: int, num_classes: int | None) -> tuple[int, int, int]:
+        """Parameters, MACs and BN running-stat values from the config alone, without building the model.
 
         ``structure.describe`` computes the same figures from a built model; the tests hold them equal.
         """
-        params = macs = 0
+        params = macs = stats = 0
 
         def conv(cin: int, cout: int, k: int, stride: int, groups: int = 1) -> None:
-            nonlocal params, macs, size
+            nonlocal params, macs, stats, size
             size = (size + 2 * (k // 2) - k) // stride + 1
             params += cout * (cin // groups) * k * k + 2 * cout  # the conv and its norm layer
+            stats += 2 * cout  # the norm layer's running mean and variance
             macs += cout * size * size * (cin // groups) * k * k
 
         inplanes = self.stage_planes[0]
@@ -104,7 +125,7 @@ class Variant:
                     conv(planes, planes, 3, 1)
                 inplanes = planes * expansion
         classes = num_classes or self.num_classes
-        return params + inplanes * classes + classes, macs + inplanes * classes
+        return params + inplanes * classes + classes, macs + inplanes * classes, stats
 
 
 def _imagenet(name, block, layers, v1, v2=None, groups=1, width_per_group=None, summary="", v1_resize=256):

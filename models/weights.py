@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import tempfile
+import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from urllib.error import URLError
 
 import torch
@@ -13,9 +16,22 @@ from torch import nn
 from .checkpoint import CheckpointError, load_checkpoint, safetensors_metadata
 from .registry import ImageNetWeights, Variant
 
+# Seconds a connection or a single read may wait. A stalled network fails in seconds, not minutes;
+# torch.hub's own downloader has no timeout at all.
+NETWORK_TIMEOUT_S = 10.0
+DownloadProgress = Callable[[int, int | None], None]  # bytes so far, total (None when the server does not say)
+
 
 class WeightsError(Exception):
     pass
+
+
+class DownloadError(WeightsError):
+    """The checkpoint could not be fetched; ``url`` and ``cache_path`` say where it was to come from and go."""
+
+    def __init__(self, message: str, url: str, cache_path: Path) -> None:
+        super().__init__(message)
+        self.url, self.cache_path = url, cache_path
 
 
 def imagenet_entry(variant: Variant, source: str) -> ImageNetWeights:
@@ -30,7 +46,7 @@ def imagenet_entry(variant: Variant, source: str) -> ImageNetWeights:
 
 
 def cached_checkpoint_path(entry: ImageNetWeights) -> Path:
-    return Path(torch.hub.get_dir()) / "checkpoints" / entry.file
+    return entry.cache_path
 
 
 def sha256_of(path: Path) -> str:
@@ -41,29 +57,57 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def fetch_imagenet(entry: ImageNetWeights, url: str | None = None, progress: bool = True) -> Path:
+def fetch_imagenet(entry: ImageNetWeights, url: str | None = None,
+                  progress: DownloadProgress | None = None) -> Path:
     """Return the checkpoint's path in torch.hub's cache, downloading it first if needed.
 
-    The sha256 prefix in the file name is checked on download (by torch.hub) and
-    again for a file that was placed in the cache by hand.
+    The sha256 prefix in the file name is checked on download and again for a file that
+    was placed in the cache by hand.
     """
     target = cached_checkpoint_path(entry)
     url = url or entry.url
     if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            torch.hub.download_url_to_file(url, str(target), hash_prefix=entry.sha256_prefix, progress=progress)
-        except (URLError, OSError, TimeoutError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise WeightsError(f"cannot download {url} ({reason}); with no network, place the file by hand "
-                               f"at {target}") from None
-        except RuntimeError as exc:  # torch.hub's hash mismatch
-            raise WeightsError(f"download of {url} failed its check: {exc}") from None
+        download(url, target, entry.sha256_prefix, progress)
     digest = sha256_of(target)
     if not digest.startswith(entry.sha256_prefix):
         raise WeightsError(f"{target} has sha256 {digest[:16]}…, expected {entry.sha256_prefix}…; "
                            f"delete it and download again")
     return target
+
+
+def download(url: str, target: Path, sha256_prefix: str, progress: DownloadProgress | None = None,
+             timeout: float = NETWORK_TIMEOUT_S) -> None:
+    """Stream ``url`` into a temp file beside ``target``, hashing as it goes; rename it into place if it checks."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, partial = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+    except OSError as exc:
+        raise DownloadError(f"cannot write to {target.parent} ({exc.strerror or exc})", url, target) from None
+    digest = hashlib.sha256()
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+            length = response.headers.get("Content-Length")
+            total = int(length) if length and length.isdigit() else None
+            done = 0
+            if progress:
+                progress(0, total)
+            while chunk := response.read(1 << 20):
+                out.write(chunk)
+                digest.update(chunk)
+                done += len(chunk)
+                if progress:
+                    progress(done, total)
+        if not digest.hexdigest().startswith(sha256_prefix):
+            raise WeightsError(f"download of {url} failed its check: sha256 {digest.hexdigest()[:16]}…, "
+                               f"expected {sha256_prefix}…")
+        os.replace(partial, target)
+    except (URLError, OSError, TimeoutError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise DownloadError(f"cannot download {url} ({reason}); with no network, place the file by hand "
+                            f"at {target}", url, target) from None
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)
 
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -111,11 +155,12 @@ def apply_state_dict(model: nn.Module, state: dict[str, torch.Tensor], origin: s
     model.load_state_dict(state, strict=True)
 
 
-def resolve_weights(source: str, variant: Variant) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def resolve_weights(source: str, variant: Variant, progress: DownloadProgress | None = None
+                    ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """State dict and a description of where it came from, for ``imagenet*`` or a file path."""
     if source.startswith("imagenet"):
         entry = imagenet_entry(variant, source)
-        path = fetch_imagenet(entry)
+        path = fetch_imagenet(entry, progress=progress)
         info = {"source": source if source != "imagenet" else f"imagenet-{_version_of(variant, entry)}",
                 "file": entry.file, "url": entry.url, "sha256": sha256_of(path),
                 "imagenet_top1": entry.acc1, "resize": entry.resize, "crop": entry.crop}

@@ -90,12 +90,16 @@ def _fake_entry(tmp_path: Path) -> tuple[ImageNetWeights, Path]:
 def test_imagenet_download_goes_through_torch_hub_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     entry, served = _fake_entry(tmp_path)
-    path = fetch_imagenet(entry, url=served.as_uri(), progress=False)
+    seen = []
+    path = fetch_imagenet(entry, url=served.as_uri(), progress=lambda done, total: seen.append((done, total)))
     assert path == tmp_path / "torch" / "hub" / "checkpoints" / entry.file
     assert path.read_bytes() == served.read_bytes()
+    size = served.stat().st_size
+    assert seen[0] == (0, size) and seen[-1] == (size, size)
+    assert [p.name for p in path.parent.iterdir()] == [entry.file]  # no partial file left
     # Second call uses the cache; the served file may be gone.
     served.unlink()
-    assert fetch_imagenet(entry, url=served.as_uri(), progress=False) == path
+    assert fetch_imagenet(entry, url=served.as_uri()) == path
 
 
 def test_imagenet_download_with_a_bad_hash_keeps_nothing(tmp_path, monkeypatch):
@@ -103,8 +107,45 @@ def test_imagenet_download_with_a_bad_hash_keeps_nothing(tmp_path, monkeypatch):
     _, served = _fake_entry(tmp_path)
     entry = ImageNetWeights("resnet18-00000000.pth", 69.758, resize=256)
     with pytest.raises(WeightsError, match="failed its check"):
-        fetch_imagenet(entry, url=served.as_uri(), progress=False)
+        fetch_imagenet(entry, url=served.as_uri())
     assert not (tmp_path / "torch" / "hub" / "checkpoints" / entry.file).exists()
+
+
+def test_cache_path_is_torch_hubs_without_importing_it(tmp_path, monkeypatch):
+    from resnet_studio.models.registry import hub_checkpoint_dir
+
+    for env in ({}, {"XDG_CACHE_HOME": str(tmp_path / "xdg")}, {"TORCH_HOME": str(tmp_path / "th")}):
+        for key in ("TORCH_HOME", "XDG_CACHE_HOME"):
+            monkeypatch.delenv(key, raising=False)
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        assert hub_checkpoint_dir() == Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def test_a_mirror_replaces_the_download_base(monkeypatch):
+    entry = get_variant("resnet18").imagenet["v1"]
+    assert entry.url == "https://download.pytorch.org/models/resnet18-f37072fd.pth"
+    monkeypatch.setenv("RESNET_STUDIO_WEIGHTS_MIRROR", "http://mirror.invalid/tv/")
+    assert entry.url == "http://mirror.invalid/tv/resnet18-f37072fd.pth"
+
+
+def test_a_silent_server_fails_within_the_timeout(tmp_path):
+    import socket
+    import time
+
+    from resnet_studio.models.weights import DownloadError, download
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)  # accepts the connection, then never answers
+    url = f"http://127.0.0.1:{server.getsockname()[1]}/x.pth"
+    started = time.monotonic()
+    with pytest.raises(DownloadError) as err:
+        download(url, tmp_path / "x.pth", "00", timeout=1.0)
+    server.close()
+    assert time.monotonic() - started < 10
+    assert err.value.url == url and err.value.cache_path == tmp_path / "x.pth"
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_hand_placed_file_with_wrong_hash_is_refused(tmp_path, monkeypatch):
@@ -114,7 +155,7 @@ def test_hand_placed_file_with_wrong_hash_is_refused(tmp_path, monkeypatch):
     target.parent.mkdir(parents=True)
     target.write_bytes(b"not the real file")
     with pytest.raises(WeightsError, match="expected f37072fd"):
-        fetch_imagenet(entry, progress=False)
+        fetch_imagenet(entry)
 
 
 def test_no_network_names_the_url_and_the_cache_path(tmp_path, monkeypatch):
@@ -122,7 +163,7 @@ def test_no_network_names_the_url_and_the_cache_path(tmp_path, monkeypatch):
     entry = get_variant("resnet18").imagenet["v1"]
     # Port 9 on loopback refuses at once, standing in for a machine with no network.
     with pytest.raises(WeightsError) as err:
-        fetch_imagenet(entry, url="http://127.0.0.1:9/models/" + entry.file, progress=False)
+        fetch_imagenet(entry, url="http://127.0.0.1:9/models/" + entry.file)
     message = str(err.value)
     assert "http://127.0.0.1:9/models/resnet18-f37072fd.pth" in message
     assert str(tmp_path / "torch" / "hub" / "checkpoints" / "resnet18-f37072fd.pth") in message
