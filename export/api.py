@@ -16,7 +16,7 @@ import warnings
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -34,6 +34,14 @@ VERIFY_BATCHES = (1, 3)  # both differ from EXPORT_BATCH, which proves the batch
 RTOL, ATOL = 1e-3, 1e-4
 MIN_AGREEMENT = 0.9  # fp16/int8 top-1 agreement below this fails verification of trained weights
 MAX_ONNX_BYTES = 2 * 1024**3
+
+
+# progress(stage, done, total): the stages are download (bytes), build, export, fp16, quantize, verify.
+Progress = Callable[[str, int | None, int | None], None]
+
+
+def _quiet(stage: str, done: int | None = None, total: int | None = None) -> None:
+    pass
 
 
 class ExportError(Exception):
@@ -109,9 +117,11 @@ def default_preprocess(variant: Variant, image_size: int | None, resize: int | N
 
 
 def prepare(variant_name: str, weights: str = "random", num_classes: int | None = None,
-            image_size: int | None = None) -> Prepared:
+            image_size: int | None = None, progress: Progress = _quiet) -> Prepared:
     """Build ``variant_name`` and load ``weights``: random, imagenet[-v1|-v2], or a file."""
     variant = get_variant(variant_name)
+    if not weights.startswith("imagenet"):
+        progress("build", None, None)
     if weights == "random":
         torch.manual_seed(0)
         classes = num_classes or variant.num_classes
@@ -123,7 +133,8 @@ def prepare(variant_name: str, weights: str = "random", num_classes: int | None 
             raise ExportError("ImageNet weights have 1000 classes; drop --num-classes or fine-tune with "
                               "'resnet-studio train --data DIR'")
         entry = imagenet_entry(variant, weights)
-        state, info = resolve_weights(weights, variant)
+        state, info = resolve_weights(weights, variant, lambda done, total: progress("download", done, total))
+        progress("build", None, None)
         model = build_model(variant.name)
         apply_state_dict(model, state, entry.file)
         info["trained"] = True
@@ -374,7 +385,7 @@ def _set_metadata(path: Path, updates: dict[str, Any]) -> None:
 
 def export(prepared: Prepared, output: Path, *, precision: str = "fp32", opset: int | None = None,
            activations: bool = True, verify: bool = True, samples: np.ndarray | None = None,
-           sample_name: str = "") -> ExportReport:
+           sample_name: str = "", progress: Progress = _quiet) -> ExportReport:
     """Write ``output`` atomically; on any failure nothing is left at ``output``.
 
     ``samples`` (preprocessed [N, C, H, W]) calibrate int8 and measure fp16/int8 top-1 agreement.
@@ -397,14 +408,17 @@ def export(prepared: Prepared, output: Path, *, precision: str = "fp32", opset: 
     with atomic_path(output) as tmp:
         fp32 = tmp.with_name(tmp.name + ".fp32.onnx")
         try:
+            progress("export", None, None)
             _torch_export(prepared, fp32, opset)
             _finish_graph(fp32, meta, activations)
             exported = time.perf_counter()
             if precision == "fp32":
                 os.replace(fp32, tmp)
             elif precision == "fp16":
+                progress("fp16", None, None)
                 to_fp16(fp32, tmp)
             else:
+                progress("quantize", None, None)
                 to_int8(fp32, tmp, samples)
             report = ExportReport(
                 path=str(output), variant=prepared.variant.name, weights=prepared.weights.get("source", "?"),
@@ -416,6 +430,7 @@ def export(prepared: Prepared, output: Path, *, precision: str = "fp32", opset: 
                 raise ExportError(f"{report.size_bytes / 2**30:.1f} GiB is over the 2 GiB a single ONNX file holds")
             report.export_seconds = round(time.perf_counter() - started, 2)
             if verify:
+                progress("verify", None, None)
                 onnx.checker.check_model(str(tmp), full_check=True)
                 if precision == "fp32":
                     report.max_abs_diff = verify_fp32(prepared, tmp)

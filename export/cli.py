@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 import traceback
@@ -36,6 +37,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-activations", action="store_true", help="export the logits output alone")
     p.add_argument("--no-verify", action="store_true", help="skip the checker and the ORT-vs-PyTorch check")
     p.add_argument("--json", action="store_true", help="print a machine-readable report")
+    p.add_argument("--progress-json", action="store_true",
+                   help="print each stage as one JSON object per line on stdout (download bytes, build, export, "
+                        "fp16, quantize, verify, score), then a 'done' or 'error' line; for the app")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     return p
@@ -83,10 +87,31 @@ def summary(report) -> str:
     return "\n".join(lines)
 
 
+def emit(event: dict) -> None:
+    print(json.dumps(event), flush=True)
+
+
+def stage_printer(args: argparse.Namespace):
+    """The progress callback: JSON lines for the app, a download counter on a terminal, else nothing."""
+    if args.progress_json:
+        return lambda stage, done, total: emit({"stage": stage, "done": done, "total": total})
+    if args.quiet or args.json or not sys.stderr.isatty():
+        return lambda stage, done, total: None
+
+    def show(stage, done, total):
+        if stage == "download":
+            of = f" of {total / 1e6:.0f}" if total else ""
+            end = "\n" if total and done >= total else ""
+            print(f"\rdownloading {done / 1e6:.0f}{of} MB", end=end, file=sys.stderr, flush=True)
+
+    return show
+
+
 def export_one(args: argparse.Namespace, variant: str, output: Path):
     from resnet_studio.export.api import export, fashion_mnist_samples, folder_samples, prepare
 
-    prepared = prepare(variant, args.weights, args.num_classes, args.image_size)
+    progress = stage_printer(args)
+    prepared = prepare(variant, args.weights, args.num_classes, args.image_size, progress=progress)
     samples, sample_name = None, ""
     if args.calibration:
         samples, skipped = folder_samples(args.calibration, prepared.preprocess)
@@ -98,10 +123,11 @@ def export_one(args: argparse.Namespace, variant: str, output: Path):
         sample_name = "512 Fashion-MNIST training images"
     report = export(prepared, output, precision=args.precision, opset=args.opset,
                     activations=not args.no_activations, verify=not args.no_verify,
-                    samples=samples, sample_name=sample_name)
+                    samples=samples, sample_name=sample_name, progress=progress)
     if prepared.dataset == "Fashion-MNIST" and not args.no_verify:
         from resnet_studio.export.api import fashion_mnist_test, record_accuracy
 
+        progress("score", None, None)
         test_images, test_labels, test_name = fashion_mnist_test(prepared.preprocess)
         report.accuracy = record_accuracy(output, test_images, test_labels, test_name)
         report.accuracy_sample = test_name
@@ -131,7 +157,11 @@ def run(args: argparse.Namespace) -> int:
                   f"({time.monotonic() - started:.0f} s)", file=sys.stderr)
         report = export_one(args, name, output)
         reports.append(report)
-        if not args.quiet and not args.json:
+        if args.progress_json:
+            from dataclasses import asdict
+
+            emit({"stage": "done", "report": asdict(report)})
+        elif not args.quiet and not args.json:
             print(summary(report))
     if args.json:
         from dataclasses import asdict
@@ -144,35 +174,45 @@ class UsageError(Exception):
     pass
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.list:  # answered from the registry alone, before torch is imported
         list_variants(args.json)
         return 0
+    # The app cancels with SIGTERM: unwinding as for Ctrl-C removes every temp file.
+    signal.signal(signal.SIGTERM, _interrupt)
     from resnet_studio.export.api import ExportError
     from resnet_studio.models.checkpoint import CheckpointError
     from resnet_studio.models.fashion_mnist import DatasetError
-    from resnet_studio.models.weights import WeightsError
+    from resnet_studio.models.weights import DownloadError, WeightsError
+
+    def fail(message: str, code: int, **extra) -> int:
+        if args.progress_json:
+            emit({"stage": "error", "message": message, **extra})
+        print(f"resnet-export: {message}", file=sys.stderr)
+        return code
 
     try:
         return run(args)
     except UsageError as exc:
-        print(f"resnet-export: {exc}", file=sys.stderr)
-        return 2
+        return fail(str(exc), 2)
+    except DownloadError as exc:
+        return fail(str(exc), 1, download={"url": exc.url, "cache_path": str(exc.cache_path)})
     except (ExportError, UnknownVariantError, WeightsError, CheckpointError, DatasetError, OSError) as exc:
         if args.debug:
             traceback.print_exc()
-        print(f"resnet-export: {exc}", file=sys.stderr)
-        return 1
+        return fail(str(exc), 1)
     except KeyboardInterrupt:
-        print("resnet-export: interrupted; nothing was written", file=sys.stderr)
-        return 130
+        return fail("interrupted; nothing was written", 130)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, no traceback
         if args.debug:
             traceback.print_exc()
-        print(f"resnet-export: unexpected {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-              f" (rerun with --debug for details)", file=sys.stderr)
-        return 1
+        return fail(f"unexpected {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                    f" (rerun with --debug for details)", 1)
 
 
 if __name__ == "__main__":
