@@ -18,7 +18,7 @@ USAGE = """usage: resnet-studio [IMAGE...] [--model NAME|PATH] [--device auto|cp
 
 commands:
   predict IMAGE... [--model NAME|PATH] [--top-k K] [--json] [--device auto|cpu|cuda]
-  models [--json]       list the models the app can use
+  models [--all] [--json]  list the models the app can use (--all: every variant, exported or not)
   bench [--model NAME|PATH|VARIANT] [--batch N] [--precision fp32|fp16|int8] [--json]
   train VARIANT [...]   train on Fashion-MNIST, or fine-tune on a folder (--data DIR)
 
@@ -67,15 +67,17 @@ def predict(argv: list[str]) -> int:
     p.add_argument("--batch", type=int, default=8)
     _common(p)
     args = p.parse_args(argv)
+    from . import lineup
     from .core.catalog import Catalog
     from .core.engine import Engine
     from .core.model_file import ModelRejected
     from .core.session import ProviderError, SessionPool
 
     try:
-        info = Catalog(args.models_dir).resolve(args.model)
         engine = Engine(SessionPool(args.device))
-        engine.pool.provider_plan()
+        providers, _ = engine.pool.provider_plan()
+        device = "cpu" if providers == ["CPUExecutionProvider"] else "cuda"
+        info = lineup.resolve(Catalog(args.models_dir), args.model, device)
     except (ModelRejected, ProviderError) as exc:
         print(f"resnet-studio predict: {exc}", file=sys.stderr)
         return 2
@@ -125,11 +127,15 @@ def models(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="resnet-studio models", description="List the models the app can use.")
     p.add_argument("paths", nargs="*", help="extra .onnx files to check")
     p.add_argument("--models-dir")
+    p.add_argument("--all", action="store_true",
+                   help="every model as the app's picker lists it: twins grouped, and the variants not exported yet")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     from .core.catalog import Catalog
 
     catalog = Catalog(args.models_dir, args.paths)
+    if args.all:
+        return _all_models(catalog, args.json)
     rows = []
     for entry in catalog.entries():
         row = {"origin": entry.origin, "group": entry.group}
@@ -148,6 +154,38 @@ def models(argv: list[str]) -> int:
               f"top-1 {accuracy:>7}  {'activations' if row['activations'] else 'logits only':<12} "
               f"{row['weights']}")
     print(f"(user models folder: {catalog.models_dir})")
+    return 0
+
+
+def _all_models(catalog, as_json: bool) -> int:
+    from resnet_studio.models.registry import VARIANTS
+
+    from .lineup import GROUP_TITLES, offers
+
+    listed = offers(catalog)
+    if as_json:
+        rows = []
+        for offer in listed:
+            row = {"name": offer.title, "group": offer.group, "variant": offer.variant, "state": offer.state(),
+                   "exported": offer.exported, "files": {p: str(e.path) for p, e in offer.files.items()},
+                   "weights": offer.weights, "error": offer.error}
+            if not offer.exported and offer.variant:
+                row["command"] = offer.export_command(catalog.models_dir)
+            if offer.checkpoint is not None:
+                row["checkpoint"] = {"url": offer.checkpoint.url, "cache_path": str(offer.checkpoint.cache_path),
+                                     "cached": offer.checkpoint_cached,
+                                     "download_bytes": VARIANTS[offer.variant].checkpoint_bytes()}
+            rows.append(row)
+        print(json.dumps(rows, indent=2))
+        return 0
+    group = None
+    for offer in listed:
+        if offer.group != group:
+            group = offer.group
+            print(f"{GROUP_TITLES[group]}:")
+        print(f"  {offer.line()}")
+    print(f"(user models folder: {catalog.models_dir}; a variant not exported yet is made with resnet-export, "
+          f"or by choosing it in the app)")
     return 0
 
 

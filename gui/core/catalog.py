@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import os
 import sys
+import threading
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -56,15 +57,33 @@ class Entry:
 
 
 class Catalog:
+    """Thread-safe: the app rescans from a worker while another worker resolves a name."""
+
     def __init__(self, models_dir: str | os.PathLike | None = None, extra: list[str | os.PathLike] = ()) -> None:
         self.models_dir = Path(models_dir) if models_dir else user_models_dir()
         self.extra = [Path(p) for p in extra]
         self._entries: list[Entry] | None = None
+        self._lock = threading.RLock()
+        self._read: dict[Path, tuple[tuple[int, int], Entry]] = {}  # per file: (mtime, size) and what it said
 
     def entries(self) -> list[Entry]:
-        if self._entries is None:
+        with self._lock:
+            if self._entries is None:
+                self._entries = self._scan()
+            return self._entries
+
+    def rescan(self) -> list[Entry]:
+        """Look at the folders again; files whose size and modification time are unchanged are not re-read."""
+        with self._lock:
             self._entries = self._scan()
-        return self._entries
+            return self._entries
+
+    def add(self, path: str | os.PathLike) -> None:
+        """A file opened by path joins the catalog for this session."""
+        with self._lock:
+            if Path(path) not in self.extra:
+                self.extra.append(Path(path))
+                self._entries = None
 
     def _scan(self) -> list[Entry]:
         found: list[Entry] = []
@@ -73,15 +92,29 @@ class Catalog:
         if self.models_dir.is_dir():
             sources += [(p, "user") for p in sorted(self.models_dir.glob("*.onnx"))]
         sources += [(p, "given") for p in self.extra]
+        read: dict[Path, tuple[tuple[int, int], Entry]] = {}
         for path, origin in sources:
-            resolved = path.resolve()
+            try:
+                resolved = path.resolve()
+                stat = path.stat()
+            except (OSError, RuntimeError) as exc:  # a dangling link, or a loop of links
+                found.append(Entry(path, origin, error=f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})"))
+                continue
             if resolved in seen:
                 continue
             seen.add(resolved)
-            try:
-                found.append(Entry(path, origin, read_model(path)))
-            except ModelRejected as exc:
-                found.append(Entry(path, origin, error=str(exc)))
+            stamp = (stat.st_mtime_ns, stat.st_size)
+            cached = self._read.get(path)
+            if cached and cached[0] == stamp and cached[1].origin == origin:
+                entry = cached[1]
+            else:
+                try:
+                    entry = Entry(path, origin, read_model(path))
+                except ModelRejected as exc:
+                    entry = Entry(path, origin, error=str(exc))
+            read[path] = (stamp, entry)
+            found.append(entry)
+        self._read = read
         return found
 
     def resolve(self, name_or_path: str | None) -> ModelInfo:
