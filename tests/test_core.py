@@ -164,6 +164,35 @@ def test_third_party_file_runs_on_imagenet_preprocessing(tmp_path):
     assert result.model == "other" and result.provider == CPU
 
 
+@pytest.mark.parametrize("fixture", ["small_model", "imagenet_model", "int8_model"])
+def test_pruning_the_serialized_model_equals_pruning_the_parsed_one(request, fixture):
+    from resnet_studio.gui.core.graph import logits_only, logits_only_bytes
+
+    path = request.getfixturevalue(fixture)
+    data = path.read_bytes()
+    by_bytes = onnx.ModelProto.FromString(logits_only_bytes(data))
+    by_proto = logits_only(onnx.load(str(path)))
+    assert [o.name for o in by_bytes.graph.output] == ["logits"] and len(onnx.load(str(path)).graph.output) > 2
+    assert list(by_bytes.graph.node) == list(by_proto.graph.node)
+    assert list(by_bytes.graph.value_info) == list(by_proto.graph.value_info)
+    # Unused initializers stay in the bytes (ONNX Runtime drops them); the logits are the same.
+    import onnxruntime as ort
+
+    x = np.random.default_rng(0).random((2, *read_model(path).input_shape), dtype=np.float32)
+    got = ort.InferenceSession(logits_only_bytes(data)).run(None, {"input": x})
+    want = ort.InferenceSession(by_proto.SerializeToString()).run(None, {"input": x})
+    assert len(got) == 1 and np.array_equal(got[0], want[0])
+    single = by_proto.SerializeToString()
+    assert logits_only_bytes(single) == single  # one output: nothing to prune
+
+
+@pytest.fixture
+def int8_model():
+    from resnet_studio.gui.core.catalog import shipped_models_dir
+
+    return shipped_models_dir() / "resnext29-fashion-mnist-int8.onnx"
+
+
 @pytest.mark.parametrize("case, reason", [
     ("external", "uses external data"),
     ("rank", "should be 4-D float32"),

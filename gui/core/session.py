@@ -16,10 +16,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-import onnx
 import onnxruntime as ort
 
-from .graph import logits_only
+from .graph import logits_only_bytes
 from .model_file import ModelInfo
 
 CUDA = "CUDAExecutionProvider"
@@ -153,12 +152,13 @@ class SessionPool:
             return handle
 
     def _create(self, info: ModelInfo, full: bool, cpu_only: bool) -> SessionHandle:
-        model = onnx.load(str(info.path), load_external_data=False)
-        if not full and len(model.graph.output) > 1:
-            model = logits_only(model)
+        with open(info.path, "rb") as f:
+            model = f.read()
         providers, reason = ([CPU], "CUDA ran out of memory") if cpu_only else self.provider_plan()
         try:
-            session = ort.InferenceSession(model.SerializeToString(), self._options(), providers=providers)
+            if not full:
+                model = logits_only_bytes(model, info.logits_name)
+            session = ort.InferenceSession(model, self._options(), providers=providers)
         except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
             detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ProviderError(f"{info.path}: ONNX Runtime cannot load it ({detail[:160]})") from None
