@@ -7,25 +7,28 @@ import sys
 import urllib.parse
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, QUrl
-from PySide6.QtGui import QAction, QGuiApplication, QIcon, QKeySequence, QPixmap, QStandardItem, QStandardItemModel
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
-                               QMainWindow, QProgressBar, QPushButton, QSplitter, QStyle, QTabWidget, QVBoxLayout,
+from PySide6.QtCore import QByteArray, QFileSystemWatcher, QSettings, QSize, Qt, QTimer, QUrl
+from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QGuiApplication, QIcon, QKeySequence, QPixmap
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow,
+                               QMessageBox, QProgressBar, QPushButton, QSplitter, QStyle, QTabWidget, QVBoxLayout,
                                QWidget)
 
+from . import lineup
 from .core.catalog import Catalog, shipped_models_dir
-from .core.model_file import ModelInfo
+from .core.model_file import ModelInfo, ModelRejected
 from .core.naming import describe_model
+from .export_job import STAGES, ExportJob
 from .qt_images import rgb_to_qimage
 from .state import Details, ImageEntry, Studio
 from .widgets.activations import ActivationsPanel
+from .widgets.model_picker import ModelPicker
 from .widgets.predictions import PredictionsPanel
 from .widgets.structure import StructurePanel
+from .workers import IMAGE_SUFFIXES
 
-GROUP_TITLES = {"trained": "Trained", "imagenet": "ImageNet weights",
-                "untrained": "Untrained (random weights: predictions are meaningless)",
-                "no metadata": "No metadata", "unusable": "Unusable"}
 TABS = ("Predictions", "Activations", "Structure")
+PRECISION_CHOICES = ("auto", "fp32", "fp16", "int8")
+MIN_CALIBRATION_IMAGES = 64
 
 
 class MainWindow(QMainWindow):
@@ -40,10 +43,11 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self._items: dict[int, QListWidgetItem] = {}
         self._compare: str = ""
+        self.export_job: ExportJob | None = None
+        self._load_when_listed: Path | None = None  # an export that just landed loads once it is listed
 
-        self.models = QComboBox()
-        self.models.setAccessibleName("Model")
-        self.models.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.picker = ModelPicker()
+        self.export_bar = ExportBar()
         self.list = QListWidget()
         self.list.setIconSize(QSize(48, 48))
         self.list.setUniformItemSizes(True)
@@ -88,7 +92,12 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(self.tabs)
         self.splitter.setStretchFactor(1, 3)
         self.splitter.setSizes([300, 900])
-        self.setCentralWidget(self.splitter)
+        central = QWidget()
+        central_layout = QVBoxLayout(central)
+        central_layout.setContentsMargins(0, 0, 0, 0)
+        central_layout.addWidget(self.export_bar)
+        central_layout.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
 
         self.setWindowIcon(QIcon(str(shipped_models_dir() / "icons" / "resnet-studio.svg")))
         self._build_menus()
@@ -97,6 +106,10 @@ class MainWindow(QMainWindow):
         toolbar.setMovable(False)
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         style = self.style()
+        # The picker comes first: a narrow window pushes the last toolbar items into an overflow menu.
+        toolbar.addWidget(QLabel(" Model "))
+        toolbar.addWidget(self.picker)
+        toolbar.addSeparator()
         # The desktop theme's icons where there is one, else the style's own.
         for action, theme, fallback in (
                 (self.open_action, "document-open", QStyle.StandardPixmap.SP_DialogOpenButton),
@@ -105,9 +118,6 @@ class MainWindow(QMainWindow):
                 (self.clear_action, "edit-clear", QStyle.StandardPixmap.SP_DialogResetButton)):
             action.setIcon(QIcon.fromTheme(theme, style.standardIcon(fallback)))
             toolbar.addAction(action)
-        toolbar.addSeparator()
-        toolbar.addWidget(QLabel(" Model "))
-        toolbar.addWidget(self.models)
         self.provider = QLabel()
         self.statusBar().addPermanentWidget(self.provider)
 
@@ -120,7 +130,14 @@ class MainWindow(QMainWindow):
         self.studio.scan_progress.connect(lambda found, cap: self.statusBar().showMessage(f"scanning: {found} images"))
         self.studio.details_ready.connect(self._details_ready)
         self.studio.activation_failed.connect(self.show_notice)
-        self.models.activated.connect(self._model_chosen)
+        self.studio.models_listed.connect(self._models_listed)
+        self.picker.chosen.connect(self._offer_chosen)
+        self.picker.reveal_requested.connect(self._reveal)
+        self.picker.delete_requested.connect(self._delete)
+        self.picker.twin_requested.connect(self._make_twin)
+        self.picker.random_requested.connect(lambda offer: self._start_export(offer.variant, "random"))
+        self.export_bar.cancel.clicked.connect(self._cancel_export)
+        self.export_bar.fallback.clicked.connect(self._fallback_to_random)
         self.list.currentItemChanged.connect(lambda *_: self._refresh_details())
         self.tabs.currentChanged.connect(lambda *_: self._refresh_details())
         self.activations.requested.connect(self._refresh_details)
@@ -128,8 +145,22 @@ class MainWindow(QMainWindow):
         self.structure.compare_requested.connect(self._compare_chosen)
         self.cancel.clicked.connect(self.studio.cancel)
 
-        self._fill_models()
+        # The models folder is watched, so a file exported from a terminal or copied in appears by itself.
+        self._refresh_timer = QTimer(self, singleShot=True, interval=400, timeout=self.studio.refresh_models)
+        self.watcher = QFileSystemWatcher(self)
+        try:
+            catalog.models_dir.mkdir(parents=True, exist_ok=True)
+            self.watcher.addPath(str(catalog.models_dir))
+        except OSError as exc:
+            self.show_notice(f"models folder {catalog.models_dir} is not usable ({exc.strerror or exc})")
+        self.watcher.directoryChanged.connect(lambda _: self._refresh_timer.start())
+        self.studio.refresh_models()
         self._restore()
+        self.studio.precision = self._setting("precision", "auto", str)
+        if self.studio.precision not in PRECISION_CHOICES:
+            self.studio.precision = "auto"
+        for name, action in self._precision_actions.items():
+            action.setChecked(name == self.studio.precision)
         self.studio.load_model(model or self._setting("model", None, str) or None)
 
     # Settings -----------------------------------------------------------------------------------------------
@@ -157,12 +188,16 @@ class MainWindow(QMainWindow):
         self.settings.setValue("splitter", self.splitter.saveState())
         self.settings.setValue("tab", str(self.tabs.currentIndex()))
         self.settings.setValue("device", self.studio.device)
+        self.settings.setValue("precision", self.studio.precision)
         if self.studio.info is not None:
             self.settings.setValue("model", str(self.studio.info.path))
         self.settings.sync()
 
     def closeEvent(self, event) -> None:
         self.save_settings()
+        if self.export_job is not None:
+            self.export_job.cancel()
+            self.export_job.wait()
         self.studio.shutdown()
         super().closeEvent(event)
 
@@ -189,6 +224,21 @@ class MainWindow(QMainWindow):
             action.setCheckable(True)
             action.setChecked(device == self.studio.device)
             self._device_actions = getattr(self, "_device_actions", {}) | {device: action}
+        precision_menu = view.addMenu("P&recision")
+        group = QActionGroup(self)
+        self._precision_actions = {}
+        for precision in PRECISION_CHOICES:
+            text = "auto (int8 on the CPU, fp16 on CUDA, when the model has them)" if precision == "auto" else precision
+            action = self._action(precision_menu, text, None,
+                                  lambda checked=False, p=precision: self.studio.set_precision(p))
+            action.setCheckable(True)
+            group.addAction(action)
+            self._precision_actions[precision] = action
+        models_menu = self.menuBar().addMenu("&Models")
+        self._action(models_menu, "&Choose model…", "Ctrl+Shift+M", self.picker.open_popup)
+        self._action(models_menu, "&Refresh models folder", QKeySequence.StandardKey.Refresh, self.studio.refresh_models)
+        self._action(models_menu, "&Show models folder", None,
+                     lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.catalog.models_dir))))
 
     def _action(self, menu, text, shortcut, slot) -> QAction:
         action = QAction(text, self)
@@ -334,55 +384,141 @@ class MainWindow(QMainWindow):
 
     # Models -------------------------------------------------------------------------------------------------
 
-    def _fill_models(self) -> None:
-        model = QStandardItemModel(self.models)
-        groups: dict[str, list] = {}
-        for entry in self.catalog.entries():
-            groups.setdefault(entry.group, []).append(entry)
-        for group in GROUP_TITLES:
-            if group not in groups:
-                continue
-            header = QStandardItem(GROUP_TITLES[group])
-            header.setFlags(Qt.ItemFlag.NoItemFlags)
-            font = header.font()
-            font.setBold(True)
-            header.setFont(font)
-            model.appendRow(header)
-            for entry in groups[group]:
-                item = QStandardItem("    " + model_line(entry.info) if entry.info else f"    {entry.name}")
-                item.setData(str(entry.path), Qt.ItemDataRole.UserRole)
-                item.setToolTip(entry.error or str(entry.path))
-                if entry.info is None:
-                    item.setFlags(Qt.ItemFlag.NoItemFlags)
-                model.appendRow(item)
-        self.models.setModel(model)
-        self.structure.set_choices([e.name for e in self.catalog.entries()
-                                    if e.info is not None and e.info.architecture is not None])
+    def _models_listed(self, offers: list[lineup.Offer]) -> None:
+        current = self.studio.current_offer()
+        self.picker.set_offers(offers, current.key if current else None)
+        if current is not None and self.studio.info is not None:
+            self.picker.set_active(current.key, self.studio.info.precision)
+        self.structure.set_choices([o.pick("cpu").name for o in offers
+                                    if o.exported and o.info is not None and o.info.architecture is not None])
+        if self._load_when_listed is not None:
+            landed = lineup.offer_for_path(offers, self._load_when_listed)
+            self._load_when_listed = None
+            if landed is not None:
+                self.studio.load_model(landed)
 
-    def _model_chosen(self, index: int) -> None:
-        path = self.models.itemData(index, Qt.ItemDataRole.UserRole)
-        if path and (self.studio.info is None or str(self.studio.info.path) != path):
-            self.statusBar().showMessage(f"loading {Path(path).name}…")
-            self.studio.load_model(path)
+    def _offer_chosen(self, offer: lineup.Offer) -> None:
+        current = self.studio.current_offer()
+        if offer.exported:
+            if current is None or offer.key != current.key:
+                self.statusBar().showMessage(f"loading {offer.title}…")
+                self.studio.load_model(offer)
+        else:
+            self._start_export(offer.variant, offer.weights)
 
-    def _select_active_model(self) -> None:
-        info = self.studio.info
-        if info is None:
+    # Exports started from the app -------------------------------------------------------------------------
+
+    def _start_export(self, variant: str, weights: str, precisions: list[str] | None = None,
+                      calibration: str | None = None) -> None:
+        """Export ``variant`` in a child process; its files load by themselves when it has finished."""
+        if self.export_job is not None:
+            self.show_notice(f"an export of {self.export_job.variant} is already running; cancel it first")
             return
-        index = self.models.findData(str(info.path), Qt.ItemDataRole.UserRole)
-        if index < 0:  # a file opened by path: add it to the list
-            self.models.model().appendRow(item := QStandardItem("    " + model_line(info)))
-            item.setData(str(info.path), Qt.ItemDataRole.UserRole)
-            index = self.models.count() - 1
-        self.models.setCurrentIndex(index)
+        if precisions is None:
+            handle = self.studio.handle
+            precisions = ["fp32", "fp16"] if handle is not None and handle.provider.startswith("CUDA") else ["fp32"]
+        checkpoint = next((o.checkpoint for o in self.studio.offers if o.variant == variant and o.checkpoint), None)
+        download = weights.startswith("imagenet") and checkpoint is not None and not checkpoint.cache_path.is_file()
+        job = ExportJob(variant, weights, self.catalog.models_dir, precisions, calibration, download, self)
+        job.stage.connect(self._export_stage)
+        job.finished.connect(self._export_finished)
+        job.failed.connect(self._export_failed)
+        job.cancelled.connect(self._export_cancelled)
+        self.export_job = job
+        what = "ImageNet" if weights.startswith("imagenet") else weights
+        self._export_title = f"Exporting {variant} ({what} weights, {', '.join(precisions)})"
+        self.export_bar.start(f"{self._export_title}: starting resnet-export…")
+        job.start()
+
+    def _export_stage(self, precision: str, stage: str, done, total) -> None:
+        job = self.export_job
+        step, share = job.fraction(precision, stage, done, total)
+        what = STAGES[stage] + (f" ({precision})" if len(job.precisions) > 1 and precision else "")
+        if stage == "download" and isinstance(done, int):
+            what += f": {done / 1e6:.0f}" + (f" of {total / 1e6:.0f} MB" if isinstance(total, int) else " MB")
+        self.export_bar.stage(f"{self._export_title} — step {step + 1} of {len(job.steps)}: {what}", share)
+
+    def _export_finished(self, paths: list[Path]) -> None:
+        self.export_job = None
+        self.export_bar.hide()
+        self.statusBar().showMessage(f"exported {', '.join(p.name for p in paths)}", 8000)
+        self._load_when_listed = paths[0]
+        self.studio.refresh_models()
+
+    def _export_failed(self, message: str, download) -> None:
+        job, self.export_job = self.export_job, None
+        offline = download is not None and job is not None and job.weights.startswith("imagenet")
+        self._fallback_variant = job.variant if offline else None
+        if offline:
+            message = (f"Could not download the ImageNet weights from {download.get('url')}. A file downloaded by "
+                       f"hand is picked up at {download.get('cache_path')}.")
+        self.export_bar.fail(message, offer_fallback=offline)
+
+    def _export_cancelled(self) -> None:
+        self.export_job = None
+        self.export_bar.hide()
+        self.statusBar().showMessage("export cancelled; nothing was written", 8000)
+
+    def _cancel_export(self) -> None:
+        if self.export_job is not None:
+            self.export_bar.stage("Cancelling…", None)
+            self.export_job.cancel()
+        else:
+            self.export_bar.hide()
+
+    def _fallback_to_random(self) -> None:
+        variant = getattr(self, "_fallback_variant", None)
+        self.export_bar.hide()
+        if variant:
+            self._start_export(variant, "random")
+
+    # Managing model files ---------------------------------------------------------------------------------
+
+    def _reveal(self, offer: lineup.Offer) -> None:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(offer.paths()[0].parent)))
+
+    def _delete(self, offer: lineup.Offer) -> None:
+        names = "\n".join(p.name for p in offer.paths())
+        box = QMessageBox(QMessageBox.Icon.Question, "Delete model", f"Delete {offer.title}? These files are removed:"
+                          f"\n\n{names}", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        if box.exec() != QMessageBox.StandardButton.Yes:
+            return
+        try:
+            lineup.delete(offer)
+        except ModelRejected as exc:
+            self.show_notice(str(exc))
+        self.studio.refresh_models()
+
+    def _make_twin(self, offer: lineup.Offer) -> None:
+        folder = QFileDialog.getExistingDirectory(self, f"Images to calibrate int8 {offer.title} on "
+                                                        f"({MIN_CALIBRATION_IMAGES} or more, like those you classify)")
+        if not folder:
+            return
+        count = sum(1 for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        if count < MIN_CALIBRATION_IMAGES:
+            self.show_notice(f"{folder} holds {count} images; int8 calibration needs {MIN_CALIBRATION_IMAGES} or more")
+            return
+        info = offer.info
+        self._start_export(offer.variant, str(info.weights.get("source") or offer.weights), ["int8"], folder)
 
     def _model_changed(self, info: ModelInfo) -> None:
-        self._select_active_model()
+        offer = self.studio.current_offer()
+        if offer is None:  # opened by path, or not listed yet: list it
+            self.catalog.add(info.path)
+            self.studio.refresh_models()
+        else:
+            self.picker.set_offers(self.studio.offers, offer.key)
+            self.picker.set_active(offer.key, info.precision)
         self.activations.set_model(info)
         self._show_structure()
         handle = self.studio.handle
-        self.provider.setText("CUDA" if handle.reason is None else f"CPU · {handle.reason}")
-        self.provider.setToolTip(f"ONNX Runtime provider in use: {handle.provider}")
+        device = "CUDA" if handle.reason is None else "CPU"
+        self.provider.setText(f"{device} · {info.precision}")
+        why = f"\nCUDA not in use: {handle.reason}" if handle.reason else ""
+        self.provider.setToolTip(f"ONNX Runtime provider in use: {handle.provider}; running the {info.precision} "
+                                 f"file {info.path.name}{why}")
         self.statusBar().showMessage(f"model {info.name}: {info.weights_source}", 8000)
         for item in self._items.values():
             entry = self.studio.entries.get(item.data(Qt.ItemDataRole.UserRole))
@@ -391,7 +527,6 @@ class MainWindow(QMainWindow):
         self._refresh_details()
 
     def _model_failed(self, reason: str) -> None:
-        self._select_active_model()
         self.show_notice(f"model not loaded: {reason}")
 
     def _compare_chosen(self, name: str) -> None:
@@ -431,8 +566,53 @@ def url_to_path(url: QUrl) -> str:
     return os.fsdecode(urllib.parse.unquote_to_bytes(urllib.parse.urlsplit(encoded).path))
 
 
-def model_line(info: ModelInfo) -> str:
-    return describe_model(info, long=True)
+class ExportBar(QWidget):
+    """What an export started from the app is doing, with Cancel; on a failed download, the way on."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("exportBar")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground)
+        self.setStyleSheet("#exportBar { background: palette(alternate-base); border-bottom: 1px solid palette(mid); }")
+        self.label = QLabel()
+        self.label.setTextFormat(Qt.TextFormat.PlainText)
+        self.label.setWordWrap(True)
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(260)
+        self.cancel = QPushButton("Cancel")
+        self.fallback = QPushButton("Use random weights (untrained)")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(8, 4, 8, 4)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.fallback)
+        layout.addWidget(self.cancel)
+        self.hide()
+
+    def start(self, text: str) -> None:
+        self.label.setText(text)
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.show()
+        self.fallback.hide()
+        self.cancel.setText("Cancel")
+        self.show()
+
+    def stage(self, text: str, share: float | None) -> None:
+        """``share``: the part of the whole export done, or None while it cannot be told."""
+        self.label.setText(text)
+        if share is None:
+            self.progress.setRange(0, 0)
+        else:
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(int(1000 * share))
+
+    def fail(self, text: str, offer_fallback: bool) -> None:
+        self.label.setText(f"⚠ {text}")
+        self.progress.hide()
+        self.fallback.setVisible(offer_fallback)
+        self.cancel.setText("Dismiss")
+        self.show()
 
 
 def install_excepthook(window: MainWindow) -> None:

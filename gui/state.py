@@ -9,19 +9,21 @@ from __future__ import annotations
 import itertools
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import QObject, QThreadPool, Signal
+from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QImage
 
+from . import lineup
 from .core.catalog import Catalog
 from .core.engine import Engine, FeatureMaps, Result
 from .core.intake import ImageRejected, load_image
 from .core.model_file import ModelInfo
-from .core.session import SessionHandle, SessionPool
+from .core.session import CPU, SessionHandle, SessionPool
 from .qt_images import thumbnail
 from .workers import Worker, scan_folders
 
@@ -54,6 +56,7 @@ class ImageEntry:
 class Studio(QObject):
     model_changed = Signal(object)  # ModelInfo
     model_failed = Signal(str)
+    models_listed = Signal(object)  # list[lineup.Offer], after each look at the models folders
     image_added = Signal(object)  # ImageEntry
     image_updated = Signal(object)  # ImageEntry
     notice = Signal(str)  # a non-modal message for the user
@@ -70,6 +73,8 @@ class Studio(QObject):
         self.engine = Engine(SessionPool(device))
         self.info: ModelInfo | None = None
         self.handle: SessionHandle | None = None
+        self.precision = "auto"  # or fp32 / fp16 / int8: which twin of a model to run
+        self.offers: list[lineup.Offer] = []
         self.generation = 0
         self.entries: dict[int, ImageEntry] = {}
         self._ids = itertools.count(1)
@@ -87,25 +92,65 @@ class Studio(QObject):
 
     # Models -------------------------------------------------------------------------------------------------
 
-    def load_model(self, name_or_path: str | None) -> None:
-        """Open a model off the GUI thread; on failure the current model stays active."""
+    def refresh_models(self) -> None:
+        """Rescan the models folders off the GUI thread; ``models_listed`` brings the offers."""
 
         def work(emit, cancel):
-            info = self.catalog.resolve(name_or_path)
+            entries = self.catalog.rescan()
+            # A file still being copied in reads as broken until it is complete.
+            settling = any(e.origin == "user" and e.error and _recent(e.path) for e in entries)
+            emit((lineup.offers(self.catalog, entries), settling))
+
+        worker = Worker(work)
+        worker.signals.result.connect(self._listed)
+        worker.signals.error.connect(self.notice.emit)
+        self._start(worker)
+
+    def _listed(self, message) -> None:
+        self.offers, settling = message
+        self.models_listed.emit(self.offers)
+        if settling:
+            QTimer.singleShot(2000, self.refresh_models)
+
+    def load_model(self, target: str | lineup.Offer | None) -> None:
+        """Open a model off the GUI thread; on failure the current model stays active.
+
+        ``target`` is a path or catalog name (that exact file), an offer (the twin that suits the
+        device and the precision setting), or None for the default model.
+        """
+        engine, precision = self.engine, self.precision
+
+        def work(emit, cancel):
+            if target is None or isinstance(target, lineup.Offer):
+                device = "cpu" if engine.pool.provider_plan()[0] == [CPU] else "cuda"
+                offer = target or lineup.default_offer(self.catalog, lineup.offers(self.catalog))
+                info = self.catalog.resolve(str(offer.pick(device, precision).path))
+            else:
+                info = self.catalog.resolve(target)
             # Creating the session now surfaces provider and loading errors before the switch.
-            emit((info, self.engine.pool.get(info)))
+            emit((info, engine.pool.get(info)))
 
         worker = Worker(work)
         worker.signals.result.connect(self._model_loaded)
         worker.signals.error.connect(self.model_failed.emit)
         self._start(worker)
 
+    def current_offer(self) -> lineup.Offer | None:
+        return lineup.offer_for_path(self.offers, self.info.path) if self.info else None
+
+    def set_precision(self, precision: str) -> None:
+        """Run another twin of the current model from now on (auto: the device's fastest)."""
+        self.precision = precision
+        offer = self.current_offer()
+        if offer is not None:
+            self.load_model(offer)
+
     def set_device(self, device: str) -> None:
         """Use another device from now on; the current model reloads (and re-classifies) on it."""
         self.device = device
         self.engine = Engine(SessionPool(device))
         if self.info is not None:
-            self.load_model(str(self.info.path))
+            self.load_model(self.current_offer() or str(self.info.path))
 
     def _model_loaded(self, message) -> None:
         info, self.handle = message
@@ -300,3 +345,9 @@ class Studio(QObject):
         self.pool.waitForDone(5000)
         self._clipboard_dir.cleanup()
 
+
+def _recent(path: Path, seconds: float = 10.0) -> bool:
+    try:
+        return time.time() - path.stat().st_mtime < seconds
+    except OSError:
+        return False

@@ -1,0 +1,200 @@
+"""Every variant from the picker: listed with its state, exported on demand in a child process,
+cancelled cleanly, offline ImageNet falling back to random weights, a watched models folder,
+and twins that follow the device."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QSettings, Qt
+
+from resnet_studio.gui import lineup
+from resnet_studio.gui.core.catalog import DEFAULT_MODEL, Catalog, shipped_models_dir
+from resnet_studio.gui.main_window import MainWindow
+from resnet_studio.models.registry import VARIANTS
+
+TIMEOUT = 120_000
+
+
+@pytest.fixture
+def offline(tmp_path, monkeypatch):
+    """No checkpoint cached, and every download refused at once (nothing listens on port 9)."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("RESNET_STUDIO_WEIGHTS_MIRROR", "http://127.0.0.1:9/models/")
+
+
+@pytest.fixture
+def app_window(qtbot, tmp_path, offline):
+    windows = []
+
+    def open_(model=None):
+        models = tmp_path / "models"
+        settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+        window = MainWindow(Catalog(models), settings, "cpu", model)
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitUntil(lambda: window.studio.info is not None and bool(window.picker.offers), timeout=TIMEOUT)
+        windows.append(window)
+        return window
+
+    yield open_
+    for window in windows:
+        window.close()
+
+
+def add_images(window, qtbot, tmp_path, count=3):
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(count):
+        path = tmp_path / f"photo{i}.png"
+        Image.fromarray(rng.integers(0, 255, (48, 40, 3), dtype=np.uint8)).save(path)
+        paths.append(str(path))
+    window.studio.add_paths(paths)
+    qtbot.waitUntil(lambda: all(e.result for e in window.studio.entries.values()), timeout=TIMEOUT)
+
+
+def choose(window, qtbot, text: str) -> None:
+    """Open the picker, type to filter, press Enter: what a user does."""
+    window.picker.open_popup()
+    qtbot.keyClicks(window.picker.filter, text)
+    qtbot.keyClick(window.picker.filter, Qt.Key.Key_Return)
+
+
+def user_files(window) -> list[str]:
+    return sorted(os.listdir(window.catalog.models_dir))
+
+
+# The lineup, without Qt -------------------------------------------------------------------------------------
+
+
+def test_every_variant_is_offered_and_twins_are_one_offer(tmp_path, offline):
+    offers = lineup.offers(Catalog(tmp_path))
+    assert {o.variant for o in offers} >= set(VARIANTS)
+    default = next(o for o in offers if o.title == DEFAULT_MODEL)
+    assert sorted(default.files) == ["fp32", "int8"] and default.group == "trained"
+    assert default.pick("cpu").path.name == f"{DEFAULT_MODEL}-int8.onnx"
+    assert default.pick("cuda").path.name == f"{DEFAULT_MODEL}.onnx"  # no fp16 twin: fp32
+    assert default.pick("cpu", "fp32").path.name == f"{DEFAULT_MODEL}.onnx"
+    assert default.pick("cpu", "fp16").path.name == f"{DEFAULT_MODEL}-int8.onnx"  # asked for, absent: the policy
+    groups = [o.group for o in offers]
+    assert groups == sorted(groups, key=list(lineup.GROUP_TITLES).index) and groups[0] == "trained"
+    r50 = next(o for o in offers if o.variant == "resnet50" and not o.exported)
+    assert r50.weights == "imagenet" and "download ≈ 102 MB" in r50.line()
+    assert next(o for o in offers if o.variant == "resnet56").weights == "random"
+    with pytest.raises(lineup.ModelRejected, match="ships with the app"):
+        lineup.delete(default)
+
+
+def test_a_cached_checkpoint_is_said_so(tmp_path, offline):
+    entry = VARIANTS["resnet18"].imagenet["v1"]
+    entry.cache_path.parent.mkdir(parents=True)
+    entry.cache_path.write_bytes(b"stand-in")
+    r18 = next(o for o in lineup.offers(Catalog(tmp_path)) if o.variant == "resnet18")
+    assert r18.checkpoint_cached and r18.state() == "not exported; checkpoint cached"
+
+
+def _cli(*args, env_extra=None):
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "resnet_studio.gui.cli", *args], capture_output=True, text=True,
+                          timeout=120, env=env)
+
+
+def test_models_all_lists_every_variant_with_its_state(tmp_path, offline):
+    shutil.copy(shipped_models_dir() / f"{DEFAULT_MODEL}.onnx", tmp_path / "mine.onnx")
+    result = _cli("models", "--all", "--json", "--models-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert {r["variant"] for r in rows} >= set(VARIANTS)
+    r101 = next(r for r in rows if r["variant"] == "resnet101")
+    assert r101["exported"] is False and r101["checkpoint"]["cached"] is False
+    assert r101["checkpoint"]["url"] == "http://127.0.0.1:9/models/resnet101-cd907fc2.pth"
+    assert r101["command"] == f"resnet-export resnet101 --weights imagenet --output {tmp_path}/resnet101-imagenet-fp32.onnx"
+    assert next(r for r in rows if r["name"] == "mine")["files"] == {"fp32": str(tmp_path / "mine.onnx")}
+    text = _cli("models", "--all", "--models-dir", str(tmp_path)).stdout
+    assert "Untrained (random weights" in text and "resnet110 — random weights" in text
+
+
+def test_predict_on_a_variant_that_is_not_exported_names_the_command(tmp_path, offline):
+    image = tmp_path / "x.png"
+    Image.new("RGB", (30, 30), "red").save(image)
+    result = _cli("predict", str(image), "--model", "resnet50", "--models-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert (f"resnet50 is not exported yet; make it with: resnet-export resnet50 --weights imagenet --output "
+            f"{tmp_path}/resnet50-imagenet-fp32.onnx") in result.stderr
+    assert not (tmp_path / "torch").exists()  # nothing was downloaded
+
+
+# The app, with the real resnet-export child process ------------------------------------------------------
+
+
+def test_choosing_an_unexported_variant_exports_it_and_reclassifies(app_window, qtbot, tmp_path):
+    window = app_window()
+    add_images(window, qtbot, tmp_path)
+    stages = []
+    choose(window, qtbot, "resnet32 random")
+    assert window.export_job is not None and window.export_bar.isVisible()
+    window.export_job.stage.connect(lambda precision, stage, done, total: stages.append(stage))
+    qtbot.waitUntil(lambda: window.studio.info.variant == "resnet32"
+                    and all(e.result and e.result.model == "resnet32-random-fp32"
+                            for e in window.studio.entries.values()), timeout=TIMEOUT)
+    assert stages[-2:] == ["export", "verify"]
+    assert user_files(window) == ["resnet32-random-fp32.onnx"]  # no temp folder or file left
+    assert not window.export_bar.isVisible()
+    assert window.picker.button.text() == "resnet32-random · fp32"
+    offer = window.studio.current_offer()
+    assert offer.exported and offer.state() == "on disk: fp32"
+
+
+def test_cancel_halfway_leaves_nothing_and_keeps_the_model(app_window, qtbot):
+    window = app_window()
+    before = window.studio.info.path
+    choose(window, qtbot, "resnet110")
+    seen = []
+    window.export_job.stage.connect(lambda precision, stage, done, total: seen.append(stage))
+    qtbot.waitUntil(lambda: "export" in seen, timeout=TIMEOUT)
+    qtbot.mouseClick(window.export_bar.cancel, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.export_job is None, timeout=TIMEOUT)
+    assert user_files(window) == []
+    assert window.studio.info.path == before and not window.export_bar.isVisible()
+    assert "cancelled" in window.statusBar().currentMessage()
+
+
+def test_offline_imagenet_says_where_the_file_goes_and_falls_back_to_random(app_window, qtbot, tmp_path):
+    window = app_window()
+    choose(window, qtbot, "resnet18 imagenet")
+    qtbot.waitUntil(lambda: window.export_job is None, timeout=TIMEOUT)
+    message = window.export_bar.label.text()
+    assert "http://127.0.0.1:9/models/resnet18-f37072fd.pth" in message
+    assert str(tmp_path / "torch" / "hub" / "checkpoints" / "resnet18-f37072fd.pth") in message
+    assert window.export_bar.fallback.isVisible() and user_files(window) == []
+    qtbot.mouseClick(window.export_bar.fallback, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.studio.info.name == "resnet18-random-fp32", timeout=TIMEOUT)
+    assert window.studio.info.weights_source.startswith("untrained")
+    assert window.studio.current_offer().group == "untrained"
+
+
+def test_a_file_copied_into_the_models_folder_appears_without_a_restart(app_window, qtbot):
+    window = app_window()
+    assert not any(o.title == "copied" for o in window.picker.offers)
+    shutil.copy(shipped_models_dir() / "resnext29-fashion-mnist.onnx", window.catalog.models_dir / "copied.onnx")
+    qtbot.waitUntil(lambda: any(o.title == "copied" and o.exported for o in window.picker.offers), timeout=TIMEOUT)
+    (window.catalog.models_dir / "copied.onnx").unlink()
+    qtbot.waitUntil(lambda: not any(o.title == "copied" for o in window.picker.offers), timeout=TIMEOUT)
+
+
+def test_twins_run_int8_on_the_cpu_and_the_menu_overrides_it(app_window, qtbot):
+    window = app_window()
+    assert window.studio.info.path.name == f"{DEFAULT_MODEL}-int8.onnx"
+    assert window.provider.text() == "CPU · int8"
+    window._precision_actions["fp32"].trigger()
+    qtbot.waitUntil(lambda: window.studio.info.precision == "fp32", timeout=TIMEOUT)
+    assert window.studio.info.path.name == f"{DEFAULT_MODEL}.onnx" and window.provider.text() == "CPU · fp32"
+    assert window.picker.button.text() == f"{DEFAULT_MODEL} · fp32"
+    window._precision_actions["auto"].trigger()
+    qtbot.waitUntil(lambda: window.studio.info.precision == "int8", timeout=TIMEOUT)
