@@ -3,6 +3,8 @@ while images are classified.
 
 ``python -m resnet_studio.gui.measure --model PATH [--images 100]``; runs offscreen unless
 QT_QPA_PLATFORM is set. Import time counts: the clock starts before PySide6 is imported.
+``--choose VARIANT`` instead times picking a variant that is not exported yet (random weights):
+from the choice to the first image classified again by it, export and verification included.
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ from pathlib import Path  # noqa: E402
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--model", required=True)
+    p.add_argument("--model")
+    p.add_argument("--choose", help="a registry variant to export from the picker, with random weights")
     p.add_argument("--images", type=int, default=100)
     p.add_argument("--size", type=int, default=640, help="side of the generated JPEGs")
     args = p.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-    from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
+    from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
     from .core.catalog import Catalog
@@ -36,7 +39,7 @@ def main() -> None:
     app = QApplication([])
     folder = tempfile.TemporaryDirectory()
     settings = QSettings(str(Path(folder.name) / "settings.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(Catalog(folder.name), settings, "auto", args.model)
+    window = MainWindow(Catalog(Path(folder.name) / "models"), settings, "auto", args.model)
     window.show()
     app.processEvents()
     shown = time.perf_counter() - STARTED
@@ -55,20 +58,48 @@ def main() -> None:
         Image.fromarray(rng.integers(0, 255, (args.size, args.size, 3), dtype=np.uint8)).save(path, quality=85)
         paths.append(str(path))
 
+    done = lambda: all(e.result or e.error for e in window.studio.entries.values())  # noqa: E731
     gaps: list[float] = []
     clock = QElapsedTimer()
-    clock.start()
     ticker = QTimer(interval=5)
     ticker.timeout.connect(lambda: (gaps.append(clock.restart())))
-    ticker.start()
-    started = time.perf_counter()
-    window.studio.add_paths(paths)
-    done = lambda: all(e.result or e.error for e in window.studio.entries.values())  # noqa: E731
-    while not done():
-        app.processEvents()
-        time.sleep(0.001)
-    elapsed = time.perf_counter() - started
-    ticker.stop()
+
+    def timed(action, finished) -> float:
+        """Seconds from ``action()`` until ``finished()``, in Qt's own event loop as the app runs it, with
+        the loop's gaps recorded meanwhile (a Python polling loop would add GIL waits of its own)."""
+        loop = QEventLoop()
+        check = QTimer(interval=5)
+        check.timeout.connect(lambda: loop.quit() if finished() else None)
+        QTimer.singleShot(600_000, loop.quit)
+        clock.start()
+        ticker.start()
+        check.start()
+        started = time.perf_counter()
+        action()
+        loop.exec()
+        ticker.stop()
+        check.stop()
+        if not finished():
+            sys.exit("measure: gave up after 600 s")
+        return time.perf_counter() - started
+
+    if args.choose:
+        window.studio.add_paths(paths)
+        while not done():
+            app.processEvents()
+        offer = next(o for o in window.studio.offers if o.variant == args.choose and not o.exported)
+        # An ImageNet variant goes through "Export with random weights instead": no download here.
+        signal = window.picker.random_requested if offer.weights == "imagenet" else window.picker.chosen
+        elapsed = timed(lambda: signal.emit(offer),
+                        lambda: any(e.result and e.result.model.startswith(args.choose)
+                                    for e in window.studio.entries.values()))
+        window.close()
+        print(json.dumps({"variant": args.choose, "weights": "random", "choice_to_first_result_s": round(elapsed, 2),
+                          "longest_stall_ms": max(gaps), "p99_tick_ms": sorted(gaps)[int(len(gaps) * 0.99)],
+                          "torch_imported": "torch" in sys.modules}, indent=2))
+        folder.cleanup()
+        return
+    elapsed = timed(lambda: window.studio.add_paths(paths), done)
     window.close()
     report = {
         "model": window.studio.info.name, "provider": window.studio.handle.provider,

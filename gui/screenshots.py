@@ -51,6 +51,23 @@ def main() -> None:
     window.list.setCurrentRow(1)
     settle(1.5)
     shot("predictions")
+    window.picker.open_popup()
+    settle(0.5)
+    for key in "resnet":
+        window.picker.filter.insert(key)
+    shot("picker")
+    window.picker.popup.hide()
+    # An export caught while it runs (what "Export with random weights instead" starts), then cancelled.
+    r101 = next(o for o in window.studio.offers if o.variant == "resnet101")
+    window.picker.random_requested.emit(r101)
+    stages: list[str] = []
+    window.export_job.stage.connect(lambda precision, stage, done, total: stages.append(stage))
+    while "export" not in stages:
+        settle(0.1)
+    shot("export-progress")
+    window.export_job.cancel()
+    while window.export_job is not None:
+        settle(0.1)
     window.tabs.setCurrentWidget(window.activations)
     window.activations.top_n.setValue(12)
     window.activations.select_block("layer2.2")
