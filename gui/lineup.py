@@ -12,7 +12,7 @@ from pathlib import Path
 
 from resnet_studio.models.registry import VARIANTS, ImageNetWeights, Variant
 
-from .core.catalog import DEFAULT_MODEL, Catalog, Entry
+from .core.catalog import Catalog, Entry
 from .core.model_file import ModelInfo, ModelRejected
 
 GROUP_TITLES = {"trained": "Trained", "imagenet": "ImageNet weights",

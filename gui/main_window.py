@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QFileSystemWatcher, QSettings, QSize, Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QGuiApplication, QIcon, QKeySequence, QPixmap
-from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow,
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QListWidget, QListWidgetItem, QMainWindow,
                                QMessageBox, QProgressBar, QPushButton, QSplitter, QStyle, QTabWidget, QVBoxLayout,
                                QWidget)
 
@@ -17,7 +17,9 @@ from . import lineup
 from .core.catalog import Catalog, shipped_models_dir
 from .core.model_file import ModelInfo, ModelRejected
 from .core.naming import describe_model
+from .core.text import shown
 from .export_job import STAGES, ExportJob
+from .plain_text import plain_label, tooltip
 from .qt_images import rgb_to_qimage
 from .state import Details, ImageEntry, Studio
 from .widgets.activations import ActivationsPanel
@@ -44,6 +46,7 @@ class MainWindow(QMainWindow):
         self._items: dict[int, QListWidgetItem] = {}
         self._compare: str = ""
         self.export_job: ExportJob | None = None
+        self._fell_back = False
         self._load_when_listed: Path | None = None  # an export that just landed loads once it is listed
 
         self.picker = ModelPicker()
@@ -58,12 +61,12 @@ class MainWindow(QMainWindow):
         self.cancel = QPushButton("Cancel")
         self.cancel.hide()
         self.predictions = PredictionsPanel()
-        self.preview = QLabel()
+        self.preview = plain_label()
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.preview.setMinimumSize(240, 240)
         self.activations = ActivationsPanel()
         self.structure = StructurePanel()
-        self.notice = QLabel()
+        self.notice = plain_label()
         self.notice.setObjectName("notice")
         self.notice.setWordWrap(True)
         self.notice.setStyleSheet("#notice { background: #fff4e5; color: #7a4100; border: 1px solid #f0c38e;"
@@ -107,7 +110,7 @@ class MainWindow(QMainWindow):
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         style = self.style()
         # The picker comes first: a narrow window pushes the last toolbar items into an overflow menu.
-        toolbar.addWidget(QLabel(" Model "))
+        toolbar.addWidget(plain_label(" Model "))
         toolbar.addWidget(self.picker)
         toolbar.addSeparator()
         # The desktop theme's icons where there is one, else the style's own.
@@ -118,7 +121,7 @@ class MainWindow(QMainWindow):
                 (self.clear_action, "edit-clear", QStyle.StandardPixmap.SP_DialogResetButton)):
             action.setIcon(QIcon.fromTheme(theme, style.standardIcon(fallback)))
             toolbar.addAction(action)
-        self.provider = QLabel()
+        self.provider = plain_label()
         self.statusBar().addPermanentWidget(self.provider)
 
         self.studio.model_changed.connect(self._model_changed)
@@ -180,8 +183,11 @@ class MainWindow(QMainWindow):
         splitter = self._setting("splitter", None, QByteArray)
         if splitter is not None:
             self.splitter.restoreState(splitter)
-        tab = self._setting("tab", "0", str)
-        self.tabs.setCurrentIndex(int(tab) if tab.isdigit() and int(tab) < len(TABS) else 0)
+        try:  # "²" passes str.isdigit() and fails int()
+            tab = int(self._setting("tab", "0", str))
+        except ValueError:
+            tab = 0
+        self.tabs.setCurrentIndex(tab if 0 <= tab < len(TABS) else 0)
 
     def save_settings(self) -> None:
         self.settings.setValue("geometry", self.saveGeometry())
@@ -309,9 +315,9 @@ class MainWindow(QMainWindow):
         self.preview.clear()
 
     def _image_added(self, entry: ImageEntry) -> None:
-        item = QListWidgetItem(entry.name)
+        item = QListWidgetItem(shown(entry.name))
         item.setData(Qt.ItemDataRole.UserRole, entry.id)
-        item.setToolTip(entry.path)
+        item.setToolTip(tooltip(entry.path))
         self._items[entry.id] = item
         self.list.addItem(item)
         self._image_updated(entry)
@@ -323,13 +329,13 @@ class MainWindow(QMainWindow):
         if item is None:
             return
         if entry.error:
-            item.setText(f"{entry.name}\n⚠ {entry.error.split(': ', 1)[-1]}")
+            item.setText(f"{shown(entry.name)}\n⚠ {shown(entry.error.split(': ', 1)[-1])}")
             item.setForeground(self.palette().placeholderText())
         elif entry.result:
             best = entry.result.predictions[0]
-            item.setText(f"{entry.name}\n{best.label} · {best.probability:.0%}")
+            item.setText(f"{shown(entry.name)}\n{shown(best.label)} · {best.probability:.0%}")
         else:
-            item.setText(f"{entry.name}\n…")
+            item.setText(f"{shown(entry.name)}\n…")
         if entry.thumb is not None and item.icon().isNull():
             item.setIcon(QIcon(QPixmap.fromImage(entry.thumb)))
         if self.list.currentItem() is item:
@@ -401,7 +407,7 @@ class MainWindow(QMainWindow):
         current = self.studio.current_offer()
         if offer.exported:
             if current is None or offer.key != current.key:
-                self.statusBar().showMessage(f"loading {offer.title}…")
+                self.statusBar().showMessage(f"loading {shown(offer.title)}…")
                 self.studio.load_model(offer)
         else:
             self._start_export(offer.variant, offer.weights)
@@ -441,7 +447,7 @@ class MainWindow(QMainWindow):
     def _export_finished(self, paths: list[Path]) -> None:
         self.export_job = None
         self.export_bar.hide()
-        self.statusBar().showMessage(f"exported {', '.join(p.name for p in paths)}", 8000)
+        self.statusBar().showMessage(shown(f"exported {', '.join(p.name for p in paths)}", 300), 8000)
         self._load_when_listed = paths[0]
         self.studio.refresh_models()
 
@@ -478,8 +484,8 @@ class MainWindow(QMainWindow):
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(offer.paths()[0].parent)))
 
     def _delete(self, offer: lineup.Offer) -> None:
-        names = "\n".join(p.name for p in offer.paths())
-        box = QMessageBox(QMessageBox.Icon.Question, "Delete model", f"Delete {offer.title}? These files are removed:"
+        names = "\n".join(shown(p.name) for p in offer.paths())
+        box = QMessageBox(QMessageBox.Icon.Question, "Delete model", f"Delete {shown(offer.title)}? These files are removed:"
                           f"\n\n{names}", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
         box.setTextFormat(Qt.TextFormat.PlainText)
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
@@ -515,18 +521,25 @@ class MainWindow(QMainWindow):
         self._show_structure()
         handle = self.studio.handle
         device = "CUDA" if handle.reason is None else "CPU"
-        self.provider.setText(f"{device} · {info.precision}")
+        self.provider.setText(shown(f"{device} · {info.precision}", 40))
         why = f"\nCUDA not in use: {handle.reason}" if handle.reason else ""
-        self.provider.setToolTip(f"ONNX Runtime provider in use: {handle.provider}; running the {info.precision} "
-                                 f"file {info.path.name}{why}")
-        self.statusBar().showMessage(f"model {info.name}: {info.weights_source}", 8000)
+        self.provider.setToolTip(tooltip(f"ONNX Runtime provider in use: {handle.provider}; running the "
+                                         f"{info.precision} file {info.path.name}{why}"))
+        self.statusBar().showMessage(shown(f"model {info.name}: {info.weights_source}", 300), 8000)
         for item in self._items.values():
             entry = self.studio.entries.get(item.data(Qt.ItemDataRole.UserRole))
             if entry and not entry.error:
-                item.setText(f"{entry.name}\n…")
+                item.setText(f"{shown(entry.name)}\n…")
         self._refresh_details()
 
     def _model_failed(self, reason: str) -> None:
+        if self.studio.info is None and not self._fell_back:
+            # The model asked for at start (the last one used, say) is gone or broken: the app
+            # still opens, on the default model, and says why.
+            self._fell_back = True
+            self.show_notice(f"model not loaded: {reason}; opened the default model instead")
+            self.studio.load_model(None)
+            return
         self.show_notice(f"model not loaded: {reason}")
 
     def _compare_chosen(self, name: str) -> None:
@@ -547,7 +560,7 @@ class MainWindow(QMainWindow):
         self.structure.view.show_models(primary, other)
 
     def show_notice(self, text: str) -> None:
-        first = text.strip().splitlines()[0] if text.strip() else text
+        first = shown(text.strip().splitlines()[0] if text.strip() else text, 400)
         self.notice.setText(f"⚠ {first}")
         self.notice.show()
         self._notice_timer.start()
@@ -574,8 +587,7 @@ class ExportBar(QWidget):
         self.setObjectName("exportBar")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground)
         self.setStyleSheet("#exportBar { background: palette(alternate-base); border-bottom: 1px solid palette(mid); }")
-        self.label = QLabel()
-        self.label.setTextFormat(Qt.TextFormat.PlainText)
+        self.label = plain_label()
         self.label.setWordWrap(True)
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(260)
@@ -608,7 +620,7 @@ class ExportBar(QWidget):
             self.progress.setValue(int(1000 * share))
 
     def fail(self, text: str, offer_fallback: bool) -> None:
-        self.label.setText(f"⚠ {text}")
+        self.label.setText(f"⚠ {shown(text, 600)}")
         self.progress.hide()
         self.fallback.setVisible(offer_fallback)
         self.cancel.setText("Dismiss")

@@ -18,6 +18,7 @@ class FolderError(Exception):
 def load_folder_split(root: Path, image_size: int, val_fraction: float, seed: int) -> tuple[Dataset, Dataset]:
     """Decode every image once at ``image_size`` and split each class by ``val_fraction`` (stratified)."""
     from resnet_studio.gui.core.intake import ImageRejected, load_image
+    from resnet_studio.gui.core.model_file import check_labels
     from resnet_studio.gui.core.preprocess import centre_crop, resize_shorter
 
     if not root.is_dir():
@@ -25,6 +26,8 @@ def load_folder_split(root: Path, image_size: int, val_fraction: float, seed: in
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if len(classes) < 2:
         raise FolderError(f"{root}: needs at least two class subfolders, found {len(classes)}")
+    # Folder names become the model's labels: the rules every model file's labels follow.
+    check_labels(classes, f"{root}: the class folder names", FolderError)
     rng = np.random.default_rng(seed)
     splits: dict[str, list[tuple[np.ndarray, int]]] = {"train": [], "val": []}
     skipped: list[str] = []

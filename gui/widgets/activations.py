@@ -5,12 +5,14 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import (QComboBox, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QScrollArea,
+from PySide6.QtWidgets import (QComboBox, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QScrollArea,
                                QSlider, QSpinBox, QVBoxLayout, QWidget)
 
 from ..core.colormap import colorize, overlay
 from ..core.engine import FeatureMaps
 from ..core.model_file import ModelInfo
+from ..core.text import shown
+from ..plain_text import plain_label
 from ..qt_images import rgb_to_qimage
 
 TILE = 96
@@ -37,8 +39,8 @@ class ActivationsPanel(QWidget):
         self.opacity.setAccessibleName("CAM opacity")
 
         controls = QFormLayout()
-        controls.addRow("Block", self.block)
-        controls.addRow("Channels", self.top_n)
+        controls.addRow(plain_label("Block"), self.block)
+        controls.addRow(plain_label("Channels"), self.top_n)
         self.grid_box = QGroupBox("Feature maps")
         self.grid = QGridLayout()
         self.grid.setSpacing(6)
@@ -52,12 +54,12 @@ class ActivationsPanel(QWidget):
         box_layout.addWidget(scroll)
 
         self.cam_box = QGroupBox("Class activation map")
-        self.cam_view = QLabel("Select an image.")
+        self.cam_view = plain_label("Select an image.")
         self.cam_view.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.cam_view.setMinimumSize(200, 200)
         cam_controls = QFormLayout()
-        cam_controls.addRow("Class", self.cam_class)
-        cam_controls.addRow("Opacity", self.opacity)
+        cam_controls.addRow(plain_label("Class"), self.cam_class)
+        cam_controls.addRow(plain_label("Opacity"), self.opacity)
         cam_layout = QVBoxLayout(self.cam_box)
         cam_layout.addLayout(cam_controls)
         cam_layout.addWidget(self.cam_view, 1)
@@ -77,10 +79,10 @@ class ActivationsPanel(QWidget):
             combo.blockSignals(True)
             combo.clear()
         for name in info.activation_outputs:
-            self.block.addItem(name.removeprefix("act."), name)
+            self.block.addItem(shown(name.removeprefix("act.")), name)
         self.cam_class.addItem("top class", None)
         for index, label in enumerate(info.labels):
-            self.cam_class.addItem(f"{index}: {label}", index)
+            self.cam_class.addItem(f"{index}: {shown(label)}", index)
         for combo in (self.block, self.cam_class):
             combo.blockSignals(False)
         available = info.has_activations
@@ -117,23 +119,23 @@ class ActivationsPanel(QWidget):
             cell_layout = QVBoxLayout(cell)
             cell_layout.setContentsMargins(0, 0, 0, 0)
             cell_layout.setSpacing(2)
-            picture = QLabel()
+            picture = plain_label()
             picture.setFixedSize(TILE, TILE)
             picture.setPixmap(QPixmap.fromImage(rgb_to_qimage(tile)).scaled(
                 TILE, TILE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
             picture.setToolTip(f"channel {channel}, mean activation {maps.means[i]:.3g}")
-            caption = QLabel(f"ch {channel}")
+            caption = plain_label(f"ch {channel}")
             caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
             cell_layout.addWidget(picture)
             cell_layout.addWidget(caption)
             self.grid.addWidget(cell, i // columns, i % columns, Qt.AlignmentFlag.AlignTop)
         self.grid.setRowStretch(len(maps.channels) // columns + 1, 1)
-        self.grid_box.setTitle(f"Feature maps · {maps.block.removeprefix('act.')} · {c}×{h}×{w}, "
+        self.grid_box.setTitle(f"Feature maps · {shown(maps.block.removeprefix('act.'))} · {c}×{h}×{w}, "
                                f"top {len(maps.channels)} channels by mean activation")
 
     def show_cam(self, image_rgb: np.ndarray, cam: np.ndarray, class_label: str) -> None:
         self._image, self._cam = image_rgb, cam
-        self.cam_box.setTitle(f"Class activation map · {class_label}")
+        self.cam_box.setTitle(f"Class activation map · {shown(class_label)}")
         self._draw_cam()
 
     def _draw_cam(self) -> None:

@@ -3,21 +3,16 @@ filtered as the user types. Right-click on a row for what can be done with it.""
 
 from __future__ import annotations
 
-import html
-
 from PySide6.QtCore import QModelIndex, QPoint, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QAction, QFont, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (QFrame, QLineEdit, QMenu, QPushButton, QSizePolicy, QTreeView, QVBoxLayout,
                                QWidget)
 
+from ..core.text import shown
 from ..lineup import GROUP_TITLES, Offer
+from ..plain_text import tooltip
 
 OFFER_ROLE = Qt.ItemDataRole.UserRole + 1
-MAX_SHOWN_CHARS = 200  # names come from files; a row never grows past this
-
-
-def _bounded(text: str) -> str:
-    return text if len(text) <= MAX_SHOWN_CHARS else text[:MAX_SHOWN_CHARS - 1] + "…"
 
 
 class OfferFilter(QSortFilterProxyModel):
@@ -106,11 +101,10 @@ class ModelPicker(QWidget):
                 heading.setFont(font)
                 groups[offer.group] = heading
                 self.model.appendRow(heading)
-            item = QStandardItem(_bounded(offer.line()))
+            item = QStandardItem(shown(offer.line(), 300))
             item.setData(offer, OFFER_ROLE)
             item.setEditable(False)
-            # Tooltips are rich text when they look like HTML; a file name must never be.
-            item.setToolTip(html.escape(_bounded(self._tooltip(offer))))
+            item.setToolTip(tooltip(self._tooltip(offer)))
             if offer.error:
                 item.setFlags(Qt.ItemFlag.NoItemFlags)
             if offer.key == active_key:
@@ -136,8 +130,8 @@ class ModelPicker(QWidget):
         if offer is None:
             return
         text = offer.title + (f" · {precision}" if precision else "")
-        self.button.setText(_bounded(text))
-        self.button.setToolTip(html.escape(_bounded(offer.line())))
+        self.button.setText(shown(text, 80))
+        self.button.setToolTip(tooltip(offer.line()))
 
     def offer(self, key: str | None) -> Offer | None:
         return next((o for o in self.offers if o.key == key), None)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPalette
-from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QSizePolicy, QVBoxLayout, QWidget
 
 from ..core.engine import Result
+from ..core.text import shown
+from ..plain_text import plain_label
 
 
 class Bars(QWidget):
@@ -62,7 +64,7 @@ class PredictionsPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         layout = QVBoxLayout(self)
-        self.title = QLabel("Drop images here, or use File → Open (Ctrl+O) or paste (Ctrl+V).")
+        self.title = plain_label("Drop images here, or use File → Open (Ctrl+O) or paste (Ctrl+V).")
         self.title.setWordWrap(True)
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         font = self.title.font()
@@ -70,7 +72,7 @@ class PredictionsPanel(QWidget):
         font.setBold(True)
         self.title.setFont(font)
         self.bars = Bars()
-        self.source = QLabel()
+        self.source = plain_label()
         self.source.setWordWrap(True)
         self.source.setObjectName("weightsSource")
         layout.addWidget(self.title)
@@ -80,15 +82,15 @@ class PredictionsPanel(QWidget):
 
     def show_result(self, name: str, result: Result | None, error: str | None) -> None:
         if error:
-            self.title.setText(f"{name}: {error.split(': ', 1)[-1]}")
+            self.title.setText(shown(f"{name}: {error.split(': ', 1)[-1]}", 400))
             self.bars.set_rows([])
             self.source.setText("")
             return
         if result is None:
-            self.title.setText(f"{name}: waiting for the model…")
+            self.title.setText(f"{shown(name)}: waiting for the model…")
             self.bars.set_rows([])
             return
         best = result.predictions[0]
-        self.title.setText(f"{best.label} — {best.probability:.1%}")
-        self.bars.set_rows([(p.label, p.probability) for p in result.predictions])
-        self.source.setText(f"{name} · model {result.model} · {result.weights} · {result.provider_label}")
+        self.title.setText(f"{shown(best.label)} — {best.probability:.1%}")
+        self.bars.set_rows([(shown(p.label), p.probability) for p in result.predictions])
+        self.source.setText(shown(f"{name} · model {result.model} · {result.weights} · {result.provider_label}", 600))

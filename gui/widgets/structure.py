@@ -7,8 +7,11 @@ from typing import Any
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import (QComboBox, QGraphicsItem, QGraphicsPathItem, QGraphicsRectItem, QGraphicsScene,
-                               QGraphicsSimpleTextItem, QGraphicsView, QHBoxLayout, QLabel, QPushButton, QVBoxLayout,
+                               QGraphicsSimpleTextItem, QGraphicsView, QHBoxLayout, QPushButton, QVBoxLayout,
                                QWidget)
+
+from ..core.text import shown
+from ..plain_text import plain_label, tooltip
 
 BLOCK_W, SHORTCUT_W, LINE_H, GAP, COLUMN_GAP, PAIR_GAP = 360, 78, 17, 14, 48, 12
 DIFF = QColor("#d9730d")  # lines that differ from the model compared with
@@ -55,7 +58,7 @@ class BlockItem(QGraphicsRectItem):
         self.setAcceptHoverEvents(selectable)
         if selectable:
             self.setCursor(Qt.CursorShape.PointingHandCursor)
-            self.setToolTip(f"{name}: click to show its activations")
+            self.setToolTip(tooltip(f"{name}: click to show its activations"))
 
     def paint(self, painter, option, widget=None) -> None:
         palette = widget.palette() if widget else QPalette()
@@ -77,7 +80,7 @@ class Diagram:
 
     def label(self, text: str, x: float, y: float, bold: bool = False, color: QColor | None = None,
               size: float = 0) -> QGraphicsSimpleTextItem:
-        item = self.scene.addSimpleText(text)
+        item = self.scene.addSimpleText(shown(text, 120))  # names come from the file's metadata
         font = QFont(item.font())
         font.setBold(bold)
         if size:
@@ -237,7 +240,7 @@ class StructurePanel(QWidget):
             button.clicked.connect(slot)
             buttons.append(button)
         bar = QHBoxLayout()
-        bar.addWidget(QLabel("Compare with"))
+        bar.addWidget(plain_label("Compare with"))
         bar.addWidget(self.compare)
         bar.addStretch(1)
         for button in buttons:
@@ -253,7 +256,7 @@ class StructurePanel(QWidget):
         self.compare.clear()
         self.compare.addItem("nothing", "")
         for name in names:
-            self.compare.addItem(name, name)
+            self.compare.addItem(shown(name), name)
         index = self.compare.findData(current)
         self.compare.setCurrentIndex(max(0, index))
         self.compare.blockSignals(False)
