@@ -148,11 +148,14 @@ class Studio(QObject):
     def set_device(self, device: str) -> None:
         """Use another device from now on; the current model reloads (and re-classifies) on it."""
         self.device = device
+        self.engine.pool.terminate_all()
         self.engine = Engine(SessionPool(device))
         if self.info is not None:
             self.load_model(self.current_offer() or str(self.info.path))
 
     def _model_loaded(self, message) -> None:
+        # Runs of the model switched away from are stopped, not waited for: their results are dropped anyway.
+        self.engine.pool.terminate_all()
         info, self.handle = message
         self.info = info
         self.generation += 1
@@ -244,6 +247,7 @@ class Studio(QObject):
             self._scan_cancel.set()
         dropped = len(self._pending)
         self._pending.clear()
+        self.engine.pool.terminate_all()
         if dropped:
             self.notice.emit(f"cancelled: {dropped} image(s) left unclassified")
         self.queue_changed.emit(self._done, self._done)
@@ -270,7 +274,13 @@ class Studio(QObject):
                 decoded.append((entry_id, path, thumbnail(image) if needs_thumb else None))
                 arrays.append(engine.prepare(info, image))
             if arrays:
-                results = engine.classify_arrays(info, np.stack(arrays), [p for _, p, _ in decoded])
+                try:
+                    results = engine.classify_arrays(info, np.stack(arrays), [p for _, p, _ in decoded])
+                except Exception as exc:  # noqa: BLE001 - each image of a failed batch says why, never "…"
+                    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                    for entry_id, _, thumb in decoded:
+                        emit((generation, entry_id, None, reason, thumb))
+                    return
                 for (entry_id, _, thumb), result in zip(decoded, results):
                     emit((generation, entry_id, result, None, thumb))
 
@@ -341,7 +351,7 @@ class Studio(QObject):
         self.pool.start(worker)
 
     def shutdown(self) -> None:
-        self.cancel()
+        self.cancel()  # stops the runs in progress, so the pool's threads can finish
         self.pool.waitForDone(5000)
         self._clipboard_dir.cleanup()
 

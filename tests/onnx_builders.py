@@ -19,21 +19,46 @@ def _model(graph, metadata: dict | None = None) -> onnx.ModelProto:
     return model
 
 
-def third_party_classifier(size: int | None = 224, classes: int = 1000, channels: int = 3) -> onnx.ModelProto:
-    """Conv -> ReLU -> global pool -> Gemm, with no metadata of ours, like a file from another exporter."""
+def third_party_classifier(size: int | None = 224, classes: int = 1000, channels: int = 3,
+                           batch: int | str = "N", real_classes: int | None = None) -> onnx.ModelProto:
+    """Conv -> ReLU -> global pool -> Gemm, with no metadata of ours, like a file from another exporter.
+
+    ``batch`` fixes the batch size; ``real_classes`` makes the graph compute more scores than it declares.
+    """
     rng = np.random.default_rng(0)
-    dims = ["N", channels, size or "H", size or "W"]
+    dims = [batch, channels, size or "H", size or "W"]
     x = helper.make_tensor_value_info("data", TensorProto.FLOAT, dims)
-    y = helper.make_tensor_value_info("prob", TensorProto.FLOAT, ["N", classes])
+    y = helper.make_tensor_value_info("prob", TensorProto.FLOAT, [batch, classes])
+    computed = real_classes or classes
     inits = [numpy_helper.from_array(rng.standard_normal((8, channels, 3, 3)).astype(np.float32), "w1"),
-             numpy_helper.from_array(rng.standard_normal((classes, 8)).astype(np.float32), "w2"),
-             numpy_helper.from_array(np.zeros(classes, np.float32), "b2")]
+             numpy_helper.from_array(rng.standard_normal((computed, 8)).astype(np.float32), "w2"),
+             numpy_helper.from_array(np.zeros(computed, np.float32), "b2")]
     nodes = [helper.make_node("Conv", ["data", "w1"], ["c"], pads=[1, 1, 1, 1]),
              helper.make_node("Relu", ["c"], ["r"]),
              helper.make_node("GlobalAveragePool", ["r"], ["p"]),
              helper.make_node("Flatten", ["p"], ["f"]),
              helper.make_node("Gemm", ["f", "w2", "b2"], ["prob"], transB=1)]
     return _model(helper.make_graph(nodes, "third_party", [x], [y], inits))
+
+
+def endless_loop_classifier(size: int = 28) -> onnx.ModelProto:
+    """A classifier whose logits come out of a Loop with a trip count of 2**62: it never finishes."""
+    x = helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 1, size, size])
+    y = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 10])
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"]), helper.make_node("Identity", ["v_in"], ["v_out"])],
+        "body", [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+                 helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+                 helper.make_tensor_value_info("v_in", TensorProto.FLOAT, None)],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("v_out", TensorProto.FLOAT, None)])
+    inits = [numpy_helper.from_array(np.array(2**62, np.int64), "trips"),
+             numpy_helper.from_array(np.array(True), "cond"),
+             numpy_helper.from_array(np.ones((size * size, 10), np.float32), "w")]
+    nodes = [helper.make_node("Flatten", ["input"], ["flat"]),
+             helper.make_node("MatMul", ["flat", "w"], ["scores"]),
+             helper.make_node("Loop", ["trips", "cond", "scores"], ["logits"], body=body)]
+    return _model(helper.make_graph(nodes, "endless", [x], [y], inits))
 
 
 def colour_cam_model(size: int = 8) -> onnx.ModelProto:

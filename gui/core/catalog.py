@@ -117,6 +117,15 @@ class Catalog:
         self._read = read
         return found
 
+    def by_name(self) -> dict[str, Entry]:
+        """Each name once. Where names collide, a user's file wins over a shipped one and a file
+        given by path over both: the nearer source is the one the user meant. Every lookup by
+        name (``resolve``, ``default``) goes through this."""
+        named: dict[str, Entry] = {}
+        for entry in self.entries():  # in order: shipped, user, given
+            named[entry.name] = entry
+        return named
+
     def resolve(self, name_or_path: str | None) -> ModelInfo:
         """A catalog name or a path to an .onnx file; None means the default model."""
         if name_or_path is None:
@@ -124,7 +133,7 @@ class Catalog:
         candidate = Path(name_or_path)
         if candidate.suffix == ".onnx" or candidate.exists() or os.sep in name_or_path:
             return read_model(candidate)
-        usable = {e.name: e for e in self.entries()}
+        usable = self.by_name()
         if name_or_path in usable:
             entry = usable[name_or_path]
             if entry.info is None:
@@ -135,9 +144,9 @@ class Catalog:
         raise ModelRejected(f"no model named {name_or_path!r}{hint}")
 
     def default(self) -> ModelInfo:
-        for entry in self.entries():
-            if entry.name == DEFAULT_MODEL and entry.info is not None:
-                return entry.info
+        entry = self.by_name().get(DEFAULT_MODEL)
+        if entry is not None and entry.info is not None:
+            return entry.info
         usable = [e for e in self.entries() if e.info is not None]
         if not usable:
             raise ModelRejected(f"no usable model found (shipped: {shipped_models_dir()}, user: {self.models_dir})")

@@ -16,7 +16,7 @@ from PIL import Image
 from .intake import ImageRejected, load_image
 from .model_file import ModelInfo, fc_parameters
 from .preprocess import to_input
-from .session import SessionPool
+from .session import RunFailed, SessionPool
 
 
 @dataclass
@@ -94,6 +94,9 @@ class Engine:
     def classify_arrays(self, info: ModelInfo, batch: np.ndarray, sources: list[str], k: int = 5) -> list[Result]:
         started = time.perf_counter()
         handle, (logits,) = self.pool.run(info, batch, [info.logits_name])
+        if logits.shape != (len(sources), info.num_classes):
+            raise RunFailed(f"{info.name}: gave logits of shape {list(logits.shape)} for {len(sources)} image(s), "
+                            f"but declares {info.num_classes} classes")
         elapsed = (time.perf_counter() - started) * 1000 / len(sources)
         probabilities = softmax(logits.astype(np.float64))
         return [Result(source, info.name, info.weights_source, handle.provider, handle.reason,

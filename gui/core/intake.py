@@ -5,12 +5,18 @@ from __future__ import annotations
 import os
 import warnings
 
-from PIL import Image, ImageOps
+from PIL import Image, ImageMode, ImageOps
 
 from .local_file import Rejected, check_local_file
 
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF")
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
+# Memory is bounded by bytes, not pixels: a 16-bit or float image costs 2-4 times an 8-bit one.
+# 300 MB holds a 100-megapixel RGB photo.
+MAX_DECODED_BYTES = 300_000_000
+# A progressive JPEG decodes every scan in full; libjpeg's standard progression has 10 scans, and a
+# file that repeats one scan thousands of times decodes for minutes.
+MAX_JPEG_SCANS = 100
 # Every exception type that Pillow's own fuzz harness treats as an expected decoding failure.
 DECODE_ERRORS = (OSError, SyntaxError, MemoryError, ValueError, NotImplementedError, OverflowError,
                  EOFError, Image.DecompressionBombError, Image.DecompressionBombWarning)
@@ -38,8 +44,18 @@ def load_image(path: str | os.PathLike, color: str = "RGB", min_side: int | None
                     raise ImageRejected(f"{name}: {width}x{height} pixels is over the {MAX_PIXELS:,} limit "
                                         f"(possible decompression bomb)")
                 image.seek(0)  # animated files: the first frame
+                if image.format == "JPEG":
+                    scans = _jpeg_scans(path)
+                    if scans > MAX_JPEG_SCANS:
+                        raise ImageRejected(f"{name}: a JPEG of {scans:,} scans is over the {MAX_JPEG_SCANS} limit "
+                                            f"(it would take minutes to decode)")
                 if min_side and image.format == "JPEG" and min(width, height) >= 2 * min_side:
                     image.draft(None, (min_side, min_side))
+                decoded = image.size[0] * image.size[1] * _bytes_per_pixel(image.mode)
+                if decoded > MAX_DECODED_BYTES:
+                    raise ImageRejected(f"{name}: {image.size[0]}x{image.size[1]} {image.mode} pixels would take "
+                                        f"{decoded / 1e6:,.0f} MB decoded, over the {MAX_DECODED_BYTES / 1e6:.0f} MB "
+                                        f"limit")
                 image.load()
                 with warnings.catch_warnings():
                     # A corrupt EXIF block only loses its orientation; Pillow's warning says no more.
@@ -65,6 +81,28 @@ def load_image(path: str | os.PathLike, color: str = "RGB", min_side: int | None
         raise ImageRejected(f"{name}: damaged or truncated image ({detail})") from None
 
 
+def _bytes_per_pixel(mode: str) -> int:
+    try:
+        spec = ImageMode.getmode(mode)
+    except KeyError:
+        return 4
+    return len(spec.bands) * int(spec.typestr[-1])
+
+
+def _jpeg_scans(path) -> int:
+    """Start-of-scan markers in a JPEG. 0xFF 0xDA cannot occur inside entropy-coded data, where
+    every 0xFF byte is followed by 0x00 or a restart marker."""
+    count, tail = 0, b""
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            data = tail + chunk
+            count += data.count(b"\xff\xda")
+            tail = data[-1:] if data[-1:] == b"\xff" else b""
+            if count > MAX_JPEG_SCANS:
+                break
+    return count
+
+
 SIGNATURES = {b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG", b"GIF87a": "GIF", b"GIF89a": "GIF",
               b"BM": "BMP", b"II*\x00": "TIFF", b"MM\x00*": "TIFF"}
 
@@ -86,10 +124,15 @@ def _normalise_mode(image: Image.Image, color: str) -> Image.Image:
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         import numpy as np
 
-        array = np.asarray(image, dtype=np.float64)
+        array = np.asarray(image)
         low, high = float(array.min()), float(array.max())
-        scaled = (array - low) / (high - low) * 255 if high > low else np.zeros_like(array)
-        image = Image.fromarray(scaled.round().astype(np.uint8), "L")
+        scaled = np.zeros(array.shape, np.uint8)
+        if high > low and np.isfinite(low) and np.isfinite(high):
+            # Row blocks in float32: the peak stays near the decoded image, not eight times it.
+            for top in range(0, array.shape[0], 512):
+                block = array[top:top + 512].astype(np.float32)
+                scaled[top:top + 512] = np.rint((block - low) * (255.0 / (high - low))).clip(0, 255)
+        image = Image.fromarray(scaled, "L")
     if image.mode == "P" and "transparency" in image.info or image.mode in ("LA", "PA", "La", "RGBa"):
         image = image.convert("RGBA")
     if image.mode == "RGBA":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 
@@ -19,9 +20,12 @@ def check_local_file(path: str | os.PathLike, error: type[Rejected], remote_hint
     if path.is_dir():
         raise error(f"{text}: is a directory")
     try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise error(f"{text}: cannot read ({exc.strerror or exc})") from None
+        info = path.stat()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a loop of symbolic links
+        raise error(f"{text}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
+    if not stat.S_ISREG(info.st_mode):  # a FIFO or a device would block or never end
+        raise error(f"{text}: not a regular file")
+    size = info.st_size
     if size == 0:
         raise error(f"{text}: empty file")
     return path, text, size

@@ -1,14 +1,21 @@
 """Read and check an ONNX model file before anything runs it.
 
-Refuses external data (a file could point anywhere on disk), files over 2 GiB and
-files without one 4-D float input and a 2-D logits output. Parses our metadata
-into a ``ModelInfo``; a third-party ResNet with no metadata still runs, on
+What is refused at load time, and why:
+- external data (it can point at any file on disk), files over 2 GiB, metadata over 8 MiB,
+  more than 100,000 classes or class names over 500 characters;
+- anything but one 4-D float input with 1 or 3 channels and a 2-D logits output;
+- zero classes, a fixed input side over 4,096 pixels, a fixed batch other than 1 (a batch of 1
+  runs image by image), and preprocessing that is not finite or does not fit the input;
+- control flow (Loop, Scan, If, or any node holding a subgraph): a residual network classifier
+  has none, and a loop can run for ever.
+Parses our metadata into a ``ModelInfo``; a third-party ResNet with no metadata still runs, on
 ImageNet preprocessing, labelled "no metadata".
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from importlib import resources
@@ -17,9 +24,10 @@ from typing import Any
 
 import onnx
 
+from .limits import MAX_CLASSES, MAX_INPUT_SIDE, MAX_LABEL_CHARS, MAX_METADATA_BYTES, MAX_MODEL_BYTES
 from .local_file import Rejected, check_local_file
 
-MAX_MODEL_BYTES = 2 * 1024**3
+CONTROL_FLOW = {"Loop", "Scan", "If"}
 IMAGENET_PREPROCESS = {"resize": 256, "crop": 224, "interpolation": "bilinear",
                        "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "color": "RGB"}
 
@@ -51,6 +59,7 @@ class ModelInfo:
     fc_bias: str | None = None
     logits_name: str = "logits"
     input_name: str = "input"
+    fixed_batch: int | None = None  # the input's batch size when the file fixes it (then 1)
 
     @property
     def weights_source(self) -> str:
@@ -106,16 +115,33 @@ def _json(props: dict[str, str], key: str, kind: type, path: Path, default: Any 
     return value
 
 
-def _check_preprocess(pre: dict[str, Any], channels: int, path: Path) -> dict[str, Any]:
+def check_labels(labels: list, what: str, error: type[Rejected]) -> None:
+    """Class names: strings, at most MAX_CLASSES of them, each at most MAX_LABEL_CHARS long.
+
+    The exporter and ``train --data`` (folder names) apply the same rules as this reader.
+    """
+    if not all(isinstance(label, str) for label in labels):
+        raise error(f"{what} should be a list of strings")
+    if len(labels) > MAX_CLASSES:
+        raise error(f"{what} names {len(labels):,} classes; at most {MAX_CLASSES:,} are supported")
+    longest = max((len(label) for label in labels), default=0)
+    if longest > MAX_LABEL_CHARS:
+        raise error(f"{what} has a class name of {longest:,} characters; at most {MAX_LABEL_CHARS} are supported")
+
+
+def check_preprocess(pre: dict[str, Any], channels: int, path: Path | str) -> dict[str, Any]:
+    """The preprocessing a file states, checked and normalised; the exporter checks with this too."""
     try:
         resize, crop = int(pre["resize"]), int(pre["crop"])
         mean = [float(v) for v in pre["mean"]]
         std = [float(v) for v in pre["std"]]
         color = str(pre.get("color", "RGB"))
         interpolation = str(pre.get("interpolation", "bilinear"))
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise ModelRejected(f"{path}: metadata 'preprocess' is incomplete or mistyped ({exc})") from None
-    if not (1 <= crop <= resize <= 4096):
+    if not all(math.isfinite(v) for v in mean + std):
+        raise ModelRejected(f"{path}: metadata 'preprocess' has a mean or std that is not a finite number")
+    if not (1 <= crop <= resize <= MAX_INPUT_SIDE):
         raise ModelRejected(f"{path}: metadata 'preprocess' has resize {resize} and crop {crop}")
     if color not in ("RGB", "L") or (color == "L") != (channels == 1) or len(mean) != channels \
             or len(std) != channels or any(s <= 0 for s in std):
@@ -139,6 +165,11 @@ def read_model(path: str | os.PathLike) -> ModelInfo:
         raise ModelRejected(f"{path}: not a readable ONNX file ({detail[:120]})") from None
     if any(t.data_location == onnx.TensorProto.EXTERNAL for t in _all_tensors(model.graph)):
         raise ModelRejected(f"{path}: uses external data, which is refused (it can point at any file on disk)")
+    flow = sorted({n.op_type for n in model.graph.node
+                   if n.op_type in CONTROL_FLOW or any(a.HasField("g") or a.graphs for a in n.attribute)})
+    if flow:
+        raise ModelRejected(f"{path}: holds control flow ({', '.join(flow)[:80]}), which a residual network "
+                            f"classifier never needs and which can run for ever; refused")
     initializer_names = {i.name for i in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in initializer_names]
     if len(inputs) != 1:
@@ -155,15 +186,25 @@ def read_model(path: str | os.PathLike) -> ModelInfo:
     channels = shape[1]
     if channels not in (1, 3):
         raise ModelRejected(f"{path}: input has {channels} channels; only 1 (greyscale) or 3 (RGB) are supported")
+    if any(side is not None and not 1 <= side <= MAX_INPUT_SIDE for side in shape[2:]):
+        raise ModelRejected(f"{path}: input of {shape[2]}x{shape[3]} pixels; sides of 1 to {MAX_INPUT_SIDE} "
+                            f"are supported")
+    if shape[0] not in (None, 0, 1):
+        raise ModelRejected(f"{path}: input has a fixed batch of {shape[0]}; only 1 or a dynamic batch is supported")
     num_classes = _dims(logits)[1]
+    if num_classes is not None and not 1 <= num_classes <= MAX_CLASSES:
+        raise ModelRejected(f"{path}: logits have {num_classes:,} classes; 1 to {MAX_CLASSES:,} are supported")
 
+    metadata_bytes = sum(len(p.key) + len(p.value) for p in model.metadata_props)
+    if metadata_bytes > MAX_METADATA_BYTES:
+        raise ModelRejected(f"{path}: {metadata_bytes / 2**20:.0f} MiB of metadata is over the "
+                            f"{MAX_METADATA_BYTES // 2**20} MiB limit")
     props = {p.key: p.value for p in model.metadata_props}
     ours = "labels" in props and "preprocess" in props
     if ours:
         labels = _json(props, "labels", list, path)
-        if not all(isinstance(label, str) for label in labels):
-            raise ModelRejected(f"{path}: metadata 'labels' should be a list of strings")
-        preprocess = _check_preprocess(_json(props, "preprocess", dict, path), channels, path)
+        check_labels(labels, f"{path}: metadata 'labels'", ModelRejected)
+        preprocess = check_preprocess(_json(props, "preprocess", dict, path), channels, path)
     else:
         labels = []
         height, width = shape[2:]
@@ -198,6 +239,7 @@ def read_model(path: str | os.PathLike) -> ModelInfo:
     info = ModelInfo(
         path=path, name=path.stem, labels=labels, preprocess=preprocess, input_shape=[channels, *shape[2:]],
         num_classes=num_classes, has_metadata=ours, logits_name=logits.name, input_name=image_input.name,
+        fixed_batch=1 if shape[0] == 1 else None,
         variant=_json(props, "variant", str, path) if ours else None,
         architecture=architecture,
         weights=_json(props, "weights", dict, path, {}) if ours else {},

@@ -13,12 +13,15 @@ import ctypes
 import io
 import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import onnxruntime as ort
 
 from .graph import logits_only_bytes
+from .local_file import Rejected
 from .model_file import ModelInfo
 
 CUDA = "CUDAExecutionProvider"
@@ -29,10 +32,16 @@ CUDA_OPTIONS = {
     "gpu_mem_limit": str(int(os.environ.get("RESNET_STUDIO_GPU_MEM_MB", "4096")) * 1024**2),
     "cudnn_conv_algo_search": "HEURISTIC",  # starts fast; EXHAUSTIVE only pays off in long runs
 }
+# A batch that runs longer than this is stopped (RunOptions.terminate): no model hangs the app or predict.
+RUN_TIMEOUT_S = float(os.environ.get("RESNET_STUDIO_RUN_TIMEOUT_S", "60"))
 
 
 class ProviderError(Exception):
     pass
+
+
+class RunFailed(Rejected):
+    """A model that loaded but failed, was stopped or timed out while running; ``str()`` is one line."""
 
 
 def physical_cores() -> int:
@@ -80,14 +89,45 @@ def _probe_cuda() -> str | None:
                 ort.preload_dlls(directory="")
         except Exception:  # noqa: BLE001 - a failed preload is diagnosed by the load below
             pass
+    return cuda_reason(driver_problem(), _provider_library_problem())
+
+
+def driver_problem(library: str = "libcuda.so.1") -> str | None:
+    """Why the NVIDIA driver cannot run CUDA here, or None. libcuda.so.1 is the driver's own
+    library: no pip wheel brings it, even where every CUDA and cuDNN wheel is installed."""
+    try:
+        driver = ctypes.CDLL(library)
+    except OSError:
+        return "no NVIDIA driver (libcuda.so.1 not found)"
+    status = driver.cuInit(0)
+    if status == 100:
+        return "the NVIDIA driver finds no GPU (cuInit: CUDA_ERROR_NO_DEVICE)"
+    if status == 35:
+        return "the NVIDIA driver is older than this CUDA (cuInit: CUDA_ERROR_INSUFFICIENT_DRIVER)"
+    return f"the NVIDIA driver cannot start CUDA (cuInit error {status})" if status else None
+
+
+def _provider_library_problem() -> str | None:
+    """The first CUDA or cuDNN library that ONNX Runtime's CUDA provider fails to load, or None."""
     library = Path(ort.__file__).parent / "capi" / "libonnxruntime_providers_cuda.so"
-    if library.exists():
-        try:
-            ctypes.CDLL(str(library))
-        except OSError as exc:
-            missing = str(exc).split(":")[0]
-            return f"CUDA libraries not found ({missing} failed to load; pip install 'onnxruntime-gpu[cuda,cudnn]')"
+    if not library.exists():
+        return None
+    try:
+        ctypes.CDLL(str(library))
+    except OSError as exc:
+        missing = str(exc).split(":")[0]
+        return None if missing.startswith("libcuda.so") else missing
     return None
+
+
+def cuda_reason(driver: str | None, missing_library: str | None) -> str | None:
+    """One line that tells a missing driver or GPU from missing CUDA libraries, with the fix for each."""
+    parts = []
+    if driver:
+        parts.append(f"{driver}; install or update the NVIDIA driver (pip cannot)")
+    if missing_library:
+        parts.append(f"CUDA libraries missing ({missing_library} failed to load); pip install 'resnet-studio[cuda]'")
+    return "; and ".join(parts) or None
 
 
 @dataclass
@@ -109,6 +149,13 @@ class SessionPool:
         self._sessions: dict[tuple, SessionHandle] = {}
         self._lock = threading.Lock()
         self.run_lock = threading.Lock()
+        self.timeout_s = RUN_TIMEOUT_S
+        self._running: set[ort.RunOptions] = set()
+        self._stopped: set[int] = set()  # ids of the runs terminate_all() stopped, to tell them from timeouts
+        # One watchdog thread per pool stops runs past their deadline (a timer per run cost 5% on resnet20).
+        self._deadlines: dict[ort.RunOptions, float] = {}
+        self._watch = threading.Condition()
+        self._watchdog: threading.Thread | None = None
 
     def provider_plan(self) -> tuple[list, str | None]:
         """Providers to ask for, and why CUDA is left out when it is."""
@@ -169,15 +216,68 @@ class SessionPool:
                 raise ProviderError(f"CUDA requested but not usable: {reason}")
         return SessionHandle(session, active, reason if active != CUDA else None, full)
 
-    def run(self, info: ModelInfo, feed, outputs: list[str] | None = None, full: bool = False):
-        """Run once, serialised with every other run; on CUDA out-of-memory, retry on the CPU."""
+    def run(self, info: ModelInfo, feed: np.ndarray, outputs: list[str] | None = None, full: bool = False):
+        """Run once, serialised with every other run; on CUDA out-of-memory, retry on the CPU.
+
+        A model whose file fixes the batch at 1 runs image by image. Any failure is a ``RunFailed``.
+        """
         handle = self.get(info, full)
-        with self.run_lock:
-            try:
-                return handle, handle.session.run(outputs, {info.input_name: feed})
-            except Exception as exc:  # noqa: BLE001
-                if handle.provider != CUDA or "memory" not in str(exc).lower():
-                    raise
+        try:
+            return handle, self._run_chunks(handle, info, feed, outputs)
+        except RunFailed as exc:
+            if handle.provider != CUDA or "memory" not in str(exc).lower():
+                raise
         handle = self.get(info, full, cpu_only=True)
+        return handle, self._run_chunks(handle, info, feed, outputs)
+
+    def _run_chunks(self, handle: SessionHandle, info: ModelInfo, feed: np.ndarray, outputs) -> list:
+        if not info.fixed_batch or len(feed) == info.fixed_batch:
+            return self._run_once(handle, info, feed, outputs)
+        parts = [self._run_once(handle, info, feed[i:i + 1], outputs) for i in range(len(feed))]
+        return [np.concatenate(pieces) for pieces in zip(*parts)]
+
+    def _run_once(self, handle: SessionHandle, info: ModelInfo, feed: np.ndarray, outputs) -> list:
+        options = ort.RunOptions()
         with self.run_lock:
-            return handle, handle.session.run(outputs, {info.input_name: feed})
+            self._running.add(options)
+            self._watch_run(options)
+            try:
+                return handle.session.run(outputs, {info.input_name: feed}, options)
+            except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
+                if id(options) in self._stopped:
+                    raise RunFailed(f"{info.name}: stopped") from None
+                if options.terminate:
+                    raise RunFailed(f"{info.name}: a batch ran longer than {self.timeout_s:.0f} s and was "
+                                    f"stopped") from None
+                detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise RunFailed(f"{info.name}: ONNX Runtime failed running it ({detail[:200]})") from None
+            finally:
+                with self._watch:
+                    self._deadlines.pop(options, None)
+                self._running.discard(options)
+                self._stopped.discard(id(options))
+
+    def _watch_run(self, options: ort.RunOptions) -> None:
+        with self._watch:
+            self._deadlines[options] = time.monotonic() + self.timeout_s
+            if self._watchdog is None:
+                self._watchdog = threading.Thread(target=self._watch_deadlines, name="run-watchdog", daemon=True)
+                self._watchdog.start()
+            self._watch.notify()
+
+    def _watch_deadlines(self) -> None:
+        with self._watch:
+            while True:
+                now = time.monotonic()
+                for options, deadline in list(self._deadlines.items()):
+                    if deadline <= now:
+                        options.terminate = True
+                        del self._deadlines[options]
+                nearest = min(self._deadlines.values(), default=None)
+                self._watch.wait(None if nearest is None else max(nearest - now, 0.001))
+
+    def terminate_all(self) -> None:
+        """Stop every run in progress (a model switch, Cancel, or the app closing); each raises ``RunFailed``."""
+        for options in list(self._running):
+            self._stopped.add(id(options))
+            options.terminate = True
