@@ -403,6 +403,7 @@ def export(prepared: Prepared, output: Path, *, precision: str = "fp32", opset: 
         raise ExportError(f"cannot write {output}: folder {output.parent} does not exist")
     if not os.access(output.parent, os.W_OK):
         raise ExportError(f"cannot write {output}: folder {output.parent} is not writable")
+    _check_readable(prepared)
     meta = metadata(prepared, precision, activations)
     started = time.perf_counter()
     with atomic_path(output) as tmp:
@@ -426,6 +427,8 @@ def export(prepared: Prepared, output: Path, *, precision: str = "fp32", opset: 
                 verify_seconds=0.0, outputs=[o.name for o in onnx.load(str(tmp), load_external_data=False).graph.output])
             report.opset = next(o.version for o in onnx.load(str(tmp), load_external_data=False).opset_import
                                 if o.domain in ("", "ai.onnx"))
+            if opset and report.opset != opset:
+                raise ExportError(f"opset {opset} was asked for but the exporter wrote {report.opset}")
             if report.size_bytes > MAX_ONNX_BYTES:
                 raise ExportError(f"{report.size_bytes / 2**30:.1f} GiB is over the 2 GiB a single ONNX file holds")
             report.export_seconds = round(time.perf_counter() - started, 2)
@@ -454,6 +457,17 @@ def export(prepared: Prepared, output: Path, *, precision: str = "fp32", opset: 
         finally:
             fp32.unlink(missing_ok=True)
     return report
+
+
+def _check_readable(prepared: Prepared) -> None:
+    """The reader's own checks, before anything is written: never export a file the app would refuse."""
+    from resnet_studio.gui.core.model_file import ModelRejected, check_labels, check_preprocess
+
+    try:
+        check_labels(prepared.labels, "the labels", ModelRejected)
+        check_preprocess(prepared.preprocess, prepared.in_channels, "the preprocessing")
+    except ModelRejected as exc:
+        raise ExportError(f"{exc}; nothing was written") from None
 
 
 def _synthetic(prepared: Prepared, count: int = 64) -> np.ndarray:

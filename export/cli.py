@@ -10,6 +10,9 @@ import time
 import traceback
 from pathlib import Path
 
+from resnet_studio.gui.core.arguments import Parser, int_in
+from resnet_studio.gui.core.limits import MAX_CLASSES, MAX_INPUT_SIDE
+from resnet_studio.gui.core.text import printable
 from resnet_studio.models.registry import VARIANTS, UnknownVariantError, get_variant
 
 EXAMPLES = """examples:
@@ -20,20 +23,27 @@ EXAMPLES = """examples:
 """
 
 
+# torch.onnx's exporter writes 18 when asked for less; ONNX Runtime 1.31 runs up to 25 (both checked here).
+OPSETS = (18, 25)
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="resnet-export", description=__doc__, epilog=EXAMPLES,
+    p = Parser(prog="resnet-export", description=__doc__, epilog=EXAMPLES,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("variant", nargs="?", help="a registry variant, or 'all'")
     p.add_argument("--list", action="store_true", help="list the variants and exit")
     p.add_argument("--weights", default="random",
                    help="random (default), imagenet, imagenet-v1, imagenet-v2, or a .pth/.pt/.safetensors file")
-    p.add_argument("--num-classes", type=int, help="classifier size (random weights; files set their own)")
+    p.add_argument("--num-classes", type=int_in(1, MAX_CLASSES),
+                   help="classifier size (random weights; files set their own)")
     p.add_argument("--output", type=Path, help="file to write (default VARIANT-WEIGHTS-PRECISION.onnx; "
                                                   "a folder with 'all')")
-    p.add_argument("--opset", type=int, help="ONNX opset (default: the exporter's, 20 with torch 2.13)")
+    p.add_argument("--opset", type=int_in(*OPSETS),
+                   help=f"ONNX opset {OPSETS[0]}-{OPSETS[1]} (default: the exporter's, 20 with torch 2.13)")
     p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "int8"])
     p.add_argument("--calibration", type=Path, help="folder of images to calibrate int8 and measure agreement")
-    p.add_argument("--image-size", type=int, help="input size (default: the variant's, 224 or 28)")
+    p.add_argument("--image-size", type=int_in(16, MAX_INPUT_SIDE),
+                   help="input size (default: the variant's, 224 or 28)")
     p.add_argument("--no-activations", action="store_true", help="export the logits output alone")
     p.add_argument("--no-verify", action="store_true", help="skip the checker and the ORT-vs-PyTorch check")
     p.add_argument("--json", action="store_true", help="print a machine-readable report")
@@ -117,7 +127,8 @@ def export_one(args: argparse.Namespace, variant: str, output: Path):
         samples, skipped = folder_samples(args.calibration, prepared.preprocess)
         sample_name = f"{len(samples)} images from {args.calibration}"
         if skipped and not args.quiet:
-            print(f"skipped {len(skipped)} unreadable calibration file(s), e.g. {skipped[0]}", file=sys.stderr)
+            print(printable(f"skipped {len(skipped)} unreadable calibration file(s), e.g. {skipped[0]}"),
+                  file=sys.stderr)
     elif args.precision != "fp32" and prepared.variant.family == "small" and prepared.in_channels == 1:
         samples = fashion_mnist_samples(prepared.preprocess, 512, split="train")
         sample_name = "512 Fashion-MNIST training images"
@@ -146,6 +157,9 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError("with 'all', --weights must be random or imagenet*")
         if args.weights.startswith("imagenet"):
             names = [n for n in names if VARIANTS[n].imagenet]
+    weights = Path(args.weights)
+    if args.variant != "all" and args.output and weights.is_file() and args.output.resolve() == weights.resolve():
+        raise UsageError(f"--output {args.output} is the --weights file; it would be overwritten")
     reports = []
     started = time.monotonic()
     for index, name in enumerate(names):
@@ -162,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
 
             emit({"stage": "done", "report": asdict(report)})
         elif not args.quiet and not args.json:
-            print(summary(report))
+            print("\n".join(printable(line) for line in summary(report).splitlines()))
     if args.json:
         from dataclasses import asdict
 
@@ -193,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     def fail(message: str, code: int, **extra) -> int:
         if args.progress_json:
             emit({"stage": "error", "message": message, **extra})
-        print(f"resnet-export: {message}", file=sys.stderr)
+        print(printable(f"resnet-export: {message}"), file=sys.stderr)
         return code
 
     try:

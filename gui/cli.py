@@ -12,6 +12,10 @@ import sys
 import time
 from pathlib import Path
 
+from .core.arguments import Parser, int_in
+from .core.limits import MAX_CLASSES
+from .core.text import printable
+
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 USAGE = """usage: resnet-studio [IMAGE...] [--model NAME|PATH] [--device auto|cpu|cuda]   (the app)
        resnet-studio COMMAND [ARGS]
@@ -61,17 +65,17 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def predict(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="resnet-studio predict", description="Classify images with an ONNX model.")
+    p = Parser(prog="resnet-studio predict", description="Classify images with an ONNX model.")
     p.add_argument("images", nargs="+", help="image files or folders")
-    p.add_argument("--top-k", type=int, default=5)
-    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--top-k", type=int_in(1, MAX_CLASSES), default=5)
+    p.add_argument("--batch", type=int_in(1, 4096), default=8)
     _common(p)
     args = p.parse_args(argv)
     from . import lineup
     from .core.catalog import Catalog
     from .core.engine import Engine
     from .core.model_file import ModelRejected
-    from .core.session import ProviderError, SessionPool
+    from .core.session import ProviderError, RunFailed, SessionPool
 
     try:
         engine = Engine(SessionPool(args.device))
@@ -79,14 +83,14 @@ def predict(argv: list[str]) -> int:
         device = "cpu" if providers == ["CPUExecutionProvider"] else "cuda"
         info = lineup.resolve(Catalog(args.models_dir), args.model, device)
     except (ModelRejected, ProviderError) as exc:
-        print(f"resnet-studio predict: {exc}", file=sys.stderr)
+        print(printable(f"resnet-studio predict: {exc}"), file=sys.stderr)
         return 2
     failed = total = 0
     header_shown = False
     results = []
     started = time.perf_counter()
     try:
-        for result in engine.classify_files(info, expand(args.images), max(1, args.top_k), max(1, args.batch)):
+        for result in engine.classify_files(info, expand(args.images), args.top_k, args.batch):
             total += 1
             failed += not result.ok
             if args.json:
@@ -94,15 +98,15 @@ def predict(argv: list[str]) -> int:
                 continue
             if not header_shown and result.provider:
                 note = f" ({result.provider_note})" if result.provider_note else ""
-                print(f"model {info.name}: {info.weights_source}; running on {result.provider}{note}")
+                print(printable(f"model {info.name}: {info.weights_source}; running on {result.provider}{note}"))
                 header_shown = True
             if result.ok:
                 best = ", ".join(f"{p.label} {p.probability:.1%}" for p in result.predictions)
-                print(f"{result.source}: {best}")
+                print(printable(f"{result.source}: {best}"))
             else:
-                print(f"{result.source}: error: {result.error}")
-    except ProviderError as exc:
-        print(f"resnet-studio predict: {exc}", file=sys.stderr)
+                print(printable(f"{result.source}: error: {result.error}"))
+    except (ProviderError, RunFailed) as exc:  # the model cannot run at all: one line, and stop
+        print(printable(f"resnet-studio predict: {exc}"), file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps({"model": model_json(info), "results": results, "images": total, "failed": failed},
@@ -124,7 +128,7 @@ def model_json(info) -> dict:
 
 
 def models(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="resnet-studio models", description="List the models the app can use.")
+    p = Parser(prog="resnet-studio models", description="List the models the app can use.")
     p.add_argument("paths", nargs="*", help="extra .onnx files to check")
     p.add_argument("--models-dir")
     p.add_argument("--all", action="store_true",
@@ -147,12 +151,12 @@ def models(argv: list[str]) -> int:
         return 0
     for row in rows:
         if "error" in row:
-            print(f"{row['name']:<28} unusable: {row['error']}")
+            print(printable(f"{row['name']:<28} unusable: {row['error']}"))
             continue
         accuracy = f"{row['accuracy']:.2%}" if row["accuracy"] is not None else "–"
-        print(f"{row['name']:<28} {row['variant'] or '?':<16} {row['precision']:<5} {row['classes']:>5} classes  "
-              f"top-1 {accuracy:>7}  {'activations' if row['activations'] else 'logits only':<12} "
-              f"{row['weights']}")
+        print(printable(f"{row['name']:<28} {row['variant'] or '?':<16} {row['precision']:<5} {row['classes']:>5} "
+                        f"classes  top-1 {accuracy:>7}  {'activations' if row['activations'] else 'logits only':<12} "
+                        f"{row['weights']}"))
     print(f"(user models folder: {catalog.models_dir})")
     return 0
 
@@ -183,7 +187,7 @@ def _all_models(catalog, as_json: bool) -> int:
         if offer.group != group:
             group = offer.group
             print(f"{GROUP_TITLES[group]}:")
-        print(f"  {offer.line()}")
+        print(f"  {printable(offer.line())}")
     print(f"(user models folder: {catalog.models_dir}; a variant not exported yet is made with resnet-export, "
           f"or by choosing it in the app)")
     return 0

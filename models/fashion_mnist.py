@@ -21,24 +21,36 @@ class DatasetError(Exception):
     pass
 
 
+MAX_IDX_BYTES = 64 * 1024**2  # the 60,000 training images take 47 MB
+
+
 def read_idx(path: Path, magic: int) -> np.ndarray:
-    """Read one gzipped (or plain) IDX file of unsigned bytes, checking its header against its size."""
+    """Read one gzipped (or plain) IDX file of unsigned bytes: the header, then exactly what it promises.
+
+    A file that inflates to gigabytes is refused after reading one byte past its promise.
+    """
+    ndim = magic & 0xFF
+    header = 4 + 4 * ndim
     try:
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rb") as f:
-            raw = f.read()
+            head = f.read(header)
+            if len(head) < header or int.from_bytes(head[:4], "big") != magic:
+                raise DatasetError(f"{path} is not an IDX file with magic {magic}; {INSTALL_HINT}")
+            shape = tuple(int.from_bytes(head[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+            expected = int(np.prod(shape))
+            if expected > MAX_IDX_BYTES:
+                raise DatasetError(f"{path} promises {expected:,} bytes of data for shape {shape}, over "
+                                   f"{MAX_IDX_BYTES // 2**20} MiB; {INSTALL_HINT}")
+            raw = f.read(expected + 1)
     except FileNotFoundError:
         raise DatasetError(f"{path} is missing; {INSTALL_HINT}") from None
     except (OSError, EOFError) as exc:
         raise DatasetError(f"{path} is damaged ({exc}); {INSTALL_HINT}") from None
-    if len(raw) < 8 or int.from_bytes(raw[:4], "big") != magic:
-        raise DatasetError(f"{path} is not an IDX file with magic {magic}; {INSTALL_HINT}")
-    ndim = magic & 0xFF
-    header = 4 + 4 * ndim
-    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    if len(raw) != header + int(np.prod(shape)):
-        raise DatasetError(f"{path} holds {len(raw) - header} bytes of data for shape {shape}; {INSTALL_HINT}")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+    if len(raw) != expected:
+        found = f"more than {expected:,}" if len(raw) > expected else f"{len(raw):,}"
+        raise DatasetError(f"{path} holds {found} bytes of data for shape {shape}; {INSTALL_HINT}")
+    return np.frombuffer(raw, dtype=np.uint8).reshape(shape)
 
 
 def load_split(split: str, data_dir: Path | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -15,6 +15,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from resnet_studio.gui.core.arguments import Parser, float_in, int_in
+from resnet_studio.gui.core.limits import MAX_INPUT_SIDE
+from resnet_studio.gui.core.text import printable
+
 from .checkpoint import atomic_save_torch, load_checkpoint, save_safetensors
 from .registry import build_model, get_variant
 
@@ -239,10 +243,11 @@ def report_skipped(skipped: list[str]) -> None:
     if skipped:
         print(f"skipped {len(skipped)} unreadable file(s):", file=sys.stderr)
         for reason in skipped[:20]:
-            print(f"  {reason}", file=sys.stderr)
+            print(f"  {printable(reason)}", file=sys.stderr)
 
 
 def print_per_class(confusion: np.ndarray, classes: list[str]) -> None:
+    classes = [printable(c) for c in classes]  # folder names: no line of the report can be forged
     width = max(len(c) for c in classes)
     print(f"{'class'.ljust(width)}  images  accuracy", file=sys.stderr)
     for name, row, hit in zip(classes, confusion, np.diag(confusion)):
@@ -250,26 +255,26 @@ def print_per_class(confusion: np.ndarray, classes: list[str]) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="resnet-studio train", description=__doc__)
+    p = Parser(prog="resnet-studio train", description=__doc__)
     p.add_argument("variant", help="registry variant, e.g. resnet20 or resnet18")
     p.add_argument("--data", help="folder with one subfolder of images per class (fine-tuning)")
     p.add_argument("--data-dir", type=Path, help="folder of the Fashion-MNIST IDX files")
-    p.add_argument("--subset", type=int, help="use only the first N training and test images (a quick check)")
+    p.add_argument("--subset", type=int_in(1, 10**9), help="use only the first N training and test images (a quick check)")
     p.add_argument("--weights", default="random", help="random, imagenet, imagenet-v1, imagenet-v2 or a file")
     p.add_argument("--freeze-backbone", action="store_true", help="train only the final fc layer")
-    p.add_argument("--image-size", type=int, default=224, help="input size for --data (default 224)")
-    p.add_argument("--val-fraction", type=float, default=0.2, help="stratified validation share for --data")
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=0.1, help="peak learning rate")
-    p.add_argument("--weight-decay", type=float, default=5e-4)
-    p.add_argument("--warmup-epochs", type=int, default=1)
-    p.add_argument("--label-smoothing", type=float, default=0.0)
-    p.add_argument("--pad", type=int, help="padding for the random crop (default 2 px at 28, size/8 for --data)")
+    p.add_argument("--image-size", type=int_in(16, MAX_INPUT_SIDE), default=224, help="input size for --data (default 224)")
+    p.add_argument("--val-fraction", type=float_in(0, 1, low_open=True, high_open=True), default=0.2, help="stratified validation share for --data")
+    p.add_argument("--epochs", type=int_in(1, 100_000), default=30)
+    p.add_argument("--batch-size", type=int_in(1, 65_536), default=128)
+    p.add_argument("--lr", type=float_in(0, 100, low_open=True), default=0.1, help="peak learning rate")
+    p.add_argument("--weight-decay", type=float_in(0, 1), default=5e-4)
+    p.add_argument("--warmup-epochs", type=int_in(0, 100_000), default=1)
+    p.add_argument("--label-smoothing", type=float_in(0, 1, high_open=True), default=0.0)
+    p.add_argument("--pad", type=int_in(0, MAX_INPUT_SIDE), help="padding for the random crop (default 2 px at 28, size/8 for --data)")
     p.add_argument("--zero-init-residual", action="store_true")
-    p.add_argument("--eval-every", type=int, default=5)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--eval-every", type=int_in(1, 100_000), default=5)
+    p.add_argument("--seed", type=int_in(0, 2**32 - 1), default=0)
+    p.add_argument("--threads", type=int_in(1, 4096), default=os.cpu_count() or 1)
     p.add_argument("--output", default="runs/train", help="folder for checkpoints (last.pt, model.safetensors)")
     p.add_argument("--resume", action="store_true", help="continue from OUTPUT/last.pt")
     p.add_argument("--export", help="write an ONNX file here (plus its int8 twin) when training ends")

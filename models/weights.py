@@ -121,6 +121,12 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
             state = state[key]
     if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
         raise WeightsError(f"{path}: not a state dict of named tensors")
+    for key, tensor in state.items():
+        # A view can claim far more than its storage holds (stride 0): 1 MB on disk, gigabytes once copied.
+        claimed = tensor.numel() * tensor.element_size()
+        if claimed > tensor.untyped_storage().nbytes():
+            raise WeightsError(f"{path}: tensor {key} claims {claimed / 1e6:,.0f} MB from "
+                               f"{tensor.untyped_storage().nbytes() / 1e6:,.1f} MB of storage; refused")
     return state
 
 
