@@ -107,6 +107,13 @@ def image_cases(folder: Path) -> list[tuple[str, str, str | None]]:
     # A compressed text chunk that inflates to 64 MB: over Pillow's text-chunk limit.
     huge = _png_chunk(b"zTXt", b"comment\x00\x00" + zlib.compress(b"B" * (64 * 1024 * 1024), 9))
     add("PNG with a huge text chunk", "huge-text.png", raw[:iend] + huge + raw[iend:], "damaged or truncated")
+    progressive = io.BytesIO()
+    _rgb((64, 64)).save(progressive, "JPEG", progressive=True)
+    data = progressive.getvalue()
+    first = data.index(b"\xff\xda")
+    second = data.index(b"\xff\xda", first + 2)
+    add("a JPEG repeating one scan 5,000 times", "scans.jpg", data[:second] + data[first:second] * 5000 + data[second:],
+        "scans is over the 100 limit")
     (folder / "dir.png").mkdir(exist_ok=True)
     cases.append(("a directory named x.png", str(folder / "dir.png"), "is a directory"))
     loop = folder / "loop.png"
