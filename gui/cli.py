@@ -101,7 +101,7 @@ def predict(argv: list[str]) -> int:
                 print(printable(f"model {info.name}: {info.weights_source}; running on {result.provider}{note}"))
                 header_shown = True
             if result.ok:
-                best = ", ".join(f"{p.label} {p.probability:.1%}" for p in result.predictions)
+                best = ", ".join(f"{p.label} {p.percent}" for p in result.predictions)
                 print(printable(f"{result.source}: {best}"))
             else:
                 print(printable(f"{result.source}: error: {result.error}"))

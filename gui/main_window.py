@@ -178,8 +178,13 @@ class MainWindow(QMainWindow):
 
     def _restore(self) -> None:
         geometry = self._setting("geometry", None, QByteArray)
+        screen = self.screen().availableGeometry()
         if geometry is None or not self.restoreGeometry(geometry):
-            self.resize(1280, 800)
+            # The first window fits the screen (a 1366x768 laptop included), frame and all.
+            self.resize(min(1280, screen.width() - 40), min(800, screen.height() - 60))
+        elif not screen.contains(self.frameGeometry()):  # saved on a larger screen
+            self.resize(min(self.width(), screen.width() - 40), min(self.height(), screen.height() - 60))
+            self.move(screen.topLeft())
         splitter = self._setting("splitter", None, QByteArray)
         if splitter is not None:
             self.splitter.restoreState(splitter)
@@ -333,7 +338,7 @@ class MainWindow(QMainWindow):
             item.setForeground(self.palette().placeholderText())
         elif entry.result:
             best = entry.result.predictions[0]
-            item.setText(f"{shown(entry.name)}\n{shown(best.label)} · {best.probability:.0%}")
+            item.setText(f"{shown(entry.name)}\n{shown(best.label)} · {best.percent}")
         else:
             item.setText(f"{shown(entry.name)}\n…")
         if entry.thumb is not None and item.icon().isNull():

@@ -61,6 +61,31 @@ def test_drop_single_file(window, qtbot, images):
     assert "untrained" in window.predictions.source.text()
 
 
+def test_an_untrained_model_never_headlines_a_class(window, qtbot, images):
+    drop(window, files([images / "img0.png"]))
+    qtbot.waitUntil(lambda: all_done(window), timeout=TIMEOUT)
+    window.list.setCurrentRow(0)
+    assert window.predictions.title.text() == "Random weights: these predictions mean nothing"
+    assert window.predictions.bars.muted
+
+
+def test_the_list_and_the_panel_round_alike(qtbot, open_window, tmp_path):
+    from resnet_studio.gui.core.catalog import shipped_models_dir
+
+    window = open_window(tmp_path / "user", shipped_models_dir() / "resnet20-fashion-mnist.onnx")
+    drop(window, files([shipped_models_dir() / "samples" / "bag-test18.png"]))
+    qtbot.waitUntil(lambda: all_done(window), timeout=TIMEOUT)
+    window.list.setCurrentRow(0)
+    best = next(iter(window.studio.entries.values())).result.predictions[0]
+    assert window.predictions.title.text() == f"{best.label} — {best.percent}"
+    assert window.list.item(0).text().endswith(f"{best.label} · {best.percent}")
+    assert not window.predictions.bars.muted
+
+
+def test_the_first_window_fits_the_screen(window):
+    assert window.screen().availableGeometry().contains(window.frameGeometry())
+
+
 def test_drop_many_files_and_a_folder(window, qtbot, images):
     drop(window, files([images / "img0.png", images / "img2.png"]) + files([images]))
     qtbot.waitUntil(lambda: len(window.studio.entries) == 8 and all_done(window), timeout=TIMEOUT)
@@ -231,6 +256,7 @@ def test_the_app_process_never_imports_torch(models_dir, tmp_path):
         f"w = MainWindow(Catalog({str(models_dir)!r}), QSettings({str(tmp_path / 's.ini')!r}, "
         "QSettings.Format.IniFormat), 'cpu')\n"
         "w.show(); app.processEvents()\n"
+        "w.close()  # as the app does on quitting: the workers finish before Python does\n"
         "sys.exit(1 if 'torch' in sys.modules else 0)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -25,6 +25,11 @@ class Prediction:
     label: str
     probability: float
 
+    @property
+    def percent(self) -> str:
+        """The one way a probability is written, so every view rounds it alike (99.9%, never 100%)."""
+        return f"{self.probability:.1%}"
+
 
 @dataclass
 class Result:

@@ -14,11 +14,12 @@ from ..plain_text import plain_label
 class Bars(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.rows: list[tuple[str, float]] = []
+        self.rows: list[tuple[str, float, str]] = []
+        self.muted = False  # grey bars: the scores of an untrained model mean nothing
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
-    def set_rows(self, rows: list[tuple[str, float]]) -> None:
-        self.rows = rows
+    def set_rows(self, rows: list[tuple[str, float, str]], muted: bool = False) -> None:
+        self.rows, self.muted = rows, muted
         self.updateGeometry()
         self.update()
 
@@ -37,12 +38,12 @@ class Bars(QWidget):
         palette = self.palette()
         row_h = self._row_height()
         metrics = self.fontMetrics()
-        widest = max((metrics.horizontalAdvance(label) for label, _ in self.rows), default=0)
+        widest = max((metrics.horizontalAdvance(label) for label, _, _ in self.rows), default=0)
         label_w = min(int(self.width() * 0.45), widest + 16)
         pct_w = metrics.horizontalAdvance("100.0%") + 8
         bar_w = max(10, self.width() - label_w - pct_w)
-        accent = palette.color(QPalette.ColorRole.Highlight)
-        for i, (label, p) in enumerate(self.rows):
+        accent = palette.color(QPalette.ColorRole.Mid if self.muted else QPalette.ColorRole.Highlight)
+        for i, (label, p, percent) in enumerate(self.rows):
             y = i * row_h + 2
             text = metrics.elidedText(label, Qt.TextElideMode.ElideRight, label_w - 8)
             painter.setPen(palette.color(QPalette.ColorRole.WindowText))
@@ -57,7 +58,7 @@ class Bars(QWidget):
             painter.drawRoundedRect(QRectF(track.x(), track.y(), max(2.0, bar_w * p), track.height()), 4, 4)
             painter.setPen(palette.color(QPalette.ColorRole.WindowText))
             painter.drawText(QRectF(label_w + bar_w + 6, y, pct_w, row_h - 4), Qt.AlignmentFlag.AlignVCenter,
-                             f"{p:.1%}")
+                             percent)
 
 
 class PredictionsPanel(QWidget):
@@ -91,6 +92,9 @@ class PredictionsPanel(QWidget):
             self.bars.set_rows([])
             return
         best = result.predictions[0]
-        self.title.setText(f"{shown(best.label)} — {best.probability:.1%}")
-        self.bars.set_rows([(shown(p.label), p.probability) for p in result.predictions])
+        untrained = result.weights.startswith("untrained")
+        # An untrained model's top class is noise: the headline says so instead of naming it.
+        self.title.setText("Random weights: these predictions mean nothing" if untrained
+                           else f"{shown(best.label)} — {best.percent}")
+        self.bars.set_rows([(shown(p.label), p.probability, p.percent) for p in result.predictions], untrained)
         self.source.setText(shown(f"{name} · model {result.model} · {result.weights} · {result.provider_label}", 600))
