@@ -102,7 +102,8 @@ def predict(argv: list[str]) -> int:
                 header_shown = True
             if result.ok:
                 best = ", ".join(f"{p.label} {p.percent}" for p in result.predictions)
-                print(printable(f"{result.source}: {best}"))
+                unlike = " [unlike this model's training data]" if result.out_of_distribution else ""
+                print(printable(f"{result.source}: {best}{unlike}"))
             else:
                 print(printable(f"{result.source}: error: {result.error}"))
     except (ProviderError, RunFailed) as exc:  # the model cannot run at all: one line, and stop

@@ -19,7 +19,7 @@ from .core.model_file import ModelInfo, ModelRejected
 from .core.naming import describe_model
 from .core.text import shown
 from .export_job import STAGES, ExportJob
-from .plain_text import plain_label, tooltip
+from .plain_text import plain_label, tooltip, warning_label
 from .qt_images import rgb_to_qimage
 from .state import Details, ImageEntry, Studio
 from .widgets.activations import ActivationsPanel
@@ -66,12 +66,7 @@ class MainWindow(QMainWindow):
         self.preview.setMinimumSize(240, 240)
         self.activations = ActivationsPanel()
         self.structure = StructurePanel()
-        self.notice = plain_label()
-        self.notice.setObjectName("notice")
-        self.notice.setWordWrap(True)
-        self.notice.setStyleSheet("#notice { background: #fff4e5; color: #7a4100; border: 1px solid #f0c38e;"
-                                  " border-radius: 4px; padding: 6px; }")
-        self.notice.hide()
+        self.notice = warning_label("notice")
         self._notice_timer = QTimer(self, singleShot=True, interval=8000, timeout=self.notice.hide)
 
         left = QWidget()
@@ -338,7 +333,10 @@ class MainWindow(QMainWindow):
             item.setForeground(self.palette().placeholderText())
         elif entry.result:
             best = entry.result.predictions[0]
-            item.setText(f"{shown(entry.name)}\n{shown(best.label)} · {best.percent}")
+            line = f"{shown(best.label)} · {best.percent}"
+            if entry.result.out_of_distribution:
+                line = f"⚠ {line} — unlike the training data"
+            item.setText(f"{shown(entry.name)}\n{line}")
         else:
             item.setText(f"{shown(entry.name)}\n…")
         if entry.thumb is not None and item.icon().isNull():
@@ -367,7 +365,9 @@ class MainWindow(QMainWindow):
         entry = self.current_entry()
         if entry is None:
             return
-        self.predictions.show_result(entry.name, entry.result, entry.error)
+        info = self.studio.info
+        self.predictions.show_result(entry.name, entry.result, entry.error,
+                                     info.ood.description if info is not None and info.ood else "")
         if entry.error or entry.result is None:
             return
         # Activations are computed only while their panel is showing.

@@ -22,6 +22,17 @@ def plain_label(text: str = "", parent: QWidget | None = None) -> QLabel:
     return label
 
 
+def warning_label(name: str) -> QLabel:
+    """A plain, wrapping label in the app's warning colours, hidden until there is something to say."""
+    label = plain_label()
+    label.setObjectName(name)
+    label.setWordWrap(True)
+    label.setStyleSheet(f"#{name} {{ background: #fff4e5; color: #7a4100; border: 1px solid #f0c38e;"
+                        f" border-radius: 4px; padding: 6px; }}")
+    label.hide()
+    return label
+
+
 def tooltip(text: str, lines: int = 12) -> str:
     """``text`` escaped inside explicit rich text (Qt guesses the format of a tooltip), each line bounded."""
     shown_lines = [html.escape(shown(line, 300)) for line in text.splitlines()[:lines]]

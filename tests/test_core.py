@@ -329,7 +329,7 @@ def test_predict_cli_json_and_exit_codes(small_model, tmp_path, capsys):
     assert out["model"]["weights"].startswith("untrained")
     first = out["results"][0]
     assert set(first) == {"source", "model", "weights", "provider", "provider_note", "predictions", "error",
-                          "decode_ms", "inference_ms"}
+                          "decode_ms", "inference_ms", "out_of_distribution", "ood_score"}
     assert len(first["predictions"]) == 2 and first["provider"] == CPU
     (tmp_path / "bad.jpg").write_text("nope")
     assert studio_main(["predict", str(folder / "0.png"), str(tmp_path / "bad.jpg"), "--model", str(small_model),

@@ -42,6 +42,9 @@ class Result:
     error: str | None = None
     decode_ms: float = 0.0
     inference_ms: float = 0.0
+    # None when the model carries no out-of-distribution parameters (an old file, or one from elsewhere).
+    out_of_distribution: bool | None = None
+    ood_score: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -98,15 +101,21 @@ class Engine:
 
     def classify_arrays(self, info: ModelInfo, batch: np.ndarray, sources: list[str], k: int = 5) -> list[Result]:
         started = time.perf_counter()
-        handle, (logits,) = self.pool.run(info, batch, [info.logits_name])
+        outputs = [info.logits_name, "features"] if info.ood else [info.logits_name]
+        handle, (logits, *features) = self.pool.run(info, batch, outputs)
         if logits.shape != (len(sources), info.num_classes):
             raise RunFailed(f"{info.name}: gave logits of shape {list(logits.shape)} for {len(sources)} image(s), "
                             f"but declares {info.num_classes} classes")
         elapsed = (time.perf_counter() - started) * 1000 / len(sources)
         probabilities = softmax(logits.astype(np.float64))
-        return [Result(source, info.name, info.weights_source, handle.provider, handle.reason,
-                       top_k(p, info.labels, k), inference_ms=round(elapsed, 3))
-                for source, p in zip(sources, probabilities)]
+        results = [Result(source, info.name, info.weights_source, handle.provider, handle.reason,
+                          top_k(p, info.labels, k), inference_ms=round(elapsed, 3))
+                   for source, p in zip(sources, probabilities)]
+        if info.ood and features and features[0].shape == (len(sources), info.ood.means.shape[1]):
+            for result, score in zip(results, info.ood.scores(features[0])):
+                result.ood_score = round(float(score), 3)
+                result.out_of_distribution = bool(score > info.ood.threshold)
+        return results
 
     def classify_files(self, info: ModelInfo, paths: Iterable[str | Path], k: int = 5,
                        batch_size: int = 8) -> Iterator[Result]:

@@ -26,6 +26,7 @@ import onnx
 
 from .limits import MAX_CLASSES, MAX_INPUT_SIDE, MAX_LABEL_CHARS, MAX_METADATA_BYTES, MAX_MODEL_BYTES
 from .local_file import Rejected, check_local_file
+from .ood import OutOfDistribution
 
 CONTROL_FLOW = {"Loop", "Scan", "If"}
 IMAGENET_PREPROCESS = {"resize": 256, "crop": 224, "interpolation": "bilinear",
@@ -60,6 +61,7 @@ class ModelInfo:
     logits_name: str = "logits"
     input_name: str = "input"
     fixed_batch: int | None = None  # the input's batch size when the file fixes it (then 1)
+    ood: OutOfDistribution | None = None  # out-of-distribution parameters, when the file carries them
 
     @property
     def weights_source(self) -> str:
@@ -240,6 +242,8 @@ def read_model(path: str | os.PathLike) -> ModelInfo:
         path=path, name=path.stem, labels=labels, preprocess=preprocess, input_shape=[channels, *shape[2:]],
         num_classes=num_classes, has_metadata=ours, logits_name=logits.name, input_name=image_input.name,
         fixed_batch=1 if shape[0] == 1 else None,
+        ood=OutOfDistribution.from_metadata(_json(props, "ood", dict, path, None), num_classes)
+        if ours and "features" in outputs else None,
         variant=_json(props, "variant", str, path) if ours else None,
         architecture=architecture,
         weights=_json(props, "weights", dict, path, {}) if ours else {},

@@ -204,7 +204,7 @@ class SessionPool:
         providers, reason = ([CPU], "CUDA ran out of memory") if cpu_only else self.provider_plan()
         try:
             if not full:
-                model = logits_only_bytes(model, info.logits_name)
+                model = logits_only_bytes(model, info.logits_name, ("features",) if info.ood else ())
             session = ort.InferenceSession(model, self._options(), providers=providers)
         except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
             detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QSizePolicy, QVBoxLayout, QWidget
 
 from ..core.engine import Result
 from ..core.text import shown
-from ..plain_text import plain_label
+from ..plain_text import plain_label, warning_label
 
 
 class Bars(QWidget):
@@ -76,12 +76,20 @@ class PredictionsPanel(QWidget):
         self.source = plain_label()
         self.source.setWordWrap(True)
         self.source.setObjectName("weightsSource")
+        self.warning = warning_label("oodWarning")
         layout.addWidget(self.title)
+        layout.addWidget(self.warning)
         layout.addWidget(self.bars)
         layout.addWidget(self.source)
         layout.addStretch(1)
 
-    def show_result(self, name: str, result: Result | None, error: str | None) -> None:
+    def show_result(self, name: str, result: Result | None, error: str | None, trained_on: str = "") -> None:
+        """``trained_on`` describes the model's training data, for the out-of-distribution warning."""
+        self.warning.setVisible(bool(result and result.out_of_distribution))
+        if result and result.out_of_distribution:
+            what = f" ({shown(trained_on)})" if trained_on else ""
+            self.warning.setText(f"⚠ This image is unlike the model's training data{what}: the prediction below "
+                                 f"is probably meaningless.")
         if error:
             self.title.setText(shown(f"{name}: {error.split(': ', 1)[-1]}", 400))
             self.bars.set_rows([])

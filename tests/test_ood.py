@@ -1,0 +1,79 @@
+"""The out-of-distribution flag: its threshold on Fashion-MNIST, its parameters in the file,
+predict's JSON, and the warning in the window on an image unlike the training data."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from qt_events import drop, files
+from resnet_studio.gui.core.catalog import DEFAULT_MODEL, shipped_models_dir
+from resnet_studio.gui.core.model_file import read_model
+from resnet_studio.gui.core.ood import OutOfDistribution, auroc, fit
+
+SHIPPED = sorted(shipped_models_dir().glob("*.onnx"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_at_most_5_percent_of_the_test_set_is_flagged(path):
+    from resnet_studio.export.api import fashion_mnist_samples
+    from resnet_studio.export.ood_fit import features_of
+
+    info = read_model(path)
+    assert info.ood is not None and info.ood.description == "10 kinds of clothing, greyscale, on black"
+    flagged = (info.ood.scores(features_of(path, fashion_mnist_samples(info.preprocess, 10_000))) >
+               info.ood.threshold).mean()
+    assert 0.02 < flagged <= 0.05
+
+
+def test_the_parameters_round_trip_through_metadata():
+    rng = np.random.default_rng(0)
+    features, labels = rng.normal(size=(600, 8)), np.repeat(np.arange(3), 200)
+    features[labels == 1] += 4
+    means, precision = fit(features, labels, 3)
+    ood = OutOfDistribution(means, precision, 12.5, "three blobs")
+    back = OutOfDistribution.from_metadata(json.loads(json.dumps(ood.to_metadata())), 3)
+    np.testing.assert_allclose(back.scores(features), ood.scores(features), rtol=1e-4)
+    assert back.threshold == 12.5 and back.description == "three blobs"
+    assert OutOfDistribution.from_metadata(ood.to_metadata(), 4) is None  # classes do not match
+    assert OutOfDistribution.from_metadata({**ood.to_metadata(), "threshold": "NaN"}, 3) is None
+    far = rng.normal(size=(50, 8)) + 30
+    assert auroc(ood.scores(features), ood.scores(far)) == 1.0
+
+
+def test_predict_json_carries_the_flag_and_a_model_without_parameters_has_none(tmp_path):
+    from resnet_studio.export.api import export, prepare
+
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (120, 160, 3), dtype=np.uint8)).save(photo)
+    shirt = shipped_models_dir() / "samples" / "shirt-test4.png"
+    plain = tmp_path / "random.onnx"
+    export(prepare("resnet20"), plain)
+
+    def results(model):
+        out = subprocess.run([sys.executable, "-m", "resnet_studio.gui.cli", "predict", photo, shirt, "--model",
+                              model, "--json", "--device", "cpu"], capture_output=True, text=True, timeout=120)
+        return json.loads(out.stdout)["results"]
+
+    shipped = results(DEFAULT_MODEL)
+    assert [r["out_of_distribution"] for r in shipped] == [True, False]
+    assert shipped[0]["ood_score"] > read_model(shipped_models_dir() / f"{DEFAULT_MODEL}.onnx").ood.threshold
+    assert all(r["out_of_distribution"] is None and r["ood_score"] is None for r in results(plain))
+
+
+def test_the_window_warns_on_an_image_unlike_the_training_data(qtbot, open_window, tmp_path):
+    photo = tmp_path / "colour.png"
+    Image.fromarray(np.random.default_rng(2).integers(0, 255, (200, 300, 3), dtype=np.uint8)).save(photo)
+    window = open_window(tmp_path / "user", shipped_models_dir() / f"{DEFAULT_MODEL}.onnx")
+    drop(window, files([photo, shipped_models_dir() / "samples" / "shirt-test4.png"]))
+    qtbot.waitUntil(lambda: len(window.studio.entries) == 2 and all(
+        e.result for e in window.studio.entries.values()), timeout=60_000)
+    window.list.setCurrentRow(0)
+    assert "unlike the training data" in window.list.item(0).text()
+    assert window.predictions.warning.isVisible()
+    assert "10 kinds of clothing, greyscale, on black" in window.predictions.warning.text()
+    window.list.setCurrentRow(1)
+    assert "unlike" not in window.list.item(1).text() and not window.predictions.warning.isVisible()
