@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 import urllib.parse
@@ -507,7 +508,9 @@ class MainWindow(QMainWindow):
                                                         f"({MIN_CALIBRATION_IMAGES} or more, like those you classify)")
         if not folder:
             return
-        count = sum(1 for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        # Stops at the 64th image: a huge folder must not hold up the GUI thread.
+        images = (p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        count = sum(1 for _ in itertools.islice(images, MIN_CALIBRATION_IMAGES))
         if count < MIN_CALIBRATION_IMAGES:
             self.show_notice(f"{folder} holds {count} images; int8 calibration needs {MIN_CALIBRATION_IMAGES} or more")
             return

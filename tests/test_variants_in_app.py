@@ -197,3 +197,23 @@ def test_twins_run_int8_on_the_cpu_and_the_menu_overrides_it(app_window, qtbot):
     assert window.picker.button.text() == f"{DEFAULT_MODEL} · fp32"
     window._precision_actions["auto"].trigger()
     qtbot.waitUntil(lambda: window.studio.info.precision == "int8", timeout=TIMEOUT)
+
+
+def test_an_int8_twin_calibrated_on_the_users_images_joins_its_model(app_window, qtbot, tmp_path):
+    window = app_window()
+    choose(window, qtbot, "resnet20 random")
+    qtbot.waitUntil(lambda: window.studio.info.name == "resnet20-random-fp32", timeout=TIMEOUT)
+    photos = tmp_path / "calibration"
+    photos.mkdir()
+    rng = np.random.default_rng(3)
+    for i in range(64):
+        Image.fromarray(rng.integers(0, 255, (40, 40), dtype=np.uint8), "L").save(photos / f"{i}.png")
+    # What the context menu's "Make an int8 twin…" starts once the folder is chosen.
+    window._start_export("resnet20", "random", ["int8"], str(photos))
+    stages = []
+    window.export_job.stage.connect(lambda precision, stage, done, total: stages.append(stage))
+    qtbot.waitUntil(lambda: window.export_job is None and window.studio.info.precision == "int8", timeout=TIMEOUT)
+    assert "quantize" in stages and not window.export_bar.isVisible()
+    offer = window.studio.current_offer()
+    assert sorted(offer.files) == ["fp32", "int8"] and offer.pick("cpu").path.name == "resnet20-random-int8.onnx"
+    assert user_files(window) == ["resnet20-random-fp32.onnx", "resnet20-random-int8.onnx"]
