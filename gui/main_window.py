@@ -526,6 +526,7 @@ class MainWindow(QMainWindow):
             self.picker.set_offers(self.studio.offers, offer.key)
             self.picker.set_active(offer.key, info.precision)
         self.activations.set_model(info)
+        self.predictions.set_model(info)
         self._show_structure()
         handle = self.studio.handle
         device = "CUDA" if handle.reason is None else "CPU"

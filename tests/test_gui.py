@@ -298,3 +298,22 @@ def test_signal_emit_keeps_reference_counts():
     for _ in range(1000):
         signals.result.emit((1, None))
     assert sys.getrefcount(True) - before >= -5
+
+
+def test_the_classes_a_model_knows_are_listed_and_searchable(qtbot, open_window, tmp_path):
+    from onnx_builders import save, third_party_classifier
+    from resnet_studio.gui.core.catalog import shipped_models_dir
+
+    window = open_window(tmp_path / "user", shipped_models_dir() / "resnet20-fashion-mnist.onnx")
+    panel = window.predictions
+    assert panel.class_filter.rowCount() == 10 and panel.classes_box.title().endswith("(10)")
+    qtbot.keyClicks(panel.class_search, "SHIRT")
+    assert [panel.class_filter.index(i, 0).data() for i in range(panel.class_filter.rowCount())] == [
+        "0: T-shirt/top", "6: Shirt"]
+    window.studio.load_model(save(third_party_classifier(), tmp_path / "imagenet-like.onnx"))
+    qtbot.waitUntil(lambda: window.studio.info.num_classes == 1000, timeout=TIMEOUT)
+    assert panel.class_filter.rowCount() == 1000 and panel.class_search.text() == ""
+    qtbot.keyClicks(panel.class_search, "retriever")
+    expected = [f"{i}: {label}" for i, label in enumerate(window.studio.info.labels) if "retriever" in label]
+    assert [panel.class_filter.index(i, 0).data() for i in range(panel.class_filter.rowCount())] == expected
+    assert len(expected) == 5

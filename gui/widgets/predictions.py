@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtCore import QRectF, QSize, QSortFilterProxyModel, QStringListModel, Qt
 from PySide6.QtGui import QColor, QPainter, QPalette
-from PySide6.QtWidgets import QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGroupBox, QLineEdit, QListView, QSizePolicy, QVBoxLayout, QWidget
 
 from ..core.engine import Result
+from ..core.model_file import ModelInfo
 from ..core.text import shown
 from ..plain_text import plain_label, warning_label
 
@@ -81,7 +82,32 @@ class PredictionsPanel(QWidget):
         layout.addWidget(self.warning)
         layout.addWidget(self.bars)
         layout.addWidget(self.source)
-        layout.addStretch(1)
+        layout.addWidget(self._classes_box(), 1)
+
+    def _classes_box(self) -> QGroupBox:
+        """Every class the model can answer with, searchable: what it knows is all it can say."""
+        self.classes_box = QGroupBox("Classes this model knows")
+        self.class_names = QStringListModel(self)
+        self.class_filter = QSortFilterProxyModel(self)
+        self.class_filter.setSourceModel(self.class_names)
+        self.class_filter.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.class_search = QLineEdit()
+        self.class_search.setPlaceholderText("Search the classes")
+        self.class_search.setClearButtonEnabled(True)
+        self.class_search.textChanged.connect(self.class_filter.setFilterFixedString)
+        view = QListView()
+        view.setModel(self.class_filter)
+        view.setUniformItemSizes(True)
+        view.setEditTriggers(QListView.EditTrigger.NoEditTriggers)
+        box_layout = QVBoxLayout(self.classes_box)
+        box_layout.addWidget(self.class_search)
+        box_layout.addWidget(view)
+        return self.classes_box
+
+    def set_model(self, info: ModelInfo) -> None:
+        self.class_names.setStringList([f"{i}: {shown(label)}" for i, label in enumerate(info.labels)])
+        self.classes_box.setTitle(f"Classes this model knows ({len(info.labels):,})")
+        self.class_search.clear()
 
     def show_result(self, name: str, result: Result | None, error: str | None, trained_on: str = "") -> None:
         """``trained_on`` describes the model's training data, for the out-of-distribution warning."""
