@@ -48,6 +48,7 @@ class MainWindow(QMainWindow):
         self._compare: str = ""
         self.export_job: ExportJob | None = None
         self._fell_back = False
+        self._fallback_variant: str | None = None  # the variant whose ImageNet download just failed
         self._load_when_listed: Path | None = None  # an export that just landed loads once it is listed
 
         self.picker = ModelPicker()
@@ -479,7 +480,7 @@ class MainWindow(QMainWindow):
             self.export_bar.hide()
 
     def _fallback_to_random(self) -> None:
-        variant = getattr(self, "_fallback_variant", None)
+        variant = self._fallback_variant
         self.export_bar.hide()
         if variant:
             self._start_export(variant, "random")

@@ -45,10 +45,6 @@ def imagenet_entry(variant: Variant, source: str) -> ImageNetWeights:
     return variant.imagenet[version]
 
 
-def cached_checkpoint_path(entry: ImageNetWeights) -> Path:
-    return entry.cache_path
-
-
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -64,7 +60,7 @@ def fetch_imagenet(entry: ImageNetWeights, url: str | None = None,
     The sha256 prefix in the file name is checked on download and again for a file that
     was placed in the cache by hand.
     """
-    target = cached_checkpoint_path(entry)
+    target = entry.cache_path
     url = url or entry.url
     if not target.exists():
         download(url, target, entry.sha256_prefix, progress)

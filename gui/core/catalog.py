@@ -117,6 +117,19 @@ class Catalog:
         self._read = read
         return found
 
+    def _read_path(self, path: Path) -> ModelInfo:
+        """What the last scan read, while the file is unchanged: parsing a model holds Python's GIL for
+        about 2 ms per MB, so loading one must not parse it again. Otherwise read it now."""
+        with self._lock:
+            cached = self._read.get(path)
+        try:
+            stat = path.stat()
+        except (OSError, RuntimeError):
+            cached = None
+        if cached and cached[1].info is not None and cached[0] == (stat.st_mtime_ns, stat.st_size):
+            return cached[1].info
+        return read_model(path)
+
     def by_name(self) -> dict[str, Entry]:
         """Each name once. Where names collide, a user's file wins over a shipped one and a file
         given by path over both: the nearer source is the one the user meant. Every lookup by
@@ -132,7 +145,7 @@ class Catalog:
             return self.default()
         candidate = Path(name_or_path)
         if candidate.suffix == ".onnx" or candidate.exists() or os.sep in name_or_path:
-            return read_model(candidate)
+            return self._read_path(candidate)
         usable = self.by_name()
         if name_or_path in usable:
             entry = usable[name_or_path]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mmap
 import os
 import warnings
 
@@ -15,7 +16,7 @@ MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
 # 300 MB holds a 100-megapixel RGB photo.
 MAX_DECODED_BYTES = 300_000_000
 # A progressive JPEG decodes every scan in full; libjpeg's standard progression has 10 scans, and a
-# file that repeats one scan thousands of times decodes for minutes.
+# file that repeats one scan thousands of times decodes for minutes. Baseline files fail at once.
 MAX_JPEG_SCANS = 100
 # Every exception type that Pillow's own fuzz harness treats as an expected decoding failure.
 DECODE_ERRORS = (OSError, SyntaxError, MemoryError, ValueError, NotImplementedError, OverflowError,
@@ -44,7 +45,9 @@ def load_image(path: str | os.PathLike, color: str = "RGB", min_side: int | None
                     raise ImageRejected(f"{name}: {width}x{height} pixels is over the {MAX_PIXELS:,} limit "
                                         f"(possible decompression bomb)")
                 image.seek(0)  # animated files: the first frame
-                if image.format == "JPEG":
+                # Only progressive decoding goes through scan after scan; a baseline file with extra scans
+                # fails at once in libjpeg, so most photos skip the count.
+                if image.format == "JPEG" and image.info.get("progressive"):
                     scans = _jpeg_scans(path)
                     if scans > MAX_JPEG_SCANS:
                         raise ImageRejected(f"{name}: a JPEG of {scans:,} scans is over the {MAX_JPEG_SCANS} limit "
@@ -90,16 +93,13 @@ def _bytes_per_pixel(mode: str) -> int:
 
 
 def _jpeg_scans(path) -> int:
-    """Start-of-scan markers in a JPEG. 0xFF 0xDA cannot occur inside entropy-coded data, where
-    every 0xFF byte is followed by 0x00 or a restart marker."""
-    count, tail = 0, b""
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            data = tail + chunk
-            count += data.count(b"\xff\xda")
-            tail = data[-1:] if data[-1:] == b"\xff" else b""
-            if count > MAX_JPEG_SCANS:
-                break
+    """Start-of-scan markers in a JPEG, counted up to one past the limit. 0xFF 0xDA cannot occur inside
+    entropy-coded data, where every 0xFF byte is followed by 0x00 or a restart marker. The file is
+    searched in place (a memory map), never copied into memory."""
+    count = position = 0
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        while count <= MAX_JPEG_SCANS and (position := data.find(b"\xff\xda", position) + 1):
+            count += 1
     return count
 
 
