@@ -63,6 +63,7 @@ class Variant:
     num_classes: int = 1000
     imagenet: dict[str, ImageNetWeights] = field(default_factory=dict)
     summary: str = ""
+    residual: bool = True
 
     @property
     def stem(self) -> str:
@@ -112,7 +113,7 @@ class Variant:
             for block in range(depth):
                 stride = 2 if index > 0 and block == 0 else 1
                 entry = size
-                if stride != 1 or inplanes != planes * expansion:
+                if self.residual and (stride != 1 or inplanes != planes * expansion):
                     conv(inplanes, planes * expansion, 1, stride)
                     size = entry
                 if self.block == "Bottleneck":
@@ -138,10 +139,10 @@ def _imagenet(name, block, layers, v1, v2=None, groups=1, width_per_group=None, 
     )
 
 
-def _small(name, block, layers, groups=1, width_per_group=None, summary=""):
+def _small(name, block, layers, groups=1, width_per_group=None, summary="", residual=True):
     return Variant(
         name, "small", block, tuple(layers), (16, 32, 64), groups=groups, width_per_group=width_per_group,
-        input_size=28, in_channels=1, num_classes=10, summary=summary,
+        input_size=28, in_channels=1, num_classes=10, summary=summary, residual=residual,
     )
 
 
@@ -174,6 +175,10 @@ _VARIANTS = [
     # He et al. 2015 §4.2: 6n+2 layers, 3x3 stem, stages of 16/32/64 channels.
     *(_small(f"resnet{6 * n + 2}", "BasicBlock", [n, n, n], summary=f"ResNet-{6 * n + 2} (n={n}), He et al. 2015 §4.2")
       for n in (3, 5, 7, 9, 18)),
+    # The same networks with every shortcut removed (He et al. 2015, Fig. 6 left): the degradation problem.
+    *(_small(f"plain{6 * n + 2}", "BasicBlock", [n, n, n], residual=False,
+             summary=f"Plain-{6 * n + 2}: ResNet-{6 * n + 2} without shortcuts, He et al. 2015 Fig. 6")
+      for n in (3, 9)),
     # A narrow ResNeXt-29 (Xie et al. 2017, §5.3 layout: 3 stages of 3 bottlenecks) sized for 28 px.
     # Cardinality and width are options of build_model (groups=, width_per_group=).
     _small("resnext29_8x4d", "Bottleneck", [3, 3, 3], groups=8, width_per_group=4,
@@ -215,5 +220,6 @@ def build_model(name: str, *, num_classes: int | None = None, in_channels: int |
         stage_planes=variant.stage_planes,
         stem=variant.stem,
         in_channels=in_channels or variant.in_channels,
+        residual=variant.residual,
         **options,
     )

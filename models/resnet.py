@@ -43,6 +43,7 @@ class BasicBlock(nn.Module):
         dilation: int = 1,
         norm_layer: NormLayer | None = None,
         stride_in_1x1: bool = False,
+        residual: bool = True,
     ) -> None:
         super().__init__()
         if groups != 1 or base_width != 64:
@@ -58,12 +59,14 @@ class BasicBlock(nn.Module):
         self.bn2 = norm_layer(planes)
         self.downsample = downsample
         self.stride = stride
+        self.residual = residual
 
     def forward(self, x: Tensor) -> Tensor:
-        identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
-        return self.relu(out + identity)
+        if self.residual:
+            out = out + (x if self.downsample is None else self.downsample(x))
+        return self.relu(out)
 
 
 class Bottleneck(nn.Module):
@@ -86,6 +89,7 @@ class Bottleneck(nn.Module):
         dilation: int = 1,
         norm_layer: NormLayer | None = None,
         stride_in_1x1: bool = False,
+        residual: bool = True,
     ) -> None:
         super().__init__()
         norm_layer = norm_layer or nn.BatchNorm2d
@@ -100,13 +104,15 @@ class Bottleneck(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
         self.stride = stride
+        self.residual = residual
 
     def forward(self, x: Tensor) -> Tensor:
-        identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
-        return self.relu(out + identity)
+        if self.residual:
+            out = out + (x if self.downsample is None else self.downsample(x))
+        return self.relu(out)
 
 
 Block = type[BasicBlock] | type[Bottleneck]
@@ -119,6 +125,8 @@ class ResNet(nn.Module):
     ``stem="small"`` is the 3x3/1 conv with no pooling used for 28-32 px inputs.
     ``width_per_group`` counts the channels of one group in the first stage (64 for
     ResNet-50, 4 for ResNeXt-50 32x4d); it defaults to ``stage_planes[0]``.
+    ``residual=False`` drops every shortcut, projections included: the "plain"
+    networks of He et al. (2015, Fig. 3 and 6) that show the degradation problem.
     """
 
     def __init__(
@@ -134,6 +142,7 @@ class ResNet(nn.Module):
         in_channels: int = 3,
         stride_in_1x1: bool = False,
         norm_layer: NormLayer | None = None,
+        residual: bool = True,
     ) -> None:
         super().__init__()
         if len(layers) != len(stage_planes):
@@ -145,6 +154,7 @@ class ResNet(nn.Module):
         # Blocks measure width against 64 planes, as torchvision's do; rescale for narrower stems.
         self.base_width = (width_per_group or stage_planes[0]) * 64 // stage_planes[0]
         self.stride_in_1x1 = stride_in_1x1
+        self.residual = residual
         self.inplanes = stage_planes[0]
 
         if stem == "imagenet":
@@ -181,14 +191,14 @@ class ResNet(nn.Module):
     def _make_layer(self, block: Block, planes: int, blocks: int, stride: int) -> nn.Sequential:
         norm_layer = self._norm_layer
         downsample = None
-        if stride != 1 or self.inplanes != planes * block.expansion:
+        if self.residual and (stride != 1 or self.inplanes != planes * block.expansion):
             downsample = nn.Sequential(
                 conv1x1(self.inplanes, planes * block.expansion, stride),
                 norm_layer(planes * block.expansion),
             )
         shared = dict(
             groups=self.groups, base_width=self.base_width, norm_layer=norm_layer,
-            stride_in_1x1=self.stride_in_1x1,
+            stride_in_1x1=self.stride_in_1x1, residual=self.residual,
         )
         stage = [block(self.inplanes, planes, stride, downsample, **shared)]
         self.inplanes = planes * block.expansion

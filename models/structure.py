@@ -64,15 +64,18 @@ def _block(name: str, block: BasicBlock | Bottleneck, shape: list[int]) -> dict[
         layers.append(main.layer(f"{name}.bn{index + 1}", getattr(block, f"bn{index + 1}")))
         if index < len(convs) - 1:
             layers.append(main.layer(f"{name}.relu", block.relu))
-    if block.downsample is None:
-        shortcut: dict[str, Any] = {"type": "identity", "stride": 1, "layers": []}
+    if not block.residual:
+        shortcut: dict[str, Any] = {"type": "none", "stride": 1, "layers": []}
+    elif block.downsample is None:
+        shortcut = {"type": "identity", "stride": 1, "layers": []}
     else:
         side = _Tracer(*shape)
         projection = [side.layer(f"{name}.downsample.{i}", m) for i, m in enumerate(block.downsample)]
         shortcut = {"type": "projection", "stride": block.downsample[0].stride[0], "layers": projection}
-    layers.append({"name": f"{name}.add", "kind": "add", "in_channels": main.shape[0],
-                   "out_channels": main.shape[0], "kernel": 1, "stride": 1, "groups": 1, "macs": 0, "params": 0,
-                   "output_shape": list(main.shape)})
+    if block.residual:
+        layers.append({"name": f"{name}.add", "kind": "add", "in_channels": main.shape[0],
+                       "out_channels": main.shape[0], "kernel": 1, "stride": 1, "groups": 1, "macs": 0,
+                       "params": 0, "output_shape": list(main.shape)})
     layers.append(main.layer(f"{name}.relu_out", block.relu))
     conv2 = block.conv2
     return {
@@ -119,6 +122,7 @@ def describe(model: ResNet, input_size: int | tuple[int, int], in_channels: int 
         "variant": variant,
         "block": type(first).__name__,
         "stride_in_1x1": bool(getattr(model, "stride_in_1x1", False)),
+        "residual": model.residual,
         "input_shape": [channels, height, width],
         "stem": stem_entry,
         "stages": stages,

@@ -162,12 +162,15 @@ def train(args: argparse.Namespace) -> int:
                                 lr=args.lr, momentum=0.9, nesterov=True)
     start_epoch = 0
     generator = torch.Generator().manual_seed(args.seed)
+    # One row per epoch: the curves of He et al. (2015) Fig. 6, kept in the checkpoint and the model file.
+    history: list[dict] = []
     if args.resume:
         state = load_checkpoint(out_dir / "last.pt")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         start_epoch = int(state["epoch"])
         generator.set_state(state["generator"])
+        history = json.loads(state.get("history", "[]"))
         print(f"resumed from {out_dir / 'last.pt'} after epoch {start_epoch}", file=sys.stderr)
 
     meta = {"variant": variant.name, "in_channels": in_channels, "num_classes": len(train_set.classes),
@@ -177,7 +180,7 @@ def train(args: argparse.Namespace) -> int:
     mean = torch.tensor(train_set.mean).view(1, -1, 1, 1)
     std = torch.tensor(train_set.std).view(1, -1, 1, 1)
     progress = Progress(steps_per_epoch * (args.epochs - start_epoch), args.quiet)
-    started = time.monotonic()
+    started = time.monotonic() - (history[-1]["seconds"] if history else 0)
     epoch = start_epoch
     try:
         for epoch in range(start_epoch + 1, args.epochs + 1):
@@ -206,12 +209,19 @@ def train(args: argparse.Namespace) -> int:
                 correct += int((logits.argmax(1) == y).sum())
                 loss_sum += float(loss.detach()) * len(y)
                 progress.update(epoch, args.epochs, step + 1, steps_per_epoch, loss_sum / seen, correct / seen)
+            row = {"epoch": epoch, "train_loss": round(loss_sum / seen, 5), "train_error": round(1 - correct / seen, 5),
+                   "test_error": None}
             text = f"epoch {epoch}/{args.epochs}: loss {loss_sum / seen:.4f} train acc {correct / seen:.2%}"
-            if epoch % args.eval_every == 0 and epoch != args.epochs:
-                text += f" {'val' if args.data else 'test'} acc {evaluate(model, val_set)[0]:.2%}"
-            progress.line(text + f" ({_clock(time.monotonic() - started)})")
+            if epoch % args.eval_every == 0 or epoch == args.epochs:
+                held_out = evaluate(model, val_set)[0]
+                row["test_error"] = round(1 - held_out, 5)
+                text += f" {'val' if args.data else 'test'} acc {held_out:.2%}"
+            row["seconds"] = round(time.monotonic() - started, 1)
+            history.append(row)
+            progress.line(text + f" ({_clock(row['seconds'])})")
             atomic_save_torch({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
-                               "generator": generator.get_state(), "meta": json.dumps(meta)}, out_dir / "last.pt")
+                               "generator": generator.get_state(), "meta": json.dumps(meta),
+                               "history": json.dumps(history)}, out_dir / "last.pt")
     except KeyboardInterrupt:
         print(f"\ninterrupted in epoch {epoch}; the last good checkpoint is {out_dir / 'last.pt'} "
               f"(resume with --resume)", file=sys.stderr)
@@ -224,7 +234,7 @@ def train(args: argparse.Namespace) -> int:
           f"in {_clock(wall)}", file=sys.stderr)
     print_per_class(confusion, val_set.classes)
     meta.update({"metrics": {f"{split}_top1": round(accuracy, 5), "split": split, "images": len(val_set),
-                             "epochs": args.epochs, "train_seconds": round(wall)}})
+                             "epochs": args.epochs, "train_seconds": round(wall), "history": history}})
     save_safetensors(model.state_dict(), meta, out_dir / "model.safetensors")
     print(f"saved {out_dir / 'model.safetensors'}", file=sys.stderr)
     if args.export:
@@ -272,7 +282,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--label-smoothing", type=float_in(0, 1, high_open=True), default=0.0)
     p.add_argument("--pad", type=int_in(0, MAX_INPUT_SIDE), help="padding for the random crop (default 2 px at 28, size/8 for --data)")
     p.add_argument("--zero-init-residual", action="store_true")
-    p.add_argument("--eval-every", type=int_in(1, 100_000), default=5)
+    p.add_argument("--eval-every", type=int_in(1, 100_000), default=1,
+                   help="held-out error every N epochs (the history's test_error; default every epoch)")
     p.add_argument("--seed", type=int_in(0, 2**32 - 1), default=0)
     p.add_argument("--threads", type=int_in(1, 4096), default=os.cpu_count() or 1)
     p.add_argument("--output", default="runs/train", help="folder for checkpoints (last.pt, model.safetensors)")

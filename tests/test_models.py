@@ -131,6 +131,27 @@ def test_shortcut_kinds():
     assert x50["stages"][0]["blocks"][0]["width"] == 128 and r50["stages"][0]["blocks"][0]["width"] == 64
 
 
+def test_plain_variants_are_their_resnets_without_shortcuts():
+    for depth in (20, 56):
+        plain, residual = build_model(f"plain{depth}").eval(), build_model(f"resnet{depth}").eval()
+        assert not any(b.downsample is not None or b.residual for s in plain.stages() for b in s)
+        # Only the two projections (1x1 conv + BN on the first block of stages 2 and 3) go: 16*32 + 2*32 + 32*64 + 2*64.
+        assert VARIANTS[f"resnet{depth}"].params() - VARIANTS[f"plain{depth}"].params() == 2752
+        info = describe(plain, 28, variant=f"plain{depth}")
+        assert info["residual"] is False and info["params"] == VARIANTS[f"plain{depth}"].params()
+        blocks = [b for s in info["stages"] for b in s["blocks"]]
+        assert {b["shortcut"]["type"] for b in blocks} == {"none"}
+        assert not any(layer["kind"] == "add" for b in blocks for layer in b["layers"])
+        # Same weights, different function: the plain block does not add its input back.
+        plain.load_state_dict({k: v for k, v in residual.state_dict().items() if "downsample" not in k})
+        x = torch.randn(1, 1, 28, 28)
+        with torch.no_grad():
+            block = residual.layer1[0]
+            assert torch.allclose(plain.layer1[0](x := residual.relu(residual.bn1(residual.conv1(x)))),
+                                  torch.relu(block.bn2(block.conv2(block.relu(block.bn1(block.conv1(x)))))))
+            assert not torch.allclose(plain.layer1[0](x), block(x))
+
+
 def test_matches_torchvision_when_available():
     tv = pytest.importorskip("torchvision.models")
     for name in ["resnet18", "resnext50_32x4d", "wide_resnet50_2"]:

@@ -111,4 +111,9 @@ def test_interrupt_keeps_the_last_good_checkpoint_and_resume_continues(tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert f"resumed from {out / 'last.pt'} after epoch {state['epoch']}" in resumed.stderr
     assert load_checkpoint(out / "last.pt")["epoch"] == 3
-    assert safetensors_metadata(out / "model.safetensors")["metrics"]["epochs"] == 3
+    metrics = safetensors_metadata(out / "model.safetensors")["metrics"]
+    assert metrics["epochs"] == 3
+    # The epochs before the interruption come back from the checkpoint: one history row each, in order.
+    assert [row["epoch"] for row in metrics["history"]] == [1, 2, 3]
+    assert all(0 <= row["train_error"] <= 1 and 0 <= row["test_error"] <= 1 for row in metrics["history"])
+    assert metrics["history"][-1]["test_error"] == pytest.approx(1 - metrics["test_top1"], abs=1e-4)

@@ -155,6 +155,8 @@ class Diagram:
             self.label(line, x + 10, y + 26 + i * LINE_H, bold=differs, color=DIFF if differs else None)
         footer = f"out {shape_text(block['output_shape'])} · {human(block['params'])} · {human(block['macs'], 'MACs')}"
         self.label(footer, x + 10, y + 26 + len(lines) * LINE_H + 2, color=self.muted)
+        if shortcut["type"] == "none":  # a plain network's block: nothing to draw beside it
+            return item, height
         # The shortcut: a line down the right side into the addition.
         sx = x + BLOCK_W - SHORTCUT_W + 10
         top, bottom = QPointF(sx, y + 24), QPointF(sx, y + 26 + (len(lines) - 1) * LINE_H + 6)
