@@ -12,10 +12,10 @@ from PIL import Image
 from onnx_builders import colour_cam_model, save, third_party_classifier
 from resnet_studio.gui.cli import main as studio_main
 from resnet_studio.gui.core.catalog import Catalog
-from resnet_studio.gui.core.engine import Engine, normalise_maps, softmax
+from resnet_studio.gui.core.engine import Engine, normalise_maps, percent, softmax
 from resnet_studio.gui.core.intake import ImageRejected, load_image
 from resnet_studio.gui.core.model_file import ModelRejected, read_model
-from resnet_studio.gui.core.preprocess import to_input
+from resnet_studio.gui.core.preprocess import as_picture, covers_whole, crop_box, describe_input, to_input
 from resnet_studio.gui.core.session import CPU, ProviderError, SessionPool, cuda_unavailable_reason
 
 
@@ -277,11 +277,37 @@ def test_a_replaced_model_file_is_reloaded(small_model, tmp_path):
 def test_feature_maps_are_top_channels_normalised(imagenet_model, tmp_path):
     info = read_model(imagenet_model)
     image = Image.fromarray(np.random.default_rng(0).integers(0, 255, (90, 120, 3), dtype=np.uint8))
-    maps = Engine(SessionPool("cpu")).feature_maps(info, image, "act.layer2.0", top_n=8)
-    assert maps.maps.shape[0] == 8 and maps.shape == [512, 8, 8]
-    assert maps.maps.min() >= 0 and maps.maps.max() <= 1
+    engine = Engine(SessionPool("cpu"))
+    maps = engine.feature_maps(info, image, "act.layer2.0", top_n=8)
+    assert maps.values.shape[0] == 8 and maps.shape == [512, 8, 8]
     assert maps.means == sorted(maps.means, reverse=True)
     assert normalise_maps(np.ones((1, 3, 3))).max() == 0
+    for shared in (True, False):
+        scaled, low, high = maps.scaled(shared)
+        assert scaled.min() >= 0 and scaled.max() <= 1 and low == maps.values.min() and high == maps.values.max()
+    # Shared: only the strongest value reaches 1; per channel: every non-constant map does.
+    shared, _, _ = maps.scaled(True)
+    assert (shared.max(axis=(1, 2)) == 1).sum() == 1
+    assert (maps.scaled(False)[0].max(axis=(1, 2)) == 1).sum() == sum(v.max() > v.min() for v in maps.values)
+    weakest = engine.feature_maps(info, image, "act.layer2.0", top_n=8, weakest=True)
+    assert weakest.means == sorted(weakest.means) and weakest.means[0] <= maps.means[-1]
+
+
+def test_the_model_input_as_a_picture_and_its_crop_box():
+    spec = {"resize": 256, "crop": 224, "color": "RGB", "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
+    image = Image.fromarray(np.random.default_rng(1).integers(0, 255, (300, 400, 3), dtype=np.uint8))
+    box = crop_box(image.size, spec)
+    # 400x300 -> 341x256, centre 224 crop at (58, 16): back in original pixels, scaled by 400/341 and 300/256.
+    assert box == pytest.approx((58 * 400 / 341, 16 * 300 / 256, 282 * 400 / 341, 240 * 300 / 256))
+    picture = as_picture(to_input(image, spec), spec)
+    expected = np.asarray(image.resize((341, 256), Image.Resampling.BILINEAR).crop((58, 16, 282, 240)))
+    assert picture.shape == (224, 224, 3) and np.abs(picture.astype(int) - expected).max() <= 1
+    grey = {"resize": 28, "crop": 28, "color": "L", "mean": [0.286], "std": [0.353]}
+    tall = Image.new("L", (28, 56), 200)
+    assert crop_box(tall.size, grey) == (0, 14, 28, 42) and not covers_whole(crop_box(tall.size, grey), tall.size)
+    assert covers_whole(crop_box((28, 28), grey), (28, 28))
+    assert (as_picture(to_input(tall, grey), grey) == 200).all()
+    assert describe_input(grey) == "28×28 greyscale: the shorter side resized to 28, then the centre square"
 
 
 @pytest.mark.parametrize("fixture", ["small_model", "imagenet_model"])
@@ -290,8 +316,12 @@ def test_cam_matches_weights_times_features(request, fixture):
     engine = Engine(SessionPool("cpu"))
     colour = "L" if info.preprocess["color"] == "L" else "RGB"
     image = Image.fromarray(np.random.default_rng(3).integers(0, 255, (70, 50, 3), dtype=np.uint8)).convert(colour)
-    cam, chosen = engine.cam(info, image, class_index=2)
+    found = engine.cam(info, image, class_index=2)
+    cam, chosen = found.heat, found.class_index
     assert chosen == 2 and cam.shape == (70, 50) and cam.min() >= 0 and cam.max() <= 1
+    # Nothing outside the crop the model saw can light up.
+    left, top, right, bottom = crop_box(image.size, info.preprocess)
+    assert cam[:max(0, int(top) - 1)].max(initial=0) == 0 and cam[int(bottom) + 1:].max(initial=0) == 0
 
 
 def test_cam_on_a_known_case(tmp_path):
@@ -300,15 +330,24 @@ def test_cam_on_a_known_case(tmp_path):
     image.paste((255, 0, 0), (0, 0, 4, 8))  # left half red
     image.paste((0, 0, 255), (4, 0, 8, 8))  # right half blue
     engine = Engine(SessionPool("cpu"))
-    red, chosen = engine.cam(info, image, class_index=0)
-    assert chosen == 0
+    found = engine.cam(info, image, class_index=0)
+    red = found.heat
+    assert found.class_index == 0
+    # The probability named with the map is the model's own softmax for that class.
+    logits = engine.pool.run(info, engine.prepare(info, image)[None], [info.logits_name])[1][0][0]
+    assert found.probability == pytest.approx(float(softmax(logits.astype(np.float64))[0]))
     np.testing.assert_allclose(red[:, :4], 1, atol=1e-6)
     np.testing.assert_allclose(red[:, 4:], 0, atol=1e-6)
-    blue, _ = engine.cam(info, image, class_index=2)
+    blue = engine.cam(info, image, class_index=2).heat
     np.testing.assert_allclose(blue[:, 4:], 1, atol=1e-6)
     # Upsampled onto a larger image: the red half stays on the left.
-    big, _ = engine.cam(info, image.resize((64, 64), Image.Resampling.NEAREST), class_index=0)
+    big = engine.cam(info, image.resize((64, 64), Image.Resampling.NEAREST), class_index=0).heat
     assert big.shape == (64, 64) and big[:, :24].min() > 0.9 and big[:, 40:].max() < 0.1
+
+
+def test_rounding_never_claims_certainty_the_model_did_not_give():
+    assert [percent(p) for p in (1.0, 0.99996, 0.9994, 0.5, 0.0004, 0.0)] == [
+        "100.0%", ">99.9%", "99.9%", "50.0%", "<0.1%", "0.0%"]
 
 
 def test_softmax_is_stable():
@@ -329,7 +368,7 @@ def test_predict_cli_json_and_exit_codes(small_model, tmp_path, capsys):
     assert out["model"]["weights"].startswith("untrained")
     first = out["results"][0]
     assert set(first) == {"source", "model", "weights", "provider", "provider_note", "predictions", "error",
-                          "decode_ms", "inference_ms", "out_of_distribution", "ood_score"}
+                          "decode_ms", "inference_ms", "out_of_distribution", "ood_score", "precision"}
     assert len(first["predictions"]) == 2 and first["provider"] == CPU
     (tmp_path / "bad.jpg").write_text("nope")
     assert studio_main(["predict", str(folder / "0.png"), str(tmp_path / "bad.jpg"), "--model", str(small_model),

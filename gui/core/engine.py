@@ -15,7 +15,7 @@ from PIL import Image
 
 from .intake import ImageRejected, load_image
 from .model_file import ModelInfo, fc_parameters
-from .preprocess import to_input
+from .preprocess import crop_box, to_input
 from .session import RunFailed, SessionPool
 
 
@@ -27,8 +27,20 @@ class Prediction:
 
     @property
     def percent(self) -> str:
-        """The one way a probability is written, so every view rounds it alike (99.9%, never 100%)."""
-        return f"{self.probability:.1%}"
+        return percent(self.probability)
+
+
+def percent(p: float) -> str:
+    """The one way a probability is written, so every view rounds it alike.
+
+    Rounding must not claim certainty or impossibility that the model did not give:
+    0.99996 is ">99.9%", not "100.0%", and 0.00004 is "<0.1%", not "0.0%".
+    """
+    if 0.999 < p < 1 and f"{p:.1%}" == "100.0%":
+        return ">99.9%"
+    if 0 < p < 0.001 and f"{p:.1%}" == "0.0%":
+        return "<0.1%"
+    return f"{p:.1%}"
 
 
 @dataclass
@@ -45,6 +57,7 @@ class Result:
     # None when the model carries no out-of-distribution parameters (an old file, or one from elsewhere).
     out_of_distribution: bool | None = None
     ood_score: float | None = None
+    precision: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -61,13 +74,33 @@ class Result:
 
 @dataclass
 class FeatureMaps:
-    """The strongest channels of one block's output, each scaled to [0, 1] for display."""
+    """Some channels of one block's output, raw, with the two ways of scaling them for display."""
 
     block: str
     shape: list[int]  # [C, H, W] of the block output
-    channels: list[int]  # channel indices, strongest mean activation first
-    maps: np.ndarray  # [len(channels), H, W] float32 in [0, 1]
+    channels: list[int]  # channel indices, in the order asked for (strongest or weakest mean first)
+    values: np.ndarray  # [len(channels), H, W] float32, the block's own output values
     means: list[float]
+
+    def scaled(self, shared: bool) -> tuple[np.ndarray, float, float]:
+        """Maps in [0, 1] and the value range that 0 and 1 stand for.
+
+        Shared: one range over all the channels shown, so a weak or dead channel looks dark.
+        Per channel: each map stretched over its own range (the returned range is then the widest).
+        """
+        if shared:
+            low, high = float(self.values.min()), float(self.values.max())
+            span = high - low
+            maps = (self.values - low) / span if span > 0 else np.zeros_like(self.values)
+            return maps.astype(np.float32), low, high
+        return normalise_maps(self.values), float(self.values.min()), float(self.values.max())
+
+
+@dataclass
+class ClassActivationMap:
+    heat: np.ndarray  # [H, W] in [0, 1], the image's size; zero outside the crop the model saw
+    class_index: int
+    probability: float
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -109,7 +142,7 @@ class Engine:
         elapsed = (time.perf_counter() - started) * 1000 / len(sources)
         probabilities = softmax(logits.astype(np.float64))
         results = [Result(source, info.name, info.weights_source, handle.provider, handle.reason,
-                          top_k(p, info.labels, k), inference_ms=round(elapsed, 3))
+                          top_k(p, info.labels, k), inference_ms=round(elapsed, 3), precision=info.precision)
                    for source, p in zip(sources, probabilities)]
         if info.ood and features and features[0].shape == (len(sources), info.ood.means.shape[1]):
             for result, score in zip(results, info.ood.scores(features[0])):
@@ -139,27 +172,28 @@ class Engine:
                 array = self.prepare(info, self.decode(info, path))
             except ImageRejected as exc:
                 yield from flush()
-                yield Result(source, info.name, info.weights_source, error=str(exc))
+                yield Result(source, info.name, info.weights_source, error=str(exc), precision=info.precision)
                 continue
             pending.append((source, array, round((time.perf_counter() - started) * 1000, 3)))
             if len(pending) >= batch_size:
                 yield from flush()
         yield from flush()
 
-    def feature_maps(self, info: ModelInfo, image: Image.Image, block: str, top_n: int = 16) -> FeatureMaps:
-        """The ``top_n`` channels of ``block`` (an output name such as ``act.layer2.0``) by mean activation."""
+    def feature_maps(self, info: ModelInfo, image: Image.Image, block: str, top_n: int = 16,
+                     weakest: bool = False) -> FeatureMaps:
+        """``top_n`` channels of ``block`` (an output name such as ``act.layer2.0``) by mean activation,
+        strongest first, or weakest first to find the dead ones."""
         if block not in info.activation_outputs:
             raise KeyError(f"{info.name} has no activation output {block!r}")
         _, (maps,) = self.pool.run(info, self.prepare(info, image)[None], [block], full=True)
         maps = maps[0].astype(np.float32)
         means = maps.mean(axis=(1, 2))
-        strongest = np.argsort(-means)[:top_n]
-        return FeatureMaps(block, list(maps.shape), [int(c) for c in strongest], normalise_maps(maps[strongest]),
-                           [float(means[c]) for c in strongest])
+        order = (np.argsort(means, kind="stable") if weakest else np.argsort(-means, kind="stable"))[:top_n]
+        return FeatureMaps(block, list(maps.shape), [int(c) for c in order], maps[order],
+                           [float(means[c]) for c in order])
 
-    def cam(self, info: ModelInfo, image: Image.Image, class_index: int | None = None
-            ) -> tuple[np.ndarray, int]:
-        """Class activation map (Zhou et al. 2016) at the image's size, in [0, 1], and its class.
+    def cam(self, info: ModelInfo, image: Image.Image, class_index: int | None = None) -> ClassActivationMap:
+        """Class activation map (Zhou et al. 2016) at the image's size, in [0, 1], for one class.
 
         CAM_c = ReLU(Σ_k w[c, k] · A_k) with A the last block's output and w the fc weights;
         no gradients needed. ``class_index`` defaults to the top class.
@@ -172,19 +206,16 @@ class Engine:
         chosen = int(np.argmax(logits[0])) if class_index is None else int(class_index)
         cam = np.maximum(np.tensordot(weight[chosen], features[0].astype(np.float32), axes=1), 0)
         cam = cam / cam.max() if cam.max() > 0 else cam
-        return upsample_to(cam, image.size, info.preprocess), chosen
+        probability = float(softmax(logits[0].astype(np.float64))[chosen])
+        return ClassActivationMap(upsample_to(cam, image.size, info.preprocess), chosen, probability)
 
 
 def upsample_to(cam: np.ndarray, size: tuple[int, int], preprocess: dict) -> np.ndarray:
     """Map a CAM from the cropped model input back onto the whole image (undoing resize and crop)."""
     width, height = size
-    scale = preprocess["resize"] / min(width, height)
-    crop = preprocess["crop"]
-    # The crop, in original-image pixels, that the model saw.
-    side = crop / scale
-    left, top = (width - side) / 2, (height - side) / 2
+    left, top, right, bottom = crop_box(size, preprocess)
     heat = Image.fromarray(cam.astype(np.float32), mode="F")
-    placed = heat.resize((max(1, round(side)), max(1, round(side))), Image.Resampling.BILINEAR)
+    placed = heat.resize((max(1, round(right - left)), max(1, round(bottom - top))), Image.Resampling.BILINEAR)
     canvas = Image.new("F", (width, height), 0.0)
     canvas.paste(placed, (round(left), round(top)))
     return np.clip(np.asarray(canvas, dtype=np.float32), 0, 1)
