@@ -17,15 +17,18 @@ from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QListWidget, QListWidge
 from . import lineup
 from .core.catalog import Catalog, shipped_models_dir
 from .core.model_file import ModelInfo, ModelRejected
+from .core import report
 from .core.naming import describe_model
+from .core.preprocess import describe_input
 from .core.text import shown
 from .export_job import STAGES, ExportJob
 from .plain_text import plain_label, tooltip, warning_label
-from .qt_images import rgb_to_qimage
 from .state import Details, ImageEntry, Studio
-from .widgets.activations import ActivationsPanel
+from .widgets.activations import NO_IMAGES_HINT, ActivationsPanel
+from .widgets.input_view import InputView
 from .widgets.model_picker import ModelPicker
 from .widgets.predictions import PredictionsPanel
+from .widgets.status_line import StatusLine
 from .widgets.structure import StructurePanel
 from .workers import IMAGE_SUFFIXES
 
@@ -63,9 +66,8 @@ class MainWindow(QMainWindow):
         self.cancel = QPushButton("Cancel")
         self.cancel.hide()
         self.predictions = PredictionsPanel()
-        self.preview = plain_label()
-        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.preview.setMinimumSize(240, 240)
+        self.input_view = InputView()
+        self.busy = BusyBar()
         self.activations = ActivationsPanel()
         self.structure = StructurePanel()
         self.notice = warning_label("notice")
@@ -82,14 +84,19 @@ class MainWindow(QMainWindow):
         left_layout.addLayout(row)
         prediction_page = QWidget()
         prediction_layout = QHBoxLayout(prediction_page)
-        prediction_layout.addWidget(self.preview, 1)
+        prediction_layout.addWidget(self.input_view, 1)
         prediction_layout.addWidget(self.predictions, 1)
         self.tabs = QTabWidget()
         for page, title in zip((prediction_page, self.activations, self.structure), TABS):
             self.tabs.addTab(page, title)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(self.busy)
+        right_layout.addWidget(self.tabs, 1)
         self.splitter = QSplitter()
         self.splitter.addWidget(left)
-        self.splitter.addWidget(self.tabs)
+        self.splitter.addWidget(right)
         self.splitter.setStretchFactor(1, 3)
         self.splitter.setSizes([300, 900])
         central = QWidget()
@@ -119,17 +126,22 @@ class MainWindow(QMainWindow):
             action.setIcon(QIcon.fromTheme(theme, style.standardIcon(fallback)))
             toolbar.addAction(action)
         self.provider = plain_label()
+        self.status_line = StatusLine()
+        self.statusBar().addWidget(self.status_line, 1)
         self.statusBar().addPermanentWidget(self.provider)
 
         self.studio.model_changed.connect(self._model_changed)
         self.studio.model_failed.connect(self._model_failed)
+        self.studio.model_loading.connect(self.busy.start)
         self.studio.image_added.connect(self._image_added)
         self.studio.image_updated.connect(self._image_updated)
         self.studio.notice.connect(self.show_notice)
         self.studio.queue_changed.connect(self._queue_changed)
-        self.studio.scan_progress.connect(lambda found, cap: self.statusBar().showMessage(f"scanning: {found} images"))
+        self.studio.scan_progress.connect(lambda found, cap: self.status_line.show_message(f"scanning: {found} images"))
         self.studio.details_ready.connect(self._details_ready)
         self.studio.activation_failed.connect(self.show_notice)
+        self.activations.notice.connect(self.show_notice)
+        self.structure.notice.connect(self.show_notice)
         self.studio.models_listed.connect(self._models_listed)
         self.picker.chosen.connect(self._offer_chosen)
         self.picker.reveal_requested.connect(self._reveal)
@@ -218,6 +230,7 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "Open &model file…", "Ctrl+M", self.open_model)
         self.paste_action = self._action(file_menu, "&Paste image", QKeySequence.StandardKey.Paste, self.paste)
         self.clear_action = self._action(file_menu, "&Clear images", "Ctrl+Shift+Backspace", self._clear)
+        self._action(file_menu, "&Export results…", "Ctrl+E", self.export_results)
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
         view = self.menuBar().addMenu("&View")
@@ -314,7 +327,8 @@ class MainWindow(QMainWindow):
         self.list.clear()
         self._items.clear()
         self.predictions.show_result("", None, None)
-        self.preview.clear()
+        self.input_view.clear("")
+        self.activations.clear(NO_IMAGES_HINT)
 
     def _image_added(self, entry: ImageEntry) -> None:
         item = QListWidgetItem(shown(entry.name))
@@ -346,7 +360,7 @@ class MainWindow(QMainWindow):
         if self.list.currentItem() is item:
             self._refresh_details()
         if entry.result:
-            self.statusBar().showMessage(f"{entry.result.inference_ms:.1f} ms per image", 5000)
+            self.status_line.show_message(f"{entry.result.inference_ms:.1f} ms per image", 5000)
 
     def _queue_changed(self, done: int, total: int) -> None:
         busy = total > done
@@ -375,21 +389,25 @@ class MainWindow(QMainWindow):
         # Activations are computed only while their panel is showing.
         showing = self.tabs.currentWidget() is self.activations
         self.studio.request_details(entry.id, showing, self.activations.current_block(),
-                                    self.activations.top_n.value(), self.activations.current_class())
+                                    self.activations.top_n.value(), self.activations.current_class(),
+                                    weakest=self.activations.weakest)
 
     def _details_ready(self, details: Details) -> None:
         entry = self.current_entry()
         if entry is None or entry.id != details.entry_id:
             return
-        pixmap = QPixmap.fromImage(rgb_to_qimage(details.preview))
-        self.preview.setPixmap(pixmap.scaled(self.preview.size() * 0.95, Qt.AspectRatioMode.KeepAspectRatio,
-                                             Qt.TransformationMode.SmoothTransformation))
+        info = self.studio.info
+        if info is None:
+            return
+        self.input_view.show_input(details.preview, details.crop, details.model_input,
+                                   describe_input(info.preprocess),
+                                   bool(entry.result and entry.result.out_of_distribution))
         if details.maps is not None:
-            self.activations.show_maps(details.maps)
+            self.activations.show_maps(details.maps, details.model_input)
             self.structure.view.highlight(details.maps.block.removeprefix("act."))
-        if details.cam is not None and self.studio.info is not None:
-            label = self.studio.info.labels[details.cam_class]
-            self.activations.show_cam(details.preview, details.cam, label)
+        if details.cam is not None:
+            self.activations.show_cam(details.preview, details.cam, info.labels[details.cam_class],
+                                      details.cam_probability, details.crop)
 
     def _block_clicked(self, name: str) -> None:
         self.activations.select_block(name)
@@ -414,7 +432,7 @@ class MainWindow(QMainWindow):
         current = self.studio.current_offer()
         if offer.exported:
             if current is None or offer.key != current.key:
-                self.statusBar().showMessage(f"loading {shown(offer.title)}…")
+                self.status_line.show_message(f"loading {shown(offer.title)}…")
                 self.studio.load_model(offer)
         else:
             self._start_export(offer.variant, offer.weights)
@@ -454,7 +472,7 @@ class MainWindow(QMainWindow):
     def _export_finished(self, paths: list[Path]) -> None:
         self.export_job = None
         self.export_bar.hide()
-        self.statusBar().showMessage(shown(f"exported {', '.join(p.name for p in paths)}", 300), 8000)
+        self.status_line.show_message(shown(f"exported {', '.join(p.name for p in paths)}", 300), 8000)
         self._load_when_listed = paths[0]
         self.studio.refresh_models()
 
@@ -470,7 +488,7 @@ class MainWindow(QMainWindow):
     def _export_cancelled(self) -> None:
         self.export_job = None
         self.export_bar.hide()
-        self.statusBar().showMessage("export cancelled; nothing was written", 8000)
+        self.status_line.show_message("export cancelled; nothing was written", 8000)
 
     def _cancel_export(self) -> None:
         if self.export_job is not None:
@@ -526,7 +544,9 @@ class MainWindow(QMainWindow):
         else:
             self.picker.set_offers(self.studio.offers, offer.key)
             self.picker.set_active(offer.key, info.precision)
+        self.busy.stop(self.studio.loading)
         self.activations.set_model(info)
+        self.input_view.clear("")
         self.predictions.set_model(info)
         self._show_structure()
         handle = self.studio.handle
@@ -535,7 +555,7 @@ class MainWindow(QMainWindow):
         why = f"\nCUDA not in use: {handle.reason}" if handle.reason else ""
         self.provider.setToolTip(tooltip(f"ONNX Runtime provider in use: {handle.provider}; running the "
                                          f"{info.precision} file {info.path.name}{why}"))
-        self.statusBar().showMessage(shown(f"model {info.name}: {info.weights_source}", 300), 8000)
+        self.status_line.show_message(shown(f"model {info.name}: {info.weights_source}", 300), 8000)
         for item in self._items.values():
             entry = self.studio.entries.get(item.data(Qt.ItemDataRole.UserRole))
             if entry and not entry.error:
@@ -543,6 +563,7 @@ class MainWindow(QMainWindow):
         self._refresh_details()
 
     def _model_failed(self, reason: str) -> None:
+        self.busy.stop(self.studio.loading)
         if self.studio.info is None and not self._fell_back:
             # The model asked for at start (the last one used, say) is gone or broken: the app
             # still opens, on the default model, and says why.
@@ -569,12 +590,32 @@ class MainWindow(QMainWindow):
                 self.show_notice(str(exc))
         self.structure.view.show_models(primary, other)
 
+    def export_results(self, path: str | None = None) -> None:
+        """Write every image's result to CSV or JSON (by the suffix); ``path`` None asks for one."""
+        results = self.studio.results()
+        if not results:
+            self.show_notice("no results to export yet: drop some images first")
+            return
+        if path is None:
+            path, chosen = QFileDialog.getSaveFileName(self, "Export results", "results.csv",
+                                                       "CSV (*.csv);;JSON (*.json)")
+            if not path:
+                return
+            if Path(path).suffix.lower() not in (".csv", ".json"):
+                path += ".json" if "json" in chosen.lower() else ".csv"
+        try:
+            count = report.write(path, results)
+        except report.ReportError as exc:
+            self.show_notice(str(exc))
+            return
+        self.status_line.show_message(f"exported {count} result(s) to {path}", 8000)
+
     def show_notice(self, text: str) -> None:
         first = shown(text.strip().splitlines()[0] if text.strip() else text, 400)
         self.notice.setText(f"⚠ {first}")
         self.notice.show()
         self._notice_timer.start()
-        self.statusBar().showMessage(first, 8000)
+        self.status_line.show_message(first, 8000)
 
 
 def url_to_path(url: QUrl) -> str:
@@ -647,3 +688,28 @@ def install_excepthook(window: MainWindow) -> None:
         window.show_notice(f"internal error: {kind.__name__}: {first}")
 
     sys.excepthook = hook
+
+
+class BusyBar(QWidget):
+    """Shown above the panels while a model loads: the panels still show the previous model until then."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.label = plain_label()
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 0)  # indeterminate: ONNX Runtime reports no progress while it builds a session
+        self.bar.setMaximumWidth(160)
+        self.bar.setTextVisible(False)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 2, 6, 2)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(self.bar)
+        self.hide()
+
+    def start(self, what: str) -> None:
+        self.label.setText(shown(f"Loading {what}…", 200))
+        self.show()
+
+    def stop(self, still_loading: int) -> None:
+        if still_loading <= 0:
+            self.hide()

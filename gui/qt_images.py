@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 from PIL import Image
-from PySide6.QtGui import QImage
+from PySide6.QtCore import QIODevice, QRectF, QSaveFile, Qt
+from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
 
 
 def rgb_to_qimage(array: np.ndarray) -> QImage:
@@ -22,3 +23,28 @@ def thumbnail(image: Image.Image, side: int = 64) -> QImage:
     copy = image.convert("RGB")
     copy.thumbnail((side, side), Image.Resampling.BILINEAR)
     return pil_to_qimage(copy)
+
+
+def draw_crop_box(pixmap: QPixmap, box: tuple[float, float, float, float], scale: float = 1.0) -> QPixmap:
+    """A copy of ``pixmap`` with ``box`` (in the pixmap's pixels before ``scale``) outlined, light over dark."""
+    copy = QPixmap(pixmap)
+    painter = QPainter(copy)
+    left, top, right, bottom = (v * scale for v in box)
+    rect = QRectF(left, top, right - left, bottom - top).adjusted(1, 1, -1, -1)
+    for colour, width, style in ((QColor(0, 0, 0, 170), 3, Qt.PenStyle.SolidLine),
+                                 (QColor(255, 220, 0), 1.5, Qt.PenStyle.DashLine)):
+        painter.setPen(QPen(colour, width, style))
+        painter.drawRect(rect)
+    painter.end()
+    return copy
+
+
+def save_image(image: QImage, path: str) -> None:
+    """Write ``image`` to ``path`` (format from the suffix) through a temp file and a rename; OSError on failure."""
+    target = QSaveFile(path)
+    if not target.open(QIODevice.OpenModeFlag.WriteOnly):
+        raise OSError(f"{path}: cannot write ({target.errorString()})")
+    fmt = path.rsplit(".", 1)[-1].upper() if "." in path else "PNG"
+    if not image.save(target, fmt) or not target.commit():
+        target.cancelWriting()
+        raise OSError(f"{path}: cannot write ({target.errorString() or 'unsupported format ' + fmt})")

@@ -22,6 +22,7 @@ from . import lineup
 from .core.catalog import Catalog
 from .core.engine import Engine, FeatureMaps, Result
 from .core.intake import ImageRejected, load_image
+from .core.preprocess import as_picture, covers_whole, crop_box
 from .core.model_file import ModelInfo
 from .core.session import CPU, SessionHandle, SessionPool
 from .qt_images import thumbnail
@@ -35,9 +36,12 @@ SCAN_CAP = 5000
 class Details:
     entry_id: int
     preview: np.ndarray  # [H, W, 3] uint8, at most preview_side on its longer side
+    model_input: np.ndarray  # [h, w, 3] uint8: the tensor the network was given, as a picture
+    crop: tuple[float, float, float, float] | None  # what the model sees, in preview pixels; None: all of it
     maps: FeatureMaps | None = None
     cam: np.ndarray | None = None  # [H, W] in [0, 1], the preview's size
     cam_class: int | None = None
+    cam_probability: float | None = None
 
 
 @dataclass
@@ -56,6 +60,7 @@ class ImageEntry:
 class Studio(QObject):
     model_changed = Signal(object)  # ModelInfo
     model_failed = Signal(str)
+    model_loading = Signal(str)  # what is being opened; model_changed or model_failed follows
     models_listed = Signal(object)  # list[lineup.Offer], after each look at the models folders
     image_added = Signal(object)  # ImageEntry
     image_updated = Signal(object)  # ImageEntry
@@ -75,6 +80,7 @@ class Studio(QObject):
         self.handle: SessionHandle | None = None
         self.precision = "auto"  # or fp32 / fp16 / int8: which twin of a model to run
         self.offers: list[lineup.Offer] = []
+        self.loading = 0  # model loads in flight
         self.generation = 0
         self.entries: dict[int, ImageEntry] = {}
         self._ids = itertools.count(1)
@@ -119,6 +125,9 @@ class Studio(QObject):
         device and the precision setting), or None for the default model.
         """
         engine, precision = self.engine, self.precision
+        self.loading += 1
+        self.model_loading.emit(target.title if isinstance(target, lineup.Offer)
+                                else Path(target).name if target else "the default model")
 
         def work(emit, cancel):
             if target is None or isinstance(target, lineup.Offer):
@@ -132,7 +141,7 @@ class Studio(QObject):
 
         worker = Worker(work)
         worker.signals.result.connect(self._model_loaded)
-        worker.signals.error.connect(self.model_failed.emit)
+        worker.signals.error.connect(self._model_load_failed)
         self._start(worker)
 
     def current_offer(self) -> lineup.Offer | None:
@@ -153,7 +162,12 @@ class Studio(QObject):
         if self.info is not None:
             self.load_model(self.current_offer() or str(self.info.path))
 
+    def _model_load_failed(self, reason: str) -> None:
+        self.loading -= 1
+        self.model_failed.emit(reason)
+
     def _model_loaded(self, message) -> None:
+        self.loading -= 1
         # Runs of the model switched away from are stopped, not waited for: their results are dropped anyway.
         self.engine.pool.terminate_all()
         info, self.handle = message
@@ -310,7 +324,7 @@ class Studio(QObject):
     # Details of one image: a preview, and on request its feature maps and CAM ------------------------------
 
     def request_details(self, entry_id: int, activations: bool, block: str | None = None, top_n: int = 16,
-                        class_index: int | None = None, preview_side: int = 480) -> None:
+                        class_index: int | None = None, preview_side: int = 480, weakest: bool = False) -> None:
         """Newest request wins: results of older requests are dropped when they arrive."""
         entry = self.entries.get(entry_id)
         if entry is None or self.info is None or entry.error:
@@ -324,13 +338,18 @@ class Studio(QObject):
             model_image = image if info.preprocess["color"] == "RGB" else image.convert("L")
             preview = image.copy()
             preview.thumbnail((preview_side, preview_side), Image.Resampling.BILINEAR)
-            details = Details(entry_id, np.asarray(preview))
+            box = crop_box(image.size, info.preprocess)
+            scale = preview.width / image.width
+            details = Details(entry_id, np.asarray(preview), as_picture(engine.prepare(info, model_image),
+                                                                        info.preprocess),
+                              None if covers_whole(box, image.size) else tuple(v * scale for v in box))
             if activations and block:
-                details.maps = engine.feature_maps(info, model_image, block, top_n)
+                details.maps = engine.feature_maps(info, model_image, block, top_n, weakest)
             if activations and info.has_cam:
-                cam, details.cam_class = engine.cam(info, model_image, class_index)
-                heat = Image.fromarray(cam, mode="F").resize(preview.size, Image.Resampling.BILINEAR)
+                found = engine.cam(info, model_image, class_index)
+                heat = Image.fromarray(found.heat, mode="F").resize(preview.size, Image.Resampling.BILINEAR)
                 details.cam = np.clip(np.asarray(heat), 0, 1)
+                details.cam_class, details.cam_probability = found.class_index, found.probability
             emit((ticket, details))
 
         worker = Worker(work)
@@ -349,6 +368,17 @@ class Studio(QObject):
         self._workers.add(worker)
         worker.signals.finished.connect(lambda: self._workers.discard(worker))
         self.pool.start(worker)
+
+    def results(self) -> list[Result]:
+        """Every image's result or reason, in the order the images were added; images still waiting are left out."""
+        out = []
+        for entry in self.entries.values():
+            if entry.result is not None:
+                out.append(entry.result)
+            elif entry.error is not None and self.info is not None:
+                out.append(Result(entry.path, self.info.name, self.info.weights_source, error=entry.error,
+                                  precision=self.info.precision))
+        return out
 
     def shutdown(self) -> None:
         self.cancel()  # stops the runs in progress, so the pool's threads can finish

@@ -161,7 +161,7 @@ def test_cancel_halfway_leaves_nothing_and_keeps_the_model(app_window, qtbot):
     qtbot.waitUntil(lambda: window.export_job is None, timeout=TIMEOUT)
     assert user_files(window) == []
     assert window.studio.info.path == before and not window.export_bar.isVisible()
-    assert "cancelled" in window.statusBar().currentMessage()
+    assert "cancelled" in window.status_line.message
 
 
 def test_offline_imagenet_says_where_the_file_goes_and_falls_back_to_random(app_window, qtbot, tmp_path):

@@ -50,20 +50,31 @@ class OutOfDistribution:
             threshold = float(meta["threshold"])
         except (KeyError, TypeError, ValueError):
             return None
-        fits = (means.ndim == 2 and means.shape[0] == classes and precision.shape == (means.shape[1],) * 2
+        # One centre per class, or fewer: a calibration folder without labels has a single one.
+        fits = (means.ndim == 2 and 1 <= means.shape[0] <= classes and precision.shape == (means.shape[1],) * 2
                 and math.isfinite(threshold) and np.isfinite(means).all() and np.isfinite(precision).all())
         description = meta.get("description")
         return cls(means, precision, threshold, description if isinstance(description, str) else "") if fits else None
 
 
-def fit(features: np.ndarray, labels: np.ndarray, classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Class means and the precision of the shared (tied) covariance, from training features."""
+def fit(features: np.ndarray, labels: np.ndarray, classes: int,
+        shrinkage: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Class means and the precision of the shared (tied) covariance, from training features.
+
+    ``shrinkage`` blends the covariance towards its mean variance on the diagonal; few images
+    in many dimensions need much of it (``small_sample_shrinkage``). A small ridge is always added.
+    """
     features = features.astype(np.float64)
     means = np.stack([features[labels == c].mean(axis=0) for c in range(classes)])
     centred = features - means[labels]
     covariance = centred.T @ centred / len(features)
-    covariance += np.eye(len(covariance)) * SHRINKAGE * np.trace(covariance) / len(covariance)
-    return means, np.linalg.inv(covariance)
+    spherical = np.eye(len(covariance)) * np.trace(covariance) / len(covariance)
+    return means, np.linalg.inv((1 - shrinkage) * covariance + shrinkage * spherical + SHRINKAGE * spherical)
+
+
+def small_sample_shrinkage(images: int, dimensions: int) -> float:
+    """dims / (dims + n): a sample covariance of n < dims images is singular and must lean on the diagonal."""
+    return dimensions / (dimensions + images)
 
 
 def auroc(inside: np.ndarray, outside: np.ndarray) -> float:

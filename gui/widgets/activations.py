@@ -1,27 +1,148 @@
-"""Feature maps of one block (top-N channels, viridis) and the class activation map over the image."""
+"""Feature maps of one block (viridis, with its legend) and the class activation map over the image."""
 
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PIL import Image
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import (QComboBox, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QScrollArea,
-                               QSlider, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QFileDialog, QFormLayout, QGridLayout, QGroupBox,
+                               QHBoxLayout, QPushButton, QScrollArea, QSizePolicy, QSlider, QSpinBox, QVBoxLayout,
+                               QWidget)
 
-from ..core.colormap import colorize, overlay
-from ..core.engine import FeatureMaps
+from ..core.colormap import VIRIDIS, colorize, overlay
+from ..core.engine import FeatureMaps, percent
 from ..core.model_file import ModelInfo
 from ..core.text import shown
 from ..plain_text import plain_label
-from ..qt_images import rgb_to_qimage
+from ..qt_images import draw_crop_box, rgb_to_qimage, save_image
 
 TILE = 96
+ENLARGED = 360
+EMPTY_HINT = "Select an image in the list to see what this block computes."
+NO_IMAGES_HINT = "Drop images onto the window, then select one to see its feature maps."
+
+
+def _number(value: float) -> str:
+    return f"{value:.3g}"
+
+
+class ColourLegend(QWidget):
+    """The viridis scale and the values its two ends stand for."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        strip = np.repeat(VIRIDIS[None, :, :], 12, axis=0)
+        self.strip = plain_label()
+        self.strip.setScaledContents(True)
+        self.strip.setPixmap(QPixmap.fromImage(rgb_to_qimage(strip)))
+        self.strip.setMinimumWidth(120)
+        self.strip.setFixedHeight(12)
+        self.strip.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.low, self.high = plain_label(), plain_label()
+        self.low.setObjectName("legendLow")
+        self.high.setObjectName("legendHigh")
+        self.note = plain_label()
+        self.note.setWordWrap(True)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.low)
+        row.addWidget(self.strip, 1)
+        row.addWidget(self.high)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addLayout(row)
+        layout.addWidget(self.note)
+        self.set_range(None, None, shared=True)
+
+    def set_range(self, low: float | None, high: float | None, shared: bool) -> None:
+        if low is None or high is None:
+            self.low.setText("low")
+            self.high.setText("high")
+            self.note.setText("")
+        elif shared:
+            self.low.setText(_number(low))
+            self.high.setText(_number(high))
+            self.note.setText("One scale for every channel shown: a weak or dead channel stays dark.")
+        else:
+            self.low.setText("min")
+            self.high.setText("max")
+            self.note.setText(f"Each channel stretched over its own range (values here run from {_number(low)} "
+                              f"to {_number(high)}): shapes show, strength does not.")
+
+
+class Tile(QWidget):
+    clicked = Signal(int)
+
+    def __init__(self, channel: int, pixmap: QPixmap, tip: str, caption: str) -> None:
+        super().__init__()
+        self.channel = channel
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        picture = plain_label()
+        picture.setFixedSize(TILE, TILE)
+        picture.setPixmap(pixmap)
+        self.setToolTip(tip)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        text = plain_label(caption)
+        text.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout.addWidget(picture)
+        layout.addWidget(text)
+
+    def mouseReleaseEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.clicked.emit(self.channel)
+
+
+class ChannelDialog(QDialog):
+    """One channel, enlarged without smoothing, alone or over the model's input."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.picture = plain_label()
+        self.picture.setFixedSize(ENLARGED, ENLARGED)
+        self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.over_input = QCheckBox("Over the model's input")
+        self.caption = plain_label()
+        self.caption.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.picture)
+        layout.addWidget(self.caption)
+        layout.addWidget(self.over_input)
+        self.over_input.toggled.connect(lambda _: self._draw())
+        self._map: np.ndarray | None = None
+        self._input: np.ndarray | None = None
+
+    def show_channel(self, title: str, caption: str, heat: np.ndarray, model_input: np.ndarray | None) -> None:
+        self.setWindowTitle(shown(title, 120))
+        self.caption.setText(shown(caption, 300))
+        self._map, self._input = heat, model_input
+        self.over_input.setEnabled(model_input is not None)
+        self._draw()
+        self.show()
+        self.raise_()
+
+    def _draw(self) -> None:
+        if self._map is None:
+            return
+        if self.over_input.isChecked() and self._input is not None:
+            h, w = self._input.shape[:2]
+            upsampled = np.asarray(Image.fromarray(self._map.astype(np.float32), mode="F").resize(
+                (w, h), Image.Resampling.BILINEAR))
+            picture = overlay(self._input, np.clip(upsampled, 0, 1), 0.6)
+        else:
+            picture = colorize(self._map)
+        self.picture.setPixmap(QPixmap.fromImage(rgb_to_qimage(picture)).scaled(
+            ENLARGED, ENLARGED, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
 
 
 class ActivationsPanel(QWidget):
     """Asks for work through ``requested``; the owner decides when (only while the panel is visible)."""
 
     requested = Signal()
+    notice = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -31,48 +152,89 @@ class ActivationsPanel(QWidget):
         self.top_n = QSpinBox()
         self.top_n.setRange(1, 64)
         self.top_n.setValue(16)
+        self.order = QComboBox()
+        self.order.setAccessibleName("Order")
+        self.order.addItem("strongest first", False)
+        self.order.addItem("weakest first", True)
+        self.scale = QComboBox()
+        self.scale.setAccessibleName("Scale")
+        self.scale.addItem("per channel", False)
+        self.scale.addItem("shared by all channels", True)
         self.cam_class = QComboBox()
         self.cam_class.setAccessibleName("CAM class")
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)
         self.opacity.setValue(55)
         self.opacity.setAccessibleName("CAM opacity")
+        self.legend = ColourLegend()
+        self.save_grid_button = QPushButton("Save PNG…")
+        self.save_cam_button = QPushButton("Save PNG…")
+        for button in (self.save_grid_button, self.save_cam_button):
+            button.setEnabled(False)
 
         controls = QFormLayout()
         controls.addRow(plain_label("Block"), self.block)
-        controls.addRow(plain_label("Channels"), self.top_n)
+        channels = QHBoxLayout()
+        channels.addWidget(self.top_n)
+        channels.addWidget(self.order, 1)
+        controls.addRow(plain_label("Channels"), channels)
+        scale = QHBoxLayout()
+        scale.addWidget(self.scale, 1)
+        scale.addWidget(self.save_grid_button)
+        controls.addRow(plain_label("Scale"), scale)
         self.grid_box = QGroupBox("Feature maps")
         self.grid = QGridLayout()
         self.grid.setSpacing(6)
-        holder = QWidget()
-        holder.setLayout(self.grid)
+        self.grid_holder = QWidget()
+        self.grid_holder.setLayout(self.grid)
+        self.hint = plain_label(NO_IMAGES_HINT)
+        self.hint.setWordWrap(True)
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
-        scroll.setWidget(holder)
+        scroll.setWidget(self.grid_holder)
         box_layout = QVBoxLayout(self.grid_box)
         box_layout.addLayout(controls)
-        box_layout.addWidget(scroll)
+        box_layout.addWidget(self.legend)
+        box_layout.addWidget(self.hint)
+        box_layout.addWidget(scroll, 1)
 
         self.cam_box = QGroupBox("Class activation map")
-        self.cam_view = plain_label("Select an image.")
+        self.cam_view = plain_label(NO_IMAGES_HINT)
+        self.cam_view.setWordWrap(True)
         self.cam_view.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.cam_view.setMinimumSize(200, 200)
+        self.cam_view.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.cam_note = plain_label()
+        self.cam_note.setWordWrap(True)
         cam_controls = QFormLayout()
         cam_controls.addRow(plain_label("Class"), self.cam_class)
-        cam_controls.addRow(plain_label("Opacity"), self.opacity)
+        opacity = QHBoxLayout()
+        opacity.addWidget(self.opacity, 1)
+        opacity.addWidget(self.save_cam_button)
+        cam_controls.addRow(plain_label("Opacity"), opacity)
         cam_layout = QVBoxLayout(self.cam_box)
         cam_layout.addLayout(cam_controls)
         cam_layout.addWidget(self.cam_view, 1)
+        cam_layout.addWidget(self.cam_note)
 
         layout = QHBoxLayout(self)
         layout.addWidget(self.grid_box, 3)
         layout.addWidget(self.cam_box, 2)
+        self.channel_dialog = ChannelDialog(self)
+        self._maps: FeatureMaps | None = None
+        self._model_input: np.ndarray | None = None
         self._image: np.ndarray | None = None
         self._cam: np.ndarray | None = None
+        self._crop: tuple[float, float, float, float] | None = None
         self.block.currentIndexChanged.connect(lambda _: self.requested.emit())
         self.top_n.valueChanged.connect(lambda _: self.requested.emit())
+        self.order.currentIndexChanged.connect(lambda _: self.requested.emit())
         self.cam_class.currentIndexChanged.connect(lambda _: self.requested.emit())
+        self.scale.currentIndexChanged.connect(lambda _: self._draw_maps())
         self.opacity.valueChanged.connect(lambda _: self._draw_cam())
+        self.save_grid_button.clicked.connect(lambda: self._ask_and_save("feature-maps.png", self.save_grid))
+        self.save_cam_button.clicked.connect(lambda: self._ask_and_save("class-activation-map.png", self.save_cam))
 
     def set_model(self, info: ModelInfo) -> None:
         for combo in (self.block, self.cam_class):
@@ -85,12 +247,34 @@ class ActivationsPanel(QWidget):
             self.cam_class.addItem(f"{index}: {shown(label)}", index)
         for combo in (self.block, self.cam_class):
             combo.blockSignals(False)
-        available = info.has_activations
-        self.grid_box.setEnabled(available)
+        self.grid_box.setEnabled(info.has_activations)
         self.cam_box.setEnabled(info.has_cam)
+        self.clear(EMPTY_HINT if info.has_activations else "This model file carries no activation outputs.",
+                   "" if info.has_cam else "This model file carries no class activation map.")
+
+    def clear(self, hint: str, cam_hint: str | None = None) -> None:
+        """Forget the shown maps at once (a model switch, no image) and say what to do instead."""
         self._clear_grid()
-        self.cam_view.setText("" if available else "This model file carries no activation outputs.")
-        self._image = self._cam = None
+        self._maps = self._model_input = self._image = self._cam = None
+        self.hint.setText(hint)
+        self.hint.show()
+        self.cam_view.clear()
+        self.cam_view.setText(hint if cam_hint is None else cam_hint or hint)
+        self.cam_note.setText("")
+        self.grid_box.setTitle("Feature maps")
+        self.cam_box.setTitle("Class activation map")
+        self.legend.set_range(None, None, shared=self.shared)
+        self.channel_dialog.hide()
+        for button in (self.save_grid_button, self.save_cam_button):
+            button.setEnabled(False)
+
+    @property
+    def shared(self) -> bool:
+        return bool(self.scale.currentData())
+
+    @property
+    def weakest(self) -> bool:
+        return bool(self.order.currentData())
 
     def select_block(self, name: str) -> None:
         index = self.block.findData(f"act.{name}" if not name.startswith("act.") else name)
@@ -109,40 +293,105 @@ class ActivationsPanel(QWidget):
             if item.widget():
                 item.widget().deleteLater()
 
-    def show_maps(self, maps: FeatureMaps) -> None:
+    def show_maps(self, maps: FeatureMaps, model_input: np.ndarray | None = None) -> None:
+        self._maps, self._model_input = maps, model_input
+        self._draw_maps()
+
+    def _draw_maps(self) -> None:
+        maps = self._maps
+        if maps is None:
+            return
         self._clear_grid()
+        self.hint.hide()
+        scaled, low, high = maps.scaled(self.shared)
+        self.legend.set_range(low, high, self.shared)
         columns = max(1, (self.grid_box.width() - 40) // (TILE + 8))
-        tiles = colorize(maps.maps)
         c, h, w = maps.shape
-        for i, (channel, tile) in enumerate(zip(maps.channels, tiles)):
-            cell = QWidget()
-            cell_layout = QVBoxLayout(cell)
-            cell_layout.setContentsMargins(0, 0, 0, 0)
-            cell_layout.setSpacing(2)
-            picture = plain_label()
-            picture.setFixedSize(TILE, TILE)
-            picture.setPixmap(QPixmap.fromImage(rgb_to_qimage(tile)).scaled(
-                TILE, TILE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
-            picture.setToolTip(f"channel {channel}, mean activation {maps.means[i]:.3g}")
-            caption = plain_label(f"ch {channel}")
-            caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            cell_layout.addWidget(picture)
-            cell_layout.addWidget(caption)
+        for i, (channel, tile) in enumerate(zip(maps.channels, colorize(scaled))):
+            values = maps.values[i]
+            silent = values.max() <= 0  # on this image; a channel silent on every image is dead
+            pixmap = QPixmap.fromImage(rgb_to_qimage(tile)).scaled(
+                TILE, TILE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation)
+            cell = Tile(channel, pixmap, f"channel {channel}: mean {_number(maps.means[i])}, "
+                        f"min {_number(values.min())}, max {_number(values.max())}; click to enlarge",
+                        f"ch {channel}" + (" · all 0" if silent else ""))
+            cell.clicked.connect(self.enlarge)
             self.grid.addWidget(cell, i // columns, i % columns, Qt.AlignmentFlag.AlignTop)
         self.grid.setRowStretch(len(maps.channels) // columns + 1, 1)
+        order = "weakest" if self.weakest else "top"
         self.grid_box.setTitle(f"Feature maps · {shown(maps.block.removeprefix('act.'))} · {c}×{h}×{w}, "
-                               f"top {len(maps.channels)} channels by mean activation")
+                               f"{order} {len(maps.channels)} channels by mean activation")
+        self.save_grid_button.setEnabled(True)
 
-    def show_cam(self, image_rgb: np.ndarray, cam: np.ndarray, class_label: str) -> None:
-        self._image, self._cam = image_rgb, cam
-        self.cam_box.setTitle(f"Class activation map · {shown(class_label)}")
+    def enlarge(self, channel: int) -> None:
+        maps = self._maps
+        if maps is None or channel not in maps.channels:
+            return
+        i = maps.channels.index(channel)
+        scaled, _, _ = maps.scaled(self.shared)
+        values = maps.values[i]
+        block = maps.block.removeprefix("act.")
+        self.channel_dialog.show_channel(
+            f"{block} · channel {channel}",
+            f"{block}, channel {channel} of {maps.shape[0]}: {maps.shape[1]}×{maps.shape[2]} values from "
+            f"{_number(values.min())} to {_number(values.max())}, mean {_number(maps.means[i])}; "
+            f"{'shared' if self.shared else 'per-channel'} scale.", scaled[i], self._model_input)
+
+    def show_cam(self, image_rgb: np.ndarray, cam: np.ndarray, class_label: str, probability: float | None,
+                 crop: tuple[float, float, float, float] | None) -> None:
+        self._image, self._cam, self._crop = image_rgb, cam, crop
+        chance = f" ({percent(probability)})" if probability is not None else ""
+        self.cam_box.setTitle(f"Class activation map · {shown(class_label)}{chance}")
+        self.cam_note.setText(
+            "The model sees only the part inside the dashed box (its centre crop); nothing outside it can light up."
+            if crop else "The model sees the whole image.")
+        self.save_cam_button.setEnabled(True)
         self._draw_cam()
 
-    def _draw_cam(self) -> None:
+    def cam_picture(self) -> QPixmap | None:
+        """The overlay at the image's preview resolution, with the crop outlined."""
         if self._image is None or self._cam is None:
-            return
+            return None
         blended = overlay(self._image, self._cam, self.opacity.value() / 100)
         pixmap = QPixmap.fromImage(rgb_to_qimage(blended))
+        return draw_crop_box(pixmap, self._crop) if self._crop else pixmap
+
+    def _draw_cam(self) -> None:
+        picture = self.cam_picture()
+        if picture is None:
+            return
         size = self.cam_view.size()
-        self.cam_view.setPixmap(pixmap.scaled(size.width() - 4, size.height() - 4, Qt.AspectRatioMode.KeepAspectRatio,
-                                              Qt.TransformationMode.SmoothTransformation))
+        self.cam_view.setPixmap(picture.scaled(size.width() - 4, size.height() - 4, Qt.AspectRatioMode.KeepAspectRatio,
+                                               Qt.TransformationMode.SmoothTransformation))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._draw_cam()
+
+    # Saving ---------------------------------------------------------------------------------------------------
+
+    def save_grid(self, path: str) -> None:
+        if self._maps is None:
+            raise OSError("no feature maps to save yet")
+        image = self.grid_holder.grab().toImage()
+        save_image(image, path)
+
+    def save_cam(self, path: str) -> None:
+        picture = self.cam_picture()
+        if picture is None:
+            raise OSError("no class activation map to save yet")
+        save_image(picture.toImage(), path)
+
+    def _ask_and_save(self, suggested: str, save) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save as PNG", suggested, "PNG image (*.png)")
+        if not path:
+            return
+        if not path.lower().endswith(".png"):
+            path += ".png"
+        try:
+            save(path)
+        except OSError as exc:
+            self.notice.emit(str(exc))
+
+    def sizeHint(self) -> QSize:
+        return QSize(900, 600)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPalette, QPen
-from PySide6.QtWidgets import (QComboBox, QGraphicsItem, QGraphicsPathItem, QGraphicsRectItem, QGraphicsScene,
-                               QGraphicsSimpleTextItem, QGraphicsView, QHBoxLayout, QPushButton, QVBoxLayout,
+from PySide6.QtCore import QIODevice, QPointF, QRectF, QSaveFile, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPainterPath, QPalette, QPen
+from PySide6.QtSvg import QSvgGenerator
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QGraphicsItem, QGraphicsPathItem, QGraphicsRectItem, QGraphicsScene,
+                               QGraphicsSimpleTextItem, QGraphicsView, QHBoxLayout, QToolButton, QVBoxLayout,
                                QWidget)
 
 from ..core.text import shown
 from ..plain_text import plain_label, tooltip
+from ..qt_images import save_image
 
 BLOCK_W, SHORTCUT_W, LINE_H, GAP, COLUMN_GAP, PAIR_GAP = 360, 78, 17, 14, 48, 12
 DIFF = QColor("#d9730d")  # lines that differ from the model compared with
@@ -217,6 +219,32 @@ class StructureView(QGraphicsView):
     def fit(self) -> None:
         self.fitInView(self.sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
 
+    def save(self, path: str) -> None:
+        """The whole diagram as PNG (at twice the screen scale) or SVG, by the suffix; OSError on failure."""
+        area = self.scene().itemsBoundingRect().adjusted(-20, -20, 20, 20)
+        if path.lower().endswith(".svg"):
+            target = QSaveFile(path)
+            if not target.open(QIODevice.OpenModeFlag.WriteOnly):
+                raise OSError(f"{path}: cannot write ({target.errorString()})")
+            generator = QSvgGenerator()
+            generator.setOutputDevice(target)
+            generator.setSize(area.size().toSize())
+            generator.setViewBox(QRectF(0, 0, area.width(), area.height()))
+            generator.setTitle("ResNet Studio structure diagram")
+            painter = QPainter(generator)
+            self.scene().render(painter, QRectF(0, 0, area.width(), area.height()), area)
+            painter.end()
+            if not target.commit():
+                raise OSError(f"{path}: cannot write ({target.errorString()})")
+            return
+        image = QImage((area.size() * 2).toSize(), QImage.Format.Format_ARGB32)
+        image.fill(self.palette().color(QPalette.ColorRole.Base))
+        painter = QPainter(image)
+        painter.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
+        self.scene().render(painter, QRectF(image.rect()), area)
+        painter.end()
+        save_image(image, path)
+
     def wheelEvent(self, event) -> None:
         if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
             self.zoom(1.15 if event.angleDelta().y() > 0 else 1 / 1.15)
@@ -226,18 +254,21 @@ class StructureView(QGraphicsView):
 
 class StructurePanel(QWidget):
     compare_requested = Signal(str)  # a catalog model name, or "" for none
+    notice = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.view = StructureView()
         self.compare = QComboBox()
         self.compare.setAccessibleName("Compare with")
-        self.compare.setMinimumContentsLength(18)
+        self.compare.setMinimumContentsLength(14)
         buttons = []
         for text, tip, slot in (("−", "Zoom out (Ctrl+wheel)", lambda: self.view.zoom(1 / 1.25)),
                                 ("+", "Zoom in (Ctrl+wheel)", lambda: self.view.zoom(1.25)),
-                                ("Fit", "Fit the whole diagram", self.view.fit)):
-            button = QPushButton(text)
+                                ("Fit", "Fit the whole diagram", self.view.fit),
+                                ("Save…", "Save the diagram as PNG or SVG", self._ask_and_save)):
+            button = QToolButton()
+            button.setText(text)
             button.setToolTip(tip)
             button.clicked.connect(slot)
             buttons.append(button)
@@ -251,6 +282,18 @@ class StructurePanel(QWidget):
         layout.addLayout(bar)
         layout.addWidget(self.view, 1)
         self.compare.currentIndexChanged.connect(lambda _: self.compare_requested.emit(self.compare.currentData() or ""))
+
+    def _ask_and_save(self) -> None:
+        path, chosen = QFileDialog.getSaveFileName(self, "Save diagram", "structure.svg",
+                                                   "SVG drawing (*.svg);;PNG image (*.png)")
+        if not path:
+            return
+        if not path.lower().endswith((".svg", ".png")):
+            path += ".png" if "png" in chosen.lower() else ".svg"
+        try:
+            self.view.save(path)
+        except OSError as exc:
+            self.notice.emit(str(exc))
 
     def set_choices(self, names: list[str]) -> None:
         self.compare.blockSignals(True)
