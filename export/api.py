@@ -509,12 +509,17 @@ def folder_samples(folder: Path, preprocess: dict[str, Any], limit: int = 256) -
 
 def export_trained(checkpoint: Path, output: Path, samples: np.ndarray | None = None,
                    labels: np.ndarray | None = None, sample_name: str = "validation split",
-                   quiet: bool = False) -> list[ExportReport]:
-    """Export a checkpoint written by ``resnet-studio train`` as fp32 plus its int8 twin, both scored.
+                   quiet: bool = False, train_samples: np.ndarray | None = None,
+                   train_labels: np.ndarray | None = None, folder: str = "") -> list[ExportReport]:
+    """Export a checkpoint written by ``resnet-studio train`` as fp32 plus its int8 twin, both scored,
+    with out-of-distribution parameters fitted to the training data.
 
     Fashion-MNIST models calibrate on 512 training images and are scored on the whole test split;
-    others use ``samples``/``labels`` (preprocessed images and their classes) for both.
+    others use ``samples``/``labels`` (preprocessed images and their classes) for both, and fit the
+    out-of-distribution parameters on ``train_samples``/``train_labels``.
     """
+    from resnet_studio.export.ood_fit import fit_fashion_mnist, fit_folder_split
+
     from resnet_studio.models.checkpoint import safetensors_metadata
 
     trained = safetensors_metadata(checkpoint)
@@ -535,6 +540,11 @@ def export_trained(checkpoint: Path, output: Path, samples: np.ndarray | None = 
             if not quiet:
                 print(f"{report.path}: {accuracy:.2%} top-1 on the {sample_name} ({len(labels)} images, "
                       f"ONNX Runtime {report.precision})")
+    for report in reports:
+        if prepared.dataset == "Fashion-MNIST":
+            fit_fashion_mnist(Path(report.path))
+        elif train_samples is not None and train_labels is not None and samples is not None:
+            fit_folder_split(Path(report.path), train_samples, train_labels, samples, prepared.labels, folder)
     return reports
 
 

@@ -243,7 +243,9 @@ def train(args: argparse.Namespace) -> int:
         if args.data:
             samples = normalise(val_set.images, mean, std).contiguous().numpy()
             export_trained(out_dir / "model.safetensors", Path(args.export), samples=samples,
-                           labels=val_set.labels.numpy(), sample_name="validation split", quiet=args.quiet)
+                           labels=val_set.labels.numpy(), sample_name="validation split", quiet=args.quiet,
+                           train_samples=normalise(train_set.images, mean, std).contiguous().numpy(),
+                           train_labels=train_set.labels.numpy(), folder=Path(args.data).name)
         else:
             export_trained(out_dir / "model.safetensors", Path(args.export), quiet=args.quiet)
     return 0

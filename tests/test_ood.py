@@ -38,7 +38,7 @@ def test_the_parameters_round_trip_through_metadata():
     back = OutOfDistribution.from_metadata(json.loads(json.dumps(ood.to_metadata())), 3)
     np.testing.assert_allclose(back.scores(features), ood.scores(features), rtol=1e-4)
     assert back.threshold == 12.5 and back.description == "three blobs"
-    assert OutOfDistribution.from_metadata(ood.to_metadata(), 4) is None  # classes do not match
+    assert OutOfDistribution.from_metadata(ood.to_metadata(), 2) is None  # more centres than classes
     assert OutOfDistribution.from_metadata({**ood.to_metadata(), "threshold": "NaN"}, 3) is None
     far = rng.normal(size=(50, 8)) + 30
     assert auroc(ood.scores(features), ood.scores(far)) == 1.0
@@ -77,3 +77,45 @@ def test_the_window_warns_on_an_image_unlike_the_training_data(qtbot, open_windo
     assert "10 kinds of clothing, greyscale, on black" in window.predictions.warning.text()
     window.list.setCurrentRow(1)
     assert "unlike" not in window.list.item(1).text() and not window.predictions.warning.isVisible()
+
+
+def test_a_calibration_folder_stands_in_for_training_data_that_is_not_at_hand(tmp_path):
+    """ImageNet exports: fitted to the user's own typical images, and saying so."""
+    from resnet_studio.export.api import export, prepare
+
+    model = tmp_path / "resnet18-small.onnx"
+    export(prepare("resnet18", image_size=64), model)
+    rng = np.random.default_rng(5)
+    typical, other = tmp_path / "typical", tmp_path / "other"
+    typical.mkdir()
+    other.mkdir()
+    for i in range(100):  # smooth colour gradients, like skies
+        top, bottom = rng.integers(0, 255, 3), rng.integers(0, 255, 3)
+        Image.fromarray(np.linspace(top, bottom, 64)[:, None, :].repeat(64, axis=1).astype(np.uint8)).save(
+            typical / f"{i:03d}.png")
+    for i in range(20):  # salt-and-pepper noise: nothing like them
+        Image.fromarray((rng.random((64, 64, 3)) > 0.5).astype(np.uint8) * 255).save(other / f"{i:03d}.png")
+    few = tmp_path / "few"
+    few.mkdir()
+    (typical / "000.png").rename(few / "only.png")
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "resnet_studio.export.ood_fit", *map(str, args)],
+                              capture_output=True, text=True, timeout=300)
+
+    refused = run(model, "--calibrate", few)
+    assert refused.returncode == 2 and "calibration needs 64 or more" in refused.stderr
+    assert read_model(model).ood is None
+    done = run(model, "--calibrate", typical, "--describe", "gradient skies")
+    assert done.returncode == 0, done.stderr
+    info = read_model(model)
+    assert info.ood is not None and info.ood.means.shape == (1, 512) and info.ood.description == "gradient skies"
+    props = {p.key: p.value for p in __import__("onnx").load(str(model)).metadata_props}
+    assert "not the training data" in json.loads(props["ood"])["calibration"]
+    from resnet_studio.export.api import folder_samples
+    from resnet_studio.export.ood_fit import features_of
+
+    inside = info.ood.scores(features_of(model, folder_samples(typical, info.preprocess)[0]))
+    outside = info.ood.scores(features_of(model, folder_samples(other, info.preprocess)[0]))
+    assert (inside > info.ood.threshold).mean() <= 0.1
+    assert (outside > info.ood.threshold).all() and auroc(inside, outside) == 1.0

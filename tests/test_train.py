@@ -11,6 +11,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from resnet_studio.gui.cli import main as studio_main
+from resnet_studio.gui.core.model_file import read_model
 from resnet_studio.models import build_model
 from resnet_studio.models.checkpoint import load_checkpoint, safetensors_metadata
 from resnet_studio.models.fashion_mnist import DEFAULT_DIR
@@ -62,6 +63,17 @@ def test_fine_tune_on_a_folder_beats_chance_and_exports(tmp_path, capsys):
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     assert session.run(["logits"], {"input": np.zeros((3, 3, 32, 32), np.float32)})[0].shape == (3, 2)
     assert (tmp_path / "shapes-int8.onnx").exists()
+    # Fitted on the training split, thresholded on the validation split, described for the warning.
+    for path in (onnx_path, tmp_path / "shapes-int8.onnx"):
+        info = read_model(path)
+        assert info.ood is not None and info.ood.means.shape == (2, 512)
+        assert info.ood.description == "2 classes (discs, squares) from the folder shapes"
+        # Salt-and-pepper noise, normalised as the model's inputs are: nothing like discs and squares.
+        noise = (np.random.default_rng(0).random((4, 3, 32, 32)) > 0.5).astype(np.float32)
+        mean, std = (np.asarray(info.preprocess[k], np.float32)[:, None, None] for k in ("mean", "std"))
+        own = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        features = own.run(["features"], {"input": (noise - mean) / std})[0]
+        assert (info.ood.scores(features) > info.ood.threshold).all()
 
 
 def test_freeze_backbone_trains_only_the_head(tmp_path):
