@@ -171,7 +171,9 @@ def prepare(variant_name: str, weights: str = "random", num_classes: int | None 
 
 
 class WithActivations(nn.Module):
-    """The network's forward, also returning the stem, every block's output and the pooled features."""
+    """The network's forward, also returning the stem, each block's F(x), shortcut and output, and
+    the pooled features. The block's own ``branch`` and ``shortcut`` compute them, so the sum is the
+    block's forward by construction."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
@@ -183,15 +185,29 @@ class WithActivations(nn.Module):
         taps = [x]
         for stage in m.stages():
             for block in stage:
-                x = block(x)
-                taps.append(x)
+                branch = block.branch(x)
+                if block.residual:
+                    shortcut = block.shortcut(x)
+                    x = block.relu(branch + shortcut)
+                    taps += [x, branch, shortcut]
+                else:
+                    x = block.relu(branch)
+                    taps += [x, branch]
         features = torch.flatten(m.avgpool(x), 1)
         return (m.fc(features), *taps, features)
 
 
+def block_names(model: nn.Module) -> list[tuple[str, bool]]:
+    """(activation output name, has a shortcut) of every block, in order."""
+    return [(f"act.{name}.{i}", block.residual) for name, stage in zip(model.stage_names, model.stages())
+            for i, block in enumerate(stage)]
+
+
 def output_names(model: nn.Module) -> list[str]:
-    blocks = [f"act.{name}.{i}" for name, stage in zip(model.stage_names, model.stages()) for i in range(len(stage))]
-    return ["logits", "act.stem", *blocks, "features"]
+    names = ["logits", "act.stem"]
+    for block, residual in block_names(model):
+        names += [block, f"{block}.branch"] + ([f"{block}.shortcut"] if residual else [])
+    return names + ["features"]
 
 
 def _torch_export(prepared: Prepared, path: Path, opset: int | None) -> None:
@@ -224,7 +240,11 @@ def metadata(prepared: Prepared, precision: str, activations: bool) -> dict:
     import onnx
 
     structure = describe(prepared.model, prepared.image_size, variant=prepared.variant.name)
-    taps = output_names(prepared.model)[1:-1] if activations else []
+    blocks = block_names(prepared.model) if activations else []
+    taps = ["act.stem", *(name for name, _ in blocks)] if activations else []
+    # Per block: F(x) before the addition, and what the shortcut adds (the input, or its projection).
+    parts = {name: {"branch": f"{name}.branch", **({"shortcut": f"{name}.shortcut"} if residual else {})}
+             for name, residual in blocks}
     return {
         "labels": prepared.labels,
         "preprocess": prepared.preprocess,
@@ -236,7 +256,7 @@ def metadata(prepared: Prepared, precision: str, activations: bool) -> dict:
         "macs": structure["macs"],
         "precision": precision,
         "dataset": prepared.dataset,
-        "activations": {"outputs": taps, "features": "features" if activations else None,
+        "activations": {"outputs": taps, "parts": parts, "features": "features" if activations else None,
                         "cam_layer": taps[-1] if taps else None, "fc_weight": "fc.weight", "fc_bias": "fc.bias"},
         "producer": {"name": PRODUCER, "version": _version(), "torch": torch.__version__, "onnx": onnx.__version__},
     }

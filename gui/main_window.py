@@ -141,6 +141,7 @@ class MainWindow(QMainWindow):
         self.studio.details_ready.connect(self._details_ready)
         self.studio.activation_failed.connect(self.show_notice)
         self.activations.notice.connect(self.show_notice)
+        self.studio.responses_ready.connect(lambda mean, count: self.activations.adds.show_responses(None, mean, count))
         self.structure.notice.connect(self.show_notice)
         self.studio.models_listed.connect(self._models_listed)
         self.picker.chosen.connect(self._offer_chosen)
@@ -390,7 +391,7 @@ class MainWindow(QMainWindow):
         showing = self.tabs.currentWidget() is self.activations
         self.studio.request_details(entry.id, showing, self.activations.current_block(),
                                     self.activations.top_n.value(), self.activations.current_class(),
-                                    weakest=self.activations.weakest)
+                                    weakest=self.activations.weakest, parts=self.activations.showing_adds)
 
     def _details_ready(self, details: Details) -> None:
         entry = self.current_entry()
@@ -402,6 +403,10 @@ class MainWindow(QMainWindow):
         self.input_view.show_input(details.preview, details.crop, details.model_input,
                                    describe_input(info.preprocess),
                                    bool(entry.result and entry.result.out_of_distribution))
+        if details.parts is not None:
+            self.activations.show_parts(details.parts, details.responses)
+            self.structure.view.highlight(details.parts.block.removeprefix("act."))
+            self.studio.request_mean_responses()
         if details.maps is not None:
             self.activations.show_maps(details.maps, details.model_input)
             self.structure.view.highlight(details.maps.block.removeprefix("act."))

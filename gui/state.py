@@ -20,7 +20,7 @@ from PySide6.QtGui import QImage
 
 from . import lineup
 from .core.catalog import Catalog
-from .core.engine import Engine, FeatureMaps, Result
+from .core.engine import BlockParts, Engine, FeatureMaps, Result
 from .core.intake import ImageRejected, load_image
 from .core.preprocess import as_picture, covers_whole, crop_box
 from .core.model_file import ModelInfo
@@ -42,6 +42,8 @@ class Details:
     cam: np.ndarray | None = None  # [H, W] in [0, 1], the preview's size
     cam_class: int | None = None
     cam_probability: float | None = None
+    parts: BlockParts | None = None
+    responses: np.ndarray | None = None  # [blocks] std of each F(x) for this image
 
 
 @dataclass
@@ -69,6 +71,7 @@ class Studio(QObject):
     scan_finished = Signal()
     queue_changed = Signal(int, int)  # done, total for the current model
     details_ready = Signal(object)  # Details
+    responses_ready = Signal(object, int)  # mean layer responses over the loaded images, and how many
     activation_failed = Signal(str)
 
     def __init__(self, catalog: Catalog, device: str = "auto", parent: QObject | None = None) -> None:
@@ -324,7 +327,8 @@ class Studio(QObject):
     # Details of one image: a preview, and on request its feature maps and CAM ------------------------------
 
     def request_details(self, entry_id: int, activations: bool, block: str | None = None, top_n: int = 16,
-                        class_index: int | None = None, preview_side: int = 480, weakest: bool = False) -> None:
+                        class_index: int | None = None, preview_side: int = 480, weakest: bool = False,
+                        parts: bool = False) -> None:
         """Newest request wins: results of older requests are dropped when they arrive."""
         entry = self.entries.get(entry_id)
         if entry is None or self.info is None or entry.error:
@@ -343,7 +347,10 @@ class Studio(QObject):
             details = Details(entry_id, np.asarray(preview), as_picture(engine.prepare(info, model_image),
                                                                         info.preprocess),
                               None if covers_whole(box, image.size) else tuple(v * scale for v in box))
-            if activations and block:
+            if activations and block and parts and block in info.block_parts:
+                details.parts = engine.block_parts(info, model_image, block, min(top_n, 8))
+                details.responses = engine.layer_responses(info, engine.prepare(info, model_image)[None])[0]
+            elif activations and block:
                 details.maps = engine.feature_maps(info, model_image, block, top_n, weakest)
             if activations and info.has_cam:
                 found = engine.cam(info, model_image, class_index)
@@ -368,6 +375,39 @@ class Studio(QObject):
         self._workers.add(worker)
         worker.signals.finished.connect(lambda: self._workers.discard(worker))
         self.pool.start(worker)
+
+    def request_mean_responses(self, limit: int = 64) -> None:
+        """The layer responses averaged over the loaded images (at most ``limit``), off the GUI thread."""
+        info, engine, generation = self.info, self.engine, self.generation
+        paths = [e.path for e in self.entries.values() if e.result is not None][:limit]
+        if info is None or not info.block_parts or not paths:
+            return
+
+        def work(emit, cancel):
+            rows = []
+            for start in range(0, len(paths), BATCH):
+                batch = []
+                for path in paths[start:start + BATCH]:
+                    try:
+                        batch.append(engine.prepare(info, engine.decode(info, path)))
+                    except ImageRejected:
+                        continue
+                if cancel.is_set():
+                    return
+                if batch:
+                    rows.append(engine.layer_responses(info, np.stack(batch)))
+            if rows:
+                emit((generation, np.concatenate(rows).mean(axis=0), sum(len(r) for r in rows)))
+
+        worker = Worker(work)
+        worker.signals.result.connect(self._responses_done)
+        worker.signals.error.connect(self.activation_failed.emit)
+        self._start(worker)
+
+    def _responses_done(self, message) -> None:
+        generation, mean, count = message
+        if generation == self.generation:
+            self.responses_ready.emit(mean, count)
 
     def results(self) -> list[Result]:
         """Every image's result or reason, in the order the images were added; images still waiting are left out."""

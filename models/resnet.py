@@ -61,11 +61,17 @@ class BasicBlock(nn.Module):
         self.stride = stride
         self.residual = residual
 
+    def branch(self, x: Tensor) -> Tensor:
+        """F(x): the residual function, up to its last BN, before the addition."""
+        return self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+
+    def shortcut(self, x: Tensor) -> Tensor:
+        return x if self.downsample is None else self.downsample(x)
+
     def forward(self, x: Tensor) -> Tensor:
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
+        out = self.branch(x)
         if self.residual:
-            out = out + (x if self.downsample is None else self.downsample(x))
+            out = out + self.shortcut(x)
         return self.relu(out)
 
 
@@ -106,12 +112,19 @@ class Bottleneck(nn.Module):
         self.stride = stride
         self.residual = residual
 
-    def forward(self, x: Tensor) -> Tensor:
+    def branch(self, x: Tensor) -> Tensor:
+        """F(x): the residual function, up to its last BN, before the addition."""
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
+        return self.bn3(self.conv3(out))
+
+    def shortcut(self, x: Tensor) -> Tensor:
+        return x if self.downsample is None else self.downsample(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.branch(x)
         if self.residual:
-            out = out + (x if self.downsample is None else self.downsample(x))
+            out = out + self.shortcut(x)
         return self.relu(out)
 
 

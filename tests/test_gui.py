@@ -17,7 +17,6 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from qt_events import drop, files  # noqa: E402
 from resnet_studio.gui.core.catalog import Catalog  # noqa: E402
 from resnet_studio.gui.main_window import MainWindow  # noqa: E402
-from resnet_studio.gui.widgets.structure import BlockItem  # noqa: E402
 
 TIMEOUT = 60_000
 
@@ -157,39 +156,6 @@ def test_activations_are_not_computed_while_hidden(window, qtbot, images):
     window._refresh_details()
     qtbot.waitUntil(lambda: bool(got), timeout=TIMEOUT)
     assert got[-1].maps is None and got[-1].cam is None and got[-1].preview.ndim == 3
-
-
-@pytest.mark.parametrize("variant, blocks, shortcuts", [
-    ("resnet18", [2, 2, 2, 2], ["identity", "identity"] + ["projection", "identity"] * 3),
-    ("resnet50", [3, 4, 6, 3], None),
-    ("resnext50_32x4d", [3, 4, 6, 3], None),
-])
-def test_diagram_stages_blocks_and_shortcuts(window, variant, blocks, shortcuts):
-    from resnet_studio.models import build_model, describe
-
-    arch = describe(build_model(variant), 224, variant=variant)
-    view = window.structure.view
-    view.show_models((variant, arch))
-    assert view.stage_counts == blocks
-    items = [i for i in view.scene().items() if isinstance(i, BlockItem)]
-    assert len(items) == sum(blocks)
-    texts = [i.text() for i in view.scene().items() if hasattr(i, "text")]
-    projections = sum(1 for t in texts if t.startswith("1×1 proj"))
-    assert projections == (3 if variant == "resnet18" else 4)
-    assert sum(1 for t in texts if t == "identity") == sum(blocks) - projections
-    if variant == "resnext50_32x4d":
-        assert any("32 groups" in t for t in texts)
-    else:
-        assert not any("groups" in t for t in texts)
-    if shortcuts:
-        assert [b["shortcut"]["type"] for s in arch["stages"] for b in s["blocks"]] == shortcuts
-
-
-def test_clicking_a_block_shows_its_activations(window, qtbot):
-    window.tabs.setCurrentWidget(window.structure)
-    window.structure.view.blocks["layer3.1"].setSelected(True)
-    assert window.tabs.currentWidget() is window.activations
-    assert window.activations.current_block() == "act.layer3.1"
 
 
 def test_keyboard_switches_panels_and_images(window, qtbot, images):

@@ -97,6 +97,23 @@ class FeatureMaps:
 
 
 @dataclass
+class BlockParts:
+    """What one block adds, for the same channels: its input, F(x), the shortcut and the output.
+
+    ``input`` shows the input's own strongest channels where a projection changes the shape.
+    """
+
+    block: str
+    channels: list[int]
+    input: np.ndarray  # [n, h, w]
+    input_channels: list[int]
+    branch: np.ndarray  # [n, H, W] F(x), before the addition
+    shortcut: np.ndarray | None  # [n, H, W] the identity or the projection; None in a plain network
+    output: np.ndarray  # [n, H, W] relu(F(x) + shortcut)
+    projection: bool
+
+
+@dataclass
 class ClassActivationMap:
     heat: np.ndarray  # [H, W] in [0, 1], the image's size; zero outside the crop the model saw
     class_index: int
@@ -191,6 +208,43 @@ class Engine:
         order = (np.argsort(means, kind="stable") if weakest else np.argsort(-means, kind="stable"))[:top_n]
         return FeatureMaps(block, list(maps.shape), [int(c) for c in order], maps[order],
                            [float(means[c]) for c in order])
+
+    def block_parts(self, info: ModelInfo, image: Image.Image, block: str, top_n: int = 8) -> BlockParts:
+        """The ``top_n`` output channels of ``block`` by mean, as input, F(x), shortcut and output."""
+        parts = info.block_parts.get(block)
+        if parts is None:
+            raise KeyError(f"{info.name} carries no F(x) and shortcut outputs for {block}")
+        index = info.activation_outputs.index(block)
+        source = info.activation_outputs[index - 1] if index > 0 else None
+        names = [block, parts["branch"], *([parts["shortcut"]] if "shortcut" in parts else []),
+                 *([source] if source else [])]
+        _, values = self.pool.run(info, self.prepare(info, image)[None], names, full=True)
+        output, branch = values[0][0], values[1][0]
+        shortcut = values[2][0] if "shortcut" in parts else None
+        given = values[-1][0] if source else None
+        channels = [int(c) for c in np.argsort(-output.mean(axis=(1, 2)), kind="stable")[:top_n]]
+        projection = given is None or given.shape != output.shape
+        if given is None:
+            given, input_channels = np.zeros((0, 1, 1), np.float32), []
+        elif projection:
+            input_channels = [int(c) for c in np.argsort(-given.mean(axis=(1, 2)), kind="stable")[:top_n]]
+        else:
+            input_channels = channels
+        return BlockParts(block, channels, given[input_channels].astype(np.float32), input_channels,
+                          branch[channels].astype(np.float32),
+                          None if shortcut is None else shortcut[channels].astype(np.float32),
+                          output[channels].astype(np.float32), projection)
+
+    def layer_responses(self, info: ModelInfo, batch: np.ndarray) -> np.ndarray:
+        """[images, blocks]: the standard deviation of each block's F(x), as in He et al. (2015), Fig. 7.
+
+        The paper measures the responses after BN and before the addition (and ReLU): F(x) here.
+        """
+        names = [info.block_parts[b]["branch"] for b in info.activation_outputs if b in info.block_parts]
+        if not names:
+            raise KeyError(f"{info.name} carries no F(x) outputs")
+        _, values = self.pool.run(info, batch, names, full=True)
+        return np.stack([v.reshape(len(v), -1).astype(np.float64).std(axis=1) for v in values], axis=1)
 
     def cam(self, info: ModelInfo, image: Image.Image, class_index: int | None = None) -> ClassActivationMap:
         """Class activation map (Zhou et al. 2016) at the image's size, in [0, 1], for one class.

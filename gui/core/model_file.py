@@ -55,6 +55,8 @@ class ModelInfo:
     params: int | None = None
     macs: int | None = None
     activation_outputs: list[str] = field(default_factory=list)
+    # act.layerS.B -> {"branch": F(x) output, "shortcut": what is added to it}, where the file has them.
+    block_parts: dict[str, dict[str, str]] = field(default_factory=dict)
     cam_layer: str | None = None
     fc_weight: str | None = None
     fc_bias: str | None = None
@@ -235,6 +237,12 @@ def read_model(path: str | os.PathLike) -> ModelInfo:
     act_outputs = [name for name in listed if isinstance(name, str) and name in outputs]
     named = {k: v if isinstance(v, str) else None for k, v in activations.items()
              if k in ("cam_layer", "fc_weight", "fc_bias")}
+    parts = activations.get("parts", {})
+    # Only parts of listed blocks whose outputs exist; anything else in the metadata is ignored.
+    block_parts = {block: {role: name for role, name in roles.items()
+                           if role in ("branch", "shortcut") and isinstance(name, str) and name in outputs}
+                   for block, roles in (parts.items() if isinstance(parts, dict) else ())
+                   if block in act_outputs and isinstance(roles, dict)}
     architecture = _json(props, "architecture", dict, path) if ours else None
     if architecture is not None:
         _check_architecture(architecture, path)
@@ -253,6 +261,7 @@ def read_model(path: str | os.PathLike) -> ModelInfo:
         params=_json(props, "params", int, path) if ours else None,
         macs=_json(props, "macs", int, path) if ours else None,
         activation_outputs=act_outputs,
+        block_parts={block: roles for block, roles in block_parts.items() if roles},
         cam_layer=named.get("cam_layer") if named.get("cam_layer") in outputs else None,
         fc_weight=named.get("fc_weight") if named.get("fc_weight") in initializer_names else None,
         fc_bias=named.get("fc_bias") if named.get("fc_bias") in initializer_names else None,

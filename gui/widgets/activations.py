@@ -7,15 +7,16 @@ from PIL import Image
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QFileDialog, QFormLayout, QGridLayout, QGroupBox,
-                               QHBoxLayout, QPushButton, QScrollArea, QSizePolicy, QSlider, QSpinBox, QVBoxLayout,
-                               QWidget)
+                               QHBoxLayout, QPushButton, QScrollArea, QSizePolicy, QSlider, QSpinBox, QStackedWidget,
+                               QVBoxLayout, QWidget)
 
 from ..core.colormap import VIRIDIS, colorize, overlay
-from ..core.engine import FeatureMaps, percent
+from ..core.engine import BlockParts, FeatureMaps, percent
 from ..core.model_file import ModelInfo
 from ..core.text import shown
 from ..plain_text import plain_label
 from ..qt_images import draw_crop_box, rgb_to_qimage, save_image
+from .block_adds import BlockAddsView
 
 TILE = 96
 ENLARGED = 360
@@ -166,14 +167,21 @@ class ActivationsPanel(QWidget):
         self.opacity.setRange(0, 100)
         self.opacity.setValue(55)
         self.opacity.setAccessibleName("CAM opacity")
+        self.mode = QComboBox()
+        self.mode.setAccessibleName("Show")
+        self.mode.addItem("the block's output channels", False)
+        self.mode.addItem("what the block adds: x, F(x), shortcut, output", True)
+        self.mode.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.mode.setMinimumContentsLength(16)
         self.legend = ColourLegend()
         self.save_grid_button = QPushButton("Save PNG…")
         self.save_cam_button = QPushButton("Save PNG…")
         for button in (self.save_grid_button, self.save_cam_button):
             button.setEnabled(False)
 
-        controls = QFormLayout()
+        self.controls = controls = QFormLayout()
         controls.addRow(plain_label("Block"), self.block)
+        controls.addRow(plain_label("Show"), self.mode)
         channels = QHBoxLayout()
         channels.addWidget(self.top_n)
         channels.addWidget(self.order, 1)
@@ -193,11 +201,19 @@ class ActivationsPanel(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.grid_holder)
+        self.adds = BlockAddsView()
+        # Scrolls as a whole, so a small window keeps its minimum size.
+        adds_scroll = QScrollArea()
+        adds_scroll.setWidgetResizable(True)
+        adds_scroll.setWidget(self.adds)
+        self.pages = QStackedWidget()
+        self.pages.addWidget(scroll)
+        self.pages.addWidget(adds_scroll)
         box_layout = QVBoxLayout(self.grid_box)
         box_layout.addLayout(controls)
         box_layout.addWidget(self.legend)
         box_layout.addWidget(self.hint)
-        box_layout.addWidget(scroll, 1)
+        box_layout.addWidget(self.pages, 1)
 
         self.cam_box = QGroupBox("Class activation map")
         self.cam_view = plain_label(NO_IMAGES_HINT)
@@ -230,6 +246,7 @@ class ActivationsPanel(QWidget):
         self.block.currentIndexChanged.connect(lambda _: self.requested.emit())
         self.top_n.valueChanged.connect(lambda _: self.requested.emit())
         self.order.currentIndexChanged.connect(lambda _: self.requested.emit())
+        self.mode.currentIndexChanged.connect(self._mode_changed)
         self.cam_class.currentIndexChanged.connect(lambda _: self.requested.emit())
         self.scale.currentIndexChanged.connect(lambda _: self._draw_maps())
         self.opacity.valueChanged.connect(lambda _: self._draw_cam())
@@ -248,6 +265,10 @@ class ActivationsPanel(QWidget):
         for combo in (self.block, self.cam_class):
             combo.blockSignals(False)
         self.grid_box.setEnabled(info.has_activations)
+        self.mode.model().item(1).setEnabled(bool(info.block_parts))
+        if not info.block_parts:
+            self.mode.setCurrentIndex(0)
+        self.adds.set_blocks([b for b in info.activation_outputs if b in info.block_parts])
         self.cam_box.setEnabled(info.has_cam)
         self.clear(EMPTY_HINT if info.has_activations else "This model file carries no activation outputs.",
                    "" if info.has_cam else "This model file carries no class activation map.")
@@ -258,6 +279,7 @@ class ActivationsPanel(QWidget):
         self._maps = self._model_input = self._image = self._cam = None
         self.hint.setText(hint)
         self.hint.show()
+        self.adds.clear()
         self.cam_view.clear()
         self.cam_view.setText(hint if cam_hint is None else cam_hint or hint)
         self.cam_note.setText("")
@@ -271,6 +293,23 @@ class ActivationsPanel(QWidget):
     @property
     def shared(self) -> bool:
         return bool(self.scale.currentData())
+
+    @property
+    def showing_adds(self) -> bool:
+        return bool(self.mode.currentData())
+
+    def _mode_changed(self) -> None:
+        self.pages.setCurrentIndex(1 if self.showing_adds else 0)
+        self.legend.setVisible(not self.showing_adds)
+        for row in (2, 3):  # channels and scale belong to the output-channel grid
+            self.controls.setRowVisible(row, not self.showing_adds)
+        self.requested.emit()
+
+    def show_parts(self, parts: BlockParts, responses: np.ndarray | None) -> None:
+        self.hint.hide()
+        self.adds.show_parts(parts)
+        self.adds.show_responses(responses, None, 0)
+        self.grid_box.setTitle(f"What {shown(parts.block.removeprefix('act.'), 60)} adds")
 
     @property
     def weakest(self) -> bool:

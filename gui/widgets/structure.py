@@ -1,177 +1,72 @@
-"""The residual block structure drawn from a file's ``architecture`` metadata: stem -> stages -> blocks."""
+"""The residual block structure as a data-flow graph, drawn from ``core.block_graph``.
+
+Columns are the stem, each stage and the head. Weight layers sit on the main path; the skip
+path leaves each block's input, runs down its right side (through a 1×1 projection where the
+shape changes) and joins the main path at ⊕. Column titles and model names stay pinned to the
+top of the view while it scrolls.
+"""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from PySide6.QtCore import QIODevice, QPointF, QRectF, QSaveFile, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPainterPath, QPalette, QPen
+from PySide6.QtCore import QIODevice, QPointF, QRectF, QSaveFile, Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPainterPath, QPen
 from PySide6.QtSvg import QSvgGenerator
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QGraphicsItem, QGraphicsPathItem, QGraphicsRectItem, QGraphicsScene,
-                               QGraphicsSimpleTextItem, QGraphicsView, QHBoxLayout, QToolButton, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QGraphicsItem, QGraphicsPathItem, QGraphicsRectItem,
+                               QGraphicsScene, QGraphicsView, QHBoxLayout, QPushButton, QSplitter, QToolButton,
+                               QVBoxLayout, QWidget)
 
+from ..core import block_graph
+from ..core.block_graph import Graph, Node
 from ..core.text import shown
 from ..plain_text import plain_label, tooltip
 from ..qt_images import save_image
 
-BLOCK_W, SHORTCUT_W, LINE_H, GAP, COLUMN_GAP, PAIR_GAP = 360, 78, 17, 14, 48, 12
-DIFF = QColor("#d9730d")  # lines that differ from the model compared with
+NODE_W, NODE_H, ROW_H, PROJ_W, LANE_GAP = 176, 26, 40, 118, 30
+HEADER_H, TITLE_H, BAND_GAP = 46, 58, 40
+DIFF = QColor("#d9730d")  # nodes that differ from the model compared with
 PROJECTION = QColor("#2f6fb3")
+FILLS = {"conv": "#e8f0fb", "projection": "#dce9f8", "add": "#fdf3e1", "run": "#f1f1f1", "input": "#eeeeee",
+         "output": "#eeeeee", "maxpool": "#f4f4f4", "avgpool": "#f4f4f4", "fc": "#e9f5ea"}
 
 
-def human(n: float, unit: str = "") -> str:
-    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
-        if abs(n) >= scale:
-            return f"{n / scale:.3g}{suffix}" + (f" {unit}" if unit else "")
-    return f"{n:.0f}" + (f" {unit}" if unit else "")
-
-
-def shape_text(shape: list[int]) -> str:
-    return "×".join(str(s) for s in shape)
-
-
-def layer_text(layer: dict[str, Any]) -> str:
-    kind = layer["kind"]
-    if kind == "conv":
-        groups = f", {layer['groups']} groups" if layer["groups"] > 1 else ""
-        stride = f", /{layer['stride']}" if layer["stride"] > 1 else ""
-        return f"{layer['kernel']}×{layer['kernel']} conv, {layer['out_channels']}{groups}{stride}"
-    return {"norm": layer.get("norm", "BN").replace("BatchNorm2d", "BN"), "relu": "ReLU", "add": "⊕ add",
-            "maxpool": f"{layer['kernel']}×{layer['kernel']} max-pool, /{layer['stride']}"}.get(kind, kind)
-
-
-def block_lines(block: dict[str, Any]) -> list[str]:
-    """The main path, one line per conv with its BN and ReLU folded in."""
-    lines: list[str] = []
-    for layer in block["layers"]:
-        if layer["kind"] in ("conv", "add"):
-            lines.append(layer_text(layer))
-        elif lines:
-            lines[-1] += f" · {layer_text(layer)}"
-    return lines
-
-
-class BlockItem(QGraphicsRectItem):
-    def __init__(self, name: str, height: float, selectable: bool) -> None:
-        super().__init__(0, 0, BLOCK_W, height)
-        self.name = name
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, selectable)
-        self.setAcceptHoverEvents(selectable)
-        if selectable:
-            self.setCursor(Qt.CursorShape.PointingHandCursor)
-            self.setToolTip(tooltip(f"{name}: click to show its activations"))
+class NodeItem(QGraphicsRectItem):
+    def __init__(self, node: Node, rect: QRectF, differs: bool) -> None:
+        super().__init__(rect)
+        self.node = node
+        self.differs = differs
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setToolTip(tooltip(block_graph.describe_node(node)))
+        self.setBrush(QBrush(QColor(FILLS.get(node.kind, "#ffffff"))))
 
     def paint(self, painter, option, widget=None) -> None:
-        palette = widget.palette() if widget else QPalette()
         selected = self.isSelected()
-        pen = QPen(palette.color(QPalette.ColorRole.Highlight) if selected else palette.color(QPalette.ColorRole.Mid),
-                   3 if selected else 1)
-        painter.setPen(pen)
-        painter.setBrush(palette.color(QPalette.ColorRole.Base))
-        painter.drawRoundedRect(self.rect(), 8, 8)
-
-
-class Diagram:
-    """Lays one model's architecture into a scene at an x offset; returns its block items by name."""
-
-    def __init__(self, scene: QGraphicsScene, palette: QPalette) -> None:
-        self.scene, self.palette = scene, palette
-        self.text = palette.color(QPalette.ColorRole.WindowText)
-        self.muted = palette.color(QPalette.ColorRole.PlaceholderText)
-
-    def label(self, text: str, x: float, y: float, bold: bool = False, color: QColor | None = None,
-              size: float = 0) -> QGraphicsSimpleTextItem:
-        item = self.scene.addSimpleText(shown(text, 120))  # names come from the file's metadata
-        font = QFont(item.font())
-        font.setBold(bold)
-        if size:
-            font.setPointSizeF(size)
-        item.setFont(font)
-        item.setBrush(QBrush(color or self.text))
-        item.setPos(x, y)
-        return item
-
-    def arrow(self, start: QPointF, end: QPointF, color: QColor, dashed: bool = False) -> None:
-        path = QPainterPath(start)
-        path.lineTo(end)
-        direction = 1 if end.y() >= start.y() else -1
-        path.moveTo(end)
-        path.lineTo(end + QPointF(-4, -6 * direction))
-        path.moveTo(end)
-        path.lineTo(end + QPointF(4, -6 * direction))
-        item = QGraphicsPathItem(path)
-        pen = QPen(color, 1.5)
-        if dashed:
+        colour = QColor("#1f5fbf") if selected else DIFF if self.differs else QColor("#8a8a8a")
+        pen = QPen(colour, 2.5 if selected or self.differs else 1)
+        if self.node.kind == "run":
             pen.setStyle(Qt.PenStyle.DashLine)
-        item.setPen(pen)
-        self.scene.addItem(item)
-
-    def draw(self, arch: dict[str, Any], title: str, x0: float, selectable: bool,
-             reference: dict[str, Any] | None = None, stage_stride: float = BLOCK_W + COLUMN_GAP
-             ) -> dict[str, BlockItem]:
-        """Stages as columns ``stage_stride`` apart; a compared model is drawn interleaved, block beside block."""
-        items: dict[str, BlockItem] = {}
-        self.label(title, x0, 0, bold=True, size=13)
-        self.label(f"{human(arch['params'])} params · {human(arch['macs'], 'MACs')} at "
-                   f"{shape_text(arch['input_shape'])}", x0, 24, color=self.muted)
-        if reference is not None:
-            self.label("orange: differs from the model beside it", x0, 40, color=DIFF)
-        stem = arch["stem"]
-        stem_lines = [layer_text(l) for l in stem["layers"] if l["kind"] in ("conv", "maxpool")]
-        y = 64
-        box = self.scene.addRect(QRectF(x0, y, BLOCK_W, 30 + LINE_H * len(stem_lines)), QPen(self.muted),
-                                 QBrush(self.palette.color(QPalette.ColorRole.AlternateBase)))
-        box.setZValue(-1)
-        self.label(f"stem → {shape_text(stem['output_shape'])}", x0 + 10, y + 6, bold=True)
-        for i, line in enumerate(stem_lines):
-            self.label(line, x0 + 10, y + 24 + i * LINE_H)
-        top = y + 40 + LINE_H * len(stem_lines) + GAP
-        ref_blocks = {b["name"]: b for s in (reference or {}).get("stages", []) for b in s["blocks"]}
-        for column, stage in enumerate(arch["stages"]):
-            x = x0 + column * stage_stride
-            self.label(f"{stage['name']} · {len(stage['blocks'])} blocks", x, top, bold=True)
-            self.label(f"→ {shape_text(stage['output_shape'])} · {human(stage['params'])} params · "
-                       f"{human(stage['macs'], 'MACs')}", x, top + LINE_H, color=self.muted)
-            y = top + 2 * LINE_H + 10
-            for block in stage["blocks"]:
-                item, height = self.block(block, x, y, selectable, ref_blocks.get(block["name"]))
-                items[block["name"]] = item
-                y += height + GAP
-        return items
-
-    def block(self, block: dict[str, Any], x: float, y: float, selectable: bool,
-              reference: dict[str, Any] | None) -> tuple[BlockItem, float]:
-        lines = block_lines(block)
-        ref_lines = block_lines(reference) if reference else None
-        shortcut = block["shortcut"]
-        height = 28 + LINE_H * (len(lines) + 1) + 12
-        item = BlockItem(block["name"], height, selectable)
-        item.setPos(x, y)
-        self.scene.addItem(item)
-        kind = block["type"].replace("BasicBlock", "basic").replace("Bottleneck", "bottleneck")
-        self.label(f"{block['name']} · {kind} · {block['in_channels']}→{block['out_channels']}",
-                   x + 10, y + 6, bold=True)
-        for i, line in enumerate(lines):
-            differs = ref_lines is not None and (i >= len(ref_lines) or ref_lines[i] != line)
-            self.label(line, x + 10, y + 26 + i * LINE_H, bold=differs, color=DIFF if differs else None)
-        footer = f"out {shape_text(block['output_shape'])} · {human(block['params'])} · {human(block['macs'], 'MACs')}"
-        self.label(footer, x + 10, y + 26 + len(lines) * LINE_H + 2, color=self.muted)
-        if shortcut["type"] == "none":  # a plain network's block: nothing to draw beside it
-            return item, height
-        # The shortcut: a line down the right side into the addition.
-        sx = x + BLOCK_W - SHORTCUT_W + 10
-        top, bottom = QPointF(sx, y + 24), QPointF(sx, y + 26 + (len(lines) - 1) * LINE_H + 6)
-        projection = shortcut["type"] == "projection"
-        self.arrow(top, bottom, PROJECTION if projection else self.muted, dashed=not projection)
-        text = f"1×1 proj\n/{shortcut['stride']}" if projection else "identity"
-        note = self.label(text, sx + 6, y + 34, color=PROJECTION if projection else self.muted)
-        note.setFont(QFont(note.font().family(), max(7, int(note.font().pointSizeF() * 0.85))))
-        return item, height
+        painter.setPen(pen)
+        painter.setBrush(self.brush())
+        radius = NODE_H / 2 if self.node.kind == "add" else 5
+        if self.node.kind == "run":  # a stack: the blocks it stands for
+            painter.drawRoundedRect(self.rect().translated(6, 5), radius, radius)
+            painter.drawRoundedRect(self.rect().translated(3, 2.5), radius, radius)
+        painter.drawRoundedRect(self.rect(), radius, radius)
+        font = QFont(painter.font())
+        font.setBold(self.differs)
+        painter.setFont(font)
+        painter.setPen(QColor("#202020"))
+        text = painter.fontMetrics().elidedText(shown(self.node.label, 120), Qt.TextElideMode.ElideRight,
+                                                int(self.rect().width()) - 12)
+        painter.drawText(self.rect().adjusted(6, 0, -6, 0), Qt.AlignmentFlag.AlignCenter, text)
 
 
 class StructureView(QGraphicsView):
-    block_clicked = Signal(str)
+    block_clicked = Signal(str)  # a block's name (layer2.0): show its activations
+    node_clicked = Signal(str)  # what the node is, in words
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -179,37 +74,257 @@ class StructureView(QGraphicsView):
         self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
-        self.blocks: dict[str, BlockItem] = {}
-        self.stage_counts: list[int] = []
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)  # pinned headers
+        self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.graphs: list[Graph] = []
+        self.items: dict[str, NodeItem] = {}  # the primary model's nodes by id
+        self.expanded: set[str] = set()
+        self.build_ms = 0.0
+        self._models: tuple[Any, Any] = (None, None)
+        self._key: object = None
         self.scene().selectionChanged.connect(self._selection)
 
+    @property
+    def stage_counts(self) -> list[int]:
+        arch = self._models[0][1] if self._models[0] else None
+        return [len(s["blocks"]) for s in arch["stages"]] if arch else []
+
     def show_models(self, primary: tuple[str, dict] | None, other: tuple[str, dict] | None = None) -> None:
-        self.scene().clear()
-        self.blocks = {}
-        self.stage_counts = []
+        """Draw one model, or two aligned by role; a new primary model resets expansion and view."""
+        key = (primary[0], id(primary[1])) if primary else None
+        new_model = key != self._key
+        self._key = key
+        if new_model:
+            self.expanded = set()
+        self._models = (primary, other)
+        self._draw()
+        if new_model:
+            self.reset_view()
+
+    def toggle_stage(self, stage: str) -> None:
+        self.expanded ^= {stage}
+        self._draw()
+
+    def expand_all(self, on: bool) -> None:
+        arch = self._models[0][1] if self._models[0] else None
+        self.expanded = {s["name"] for s in arch["stages"]} if arch and on else set()
+        self._draw()
+
+    def _draw(self) -> None:
+        started = time.perf_counter()
+        scene = self.scene()
+        scene.clear()
+        self.items = {}
+        primary, other = self._models
         if primary is None:
-            self.scene().addSimpleText("This model file carries no architecture metadata.")
+            self.graphs = []
+            scene.addSimpleText("This model file carries no architecture metadata.")
             return
-        diagram = Diagram(self.scene(), self.palette())
-        title, arch = primary
-        stride = 2 * BLOCK_W + PAIR_GAP + COLUMN_GAP if other else BLOCK_W + COLUMN_GAP
-        self.blocks = diagram.draw(arch, title, 0, True, other[1] if other else None, stride)
-        self.stage_counts = [len(s["blocks"]) for s in arch["stages"]]
-        if other:
-            diagram.draw(other[1], other[0], BLOCK_W + PAIR_GAP, False, arch, stride)
-        self.setSceneRect(self.scene().itemsBoundingRect().adjusted(-20, -20, 20, 20))
+        graphs = [block_graph.build(primary[1], primary[0], self.expanded)]
+        differs: tuple[set[str], set[str]] = (set(), set())
+        if other is not None:
+            graphs.append(block_graph.build(other[1], other[0], self.expanded))
+            differs = block_graph.align(graphs[0], graphs[1])
+        self.graphs = graphs
+        self._lay_out_columns()
+        for side, graph in enumerate(graphs):
+            items = {node.id: self._node(node, side, node.id in differs[side]) for node in graph.nodes.values()}
+            self._titles(graph, side)
+            self._frames(graph, side)
+            self._edges(graph, items)
+            if side == 0:
+                self.items = items
+        self.setSceneRect(scene.itemsBoundingRect().adjusted(-20, -HEADER_H, 40, 40))
+        self.build_ms = (time.perf_counter() - started) * 1000
+
+    def _lay_out_columns(self) -> None:
+        """Stem, stages and head side by side, wrapped into bands so the whole fits the view's shape."""
+        graphs = self.graphs
+        count = len(graphs[0].columns)
+        nodes = [n for g in graphs for n in g.nodes.values()]
+        self.side_w = [NODE_W + 30 + (LANE_GAP + PROJ_W if any(n.lane and n.column == c for n in nodes) else 30)
+                       for c in range(count)]
+        widths = [w * len(graphs) for w in self.side_w]
+        heights = [TITLE_H + (max((n.row for n in nodes if n.column == c), default=0) + 1) * ROW_H
+                   for c in range(count)]
+        view_w, view_h = max(400, self.viewport().width()), max(300, self.viewport().height() - HEADER_H)
+
+        def shape(per_row: int) -> tuple[float, float]:
+            bands = [range(i, min(i + per_row, count)) for i in range(0, count, per_row)]
+            return (max(sum(widths[c] for c in band) for band in bands),
+                    sum(max(heights[c] for c in band) for band in bands) + BAND_GAP * (len(bands) - 1))
+
+        per_row = max(range(1, count + 1), key=lambda k: (min(view_w / shape(k)[0], view_h / shape(k)[1]), k))
+        self.origins: list[tuple[float, float]] = []
+        self.bands: list[tuple[float, float]] = []  # each column's band: top and bottom
+        x = y = band_h = 0.0
+        for c in range(count):
+            if c and c % per_row == 0:
+                y += band_h + BAND_GAP
+                x = band_h = 0.0
+            self.origins.append((x, y))
+            x += widths[c]
+            band_h = max(band_h, *(heights[k] for k in range(c - c % per_row, min(c - c % per_row + per_row, count))))
+        self.bands = [(oy, oy + max(heights[k] for k in range(count) if self.origins[k][1] == oy))
+                      for _, oy in self.origins]
+
+    def _x(self, column: int, side: int) -> float:
+        return self.origins[column][0] + side * self.side_w[column]
+
+    def _node(self, node: Node, side: int, differs: bool) -> NodeItem:
+        x = self._x(node.column, side) + (NODE_W + LANE_GAP if node.lane else 0)
+        y = self.origins[node.column][1] + TITLE_H + node.row * ROW_H
+        item = NodeItem(node, QRectF(x, y, PROJ_W if node.lane else NODE_W, NODE_H), differs)
+        self.scene().addItem(item)
+        return item
+
+    def _titles(self, graph: Graph, side: int) -> None:
+        for column, title in enumerate(graph.columns):
+            x, y = self._x(column, side), self.origins[column][1]
+            for line, (text, bold) in enumerate(((graph.title, True), (title or "(no such stage)", False))):
+                item = self.scene().addSimpleText(shown(text, 60))
+                font = QFont(item.font())
+                font.setBold(bold)
+                item.setFont(font)
+                item.setBrush(QBrush(_side_colour(side, len(self.graphs)) if bold else QColor("#505050")))
+                item.setPos(x, y + line * 18)
+
+    def _frames(self, graph: Graph, side: int) -> None:
+        """A light frame around each expanded block, titled with its name."""
+        blocks: dict[str, list[Node]] = {}
+        for node in graph.nodes.values():
+            if node.block and node.kind != "run":
+                blocks.setdefault(node.block, []).append(node)
+        for name, nodes in blocks.items():
+            column = nodes[0].column
+            base = self.origins[column][1] + TITLE_H
+            top = base + min(n.row for n in nodes) * ROW_H - 20
+            bottom = base + max(n.row for n in nodes) * ROW_H + NODE_H + 6
+            x = self._x(column, side) - 10
+            frame = self.scene().addRect(QRectF(x, top, self.side_w[column] - 16, bottom - top),
+                                         QPen(QColor("#c9c9c9"), 1, Qt.PenStyle.DotLine))
+            frame.setZValue(-2)
+            title = self.scene().addSimpleText(shown(name, 60))
+            font = QFont(title.font())
+            font.setPointSizeF(font.pointSizeF() * 0.85)
+            title.setFont(font)
+            title.setBrush(QBrush(QColor("#6a6a6a")))
+            title.setPos(x + 4, top + 1)
+
+    def _edges(self, graph: Graph, items: dict[str, NodeItem]) -> None:
+        firsts: dict[str, QRectF] = {}  # each block's first main-path node: its input enters just above it
+        for item in sorted(items.values(), key=lambda i: i.node.row):
+            if item.node.block and item.node.lane == 0 and item.node.kind != "run":
+                firsts.setdefault(item.node.block, item.rect())
+        for edge in graph.edges:
+            source_item, target_item = items[edge.source], items[edge.target]
+            source, target = source_item.rect(), target_item.rect()
+            path = QPainterPath()
+            skip = edge.kind == block_graph.SKIP
+            block = target_item.node.block
+            junction = QPointF(firsts[block].center().x(), firsts[block].top() - 10) if block in firsts else None
+            if skip and source_item.node.kind == "projection":  # out of the projection, into ⊕ from the right
+                path.moveTo(source.center().x(), source.bottom())
+                path.lineTo(source.center().x(), target.center().y())
+                end = QPointF(target.right(), target.center().y())
+                path.lineTo(end)
+                _arrow_head(path, end, QPointF(-1, 0))
+            elif skip:  # from the block's input, around the weight layers
+                lane_x = target.center().x() if target_item.node.kind == "projection" else target.right() + 16
+                path.moveTo(junction)
+                path.lineTo(lane_x, junction.y())
+                if target_item.node.kind == "projection":
+                    end = QPointF(lane_x, target.top())
+                    path.lineTo(end)
+                    _arrow_head(path, end, QPointF(0, 1))
+                else:
+                    path.lineTo(lane_x, target.center().y())
+                    end = QPointF(target.right(), target.center().y())
+                    path.lineTo(end)
+                    _arrow_head(path, end, QPointF(-1, 0))
+                dot = self.scene().addEllipse(QRectF(junction.x() - 3, junction.y() - 3, 6, 6), QPen(Qt.PenStyle.NoPen),
+                                              QBrush(QColor("#444444")))
+                dot.setZValue(1)
+            else:
+                start, end = QPointF(source.center().x(), source.bottom()), QPointF(target.center().x(), target.top())
+                path.moveTo(start)
+                if source_item.node.column == target_item.node.column:
+                    path.lineTo(end)
+                else:  # on to the next column, or down to the next band
+                    bend = junction or QPointF(end.x(), end.y() - 10)
+                    # Leave downwards, arrive from the left, level with the block's input.
+                    path.cubicTo(QPointF(start.x(), start.y() + 40), QPointF(bend.x() - 90, bend.y()), bend)
+                    path.lineTo(end)
+                _arrow_head(path, end, QPointF(0, 1))
+            item = QGraphicsPathItem(path)
+            projection = skip and (source_item.node.kind == "projection" or target_item.node.kind == "projection")
+            pen = QPen(PROJECTION if projection else QColor("#7a7a7a") if skip else QColor("#444444"), 1.6)
+            if skip and not projection:
+                pen.setStyle(Qt.PenStyle.DashLine)  # the identity shortcut
+            item.setPen(pen)
+            item.setZValue(-1)
+            self.scene().addItem(item)
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+        """Model names and column titles of the band in view, pinned to the top of the view."""
+        if not self.graphs:
+            return
+        top = self.mapToScene(0, 0).y()
+        if top <= self.origins[0][1] + 2:  # the titles in the scene are in view: nothing to pin
+            return
+        painter.save()
+        painter.resetTransform()
+        band = QRectF(0, 0, self.viewport().width(), HEADER_H)
+        painter.fillRect(band, QColor(250, 250, 250, 240))
+        painter.setPen(QColor("#d0d0d0"))
+        painter.drawLine(band.bottomLeft(), band.bottomRight())
+        bold = QFont(painter.font())
+        bold.setBold(True)
+        in_view = [c for c, (upper, lower) in enumerate(self.bands) if upper <= top + HEADER_H < lower + BAND_GAP]
+        for side, graph in enumerate(self.graphs):
+            for column in in_view:
+                left = self.mapFromScene(QPointF(self._x(column, side), 0)).x()
+                right = self.mapFromScene(QPointF(self._x(column, side) + self.side_w[column] - 20, 0)).x()
+                if right < 0 or left > self.viewport().width():
+                    continue
+                room = int(right - max(left, 0))
+                painter.setFont(bold)
+                painter.setPen(_side_colour(side, len(self.graphs)))
+                painter.drawText(int(max(left, 0)) + 4, 18, painter.fontMetrics().elidedText(
+                    shown(graph.title, 80), Qt.TextElideMode.ElideRight, room))
+                painter.setFont(self.font())
+                painter.setPen(QColor("#505050"))
+                painter.drawText(int(max(left, 0)) + 4, 36, painter.fontMetrics().elidedText(
+                    shown(graph.columns[column] or "(no such stage)", 80), Qt.TextElideMode.ElideRight, room))
+        painter.restore()
 
     def highlight(self, name: str) -> None:
-        item = self.blocks.get(name)
+        item = next((i for i in self.items.values() if i.node.block == name), None)
         if item and not item.isSelected():
+            self.scene().blockSignals(True)
             self.scene().clearSelection()
             item.setSelected(True)
+            self.scene().blockSignals(False)
             self.ensureVisible(item)
 
     def _selection(self) -> None:
-        selected = [i for i in self.scene().selectedItems() if isinstance(i, BlockItem)]
-        if selected:
-            self.block_clicked.emit(selected[0].name)
+        selected = [i for i in self.scene().selectedItems() if isinstance(i, NodeItem)]
+        if not selected:
+            return
+        node = selected[0].node
+        self.node_clicked.emit(block_graph.describe_node(node))
+        if node.kind == "run":  # after this signal: redrawing clears the scene that is emitting it
+            QTimer.singleShot(0, lambda stage=node.attrs["stage"]: self.toggle_stage(stage))
+
+    def reset_view(self) -> None:
+        """Top-left, at a scale where the tallest column fits the height (never below half size)."""
+        self.resetTransform()
+        height = self.sceneRect().height()
+        if height > self.viewport().height() > 0:
+            factor = max(0.5, (self.viewport().height() - 10) / height)
+            self.scale(factor, factor)
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().minimum())
+        self.verticalScrollBar().setValue(self.verticalScrollBar().minimum())
 
     def zoom(self, factor: float) -> None:
         scale = self.transform().m11() * factor
@@ -238,7 +353,7 @@ class StructureView(QGraphicsView):
                 raise OSError(f"{path}: cannot write ({target.errorString()})")
             return
         image = QImage((area.size() * 2).toSize(), QImage.Format.Format_ARGB32)
-        image.fill(self.palette().color(QPalette.ColorRole.Base))
+        image.fill(QColor("white"))
         painter = QPainter(image)
         painter.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
         self.scene().render(painter, QRectF(image.rect()), area)
@@ -252,6 +367,19 @@ class StructureView(QGraphicsView):
             super().wheelEvent(event)
 
 
+def _side_colour(side: int, sides: int) -> QColor:
+    return PROJECTION if sides > 1 and side == 0 else DIFF if sides > 1 else QColor("#202020")
+
+
+def _arrow_head(path: QPainterPath, tip: QPointF, direction: QPointF) -> None:
+    back = QPointF(-direction.x() * 7, -direction.y() * 7)
+    side = QPointF(-direction.y() * 4, direction.x() * 4)
+    path.moveTo(tip)
+    path.lineTo(tip + back + side)
+    path.moveTo(tip)
+    path.lineTo(tip + back - side)
+
+
 class StructurePanel(QWidget):
     compare_requested = Signal(str)  # a catalog model name, or "" for none
     notice = Signal(str)
@@ -262,7 +390,11 @@ class StructurePanel(QWidget):
         self.compare = QComboBox()
         self.compare.setAccessibleName("Compare with")
         self.compare.setMinimumContentsLength(14)
-        buttons = []
+        self.expand = QToolButton()
+        self.expand.setText("Expand all")
+        self.expand.setCheckable(True)
+        self.expand.setToolTip("Show every block instead of one node per run of identical blocks")
+        buttons = [self.expand]
         for text, tip, slot in (("−", "Zoom out (Ctrl+wheel)", lambda: self.view.zoom(1 / 1.25)),
                                 ("+", "Zoom in (Ctrl+wheel)", lambda: self.view.zoom(1.25)),
                                 ("Fit", "Fit the whole diagram", self.view.fit),
@@ -278,10 +410,39 @@ class StructurePanel(QWidget):
         bar.addStretch(1)
         for button in buttons:
             bar.addWidget(button)
+        self.details = plain_label("Click a node to see its kernel, stride, groups, channels, params, MACs "
+                                   "and output shape.")
+        self.details.setWordWrap(True)
+        self.details.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.show_activations = QPushButton("Show this block's activations")
+        self.show_activations.hide()
+        side = QWidget()
+        side_layout = QVBoxLayout(side)
+        side_layout.addWidget(self.details)
+        side_layout.addWidget(self.show_activations)
+        side_layout.addStretch(1)
+        split = QSplitter()
+        split.addWidget(self.view)
+        split.addWidget(side)
+        split.setStretchFactor(0, 4)
+        split.setSizes([700, 200])
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
-        layout.addWidget(self.view, 1)
+        layout.addWidget(split, 1)
+        self._block: str | None = None
         self.compare.currentIndexChanged.connect(lambda _: self.compare_requested.emit(self.compare.currentData() or ""))
+        self.expand.toggled.connect(self.view.expand_all)
+        self.view.node_clicked.connect(self._node_clicked)
+        self.show_activations.clicked.connect(lambda: self._block and self.view.block_clicked.emit(self._block))
+
+    def _node_clicked(self, text: str) -> None:
+        self.details.setText(text)
+        selected = [i for i in self.view.scene().selectedItems() if isinstance(i, NodeItem)]
+        self._block = selected[0].node.block if selected and selected[0].node.kind != "run" else None
+        self.show_activations.setVisible(self._block is not None and selected[0] in self.view.items.values())
+        if self._block:
+            self.show_activations.setText(f"Show {shown(self._block, 40)}'s activations")
 
     def _ask_and_save(self) -> None:
         path, chosen = QFileDialog.getSaveFileName(self, "Save diagram", "structure.svg",
