@@ -4,7 +4,7 @@ The class means and the shared covariance come from the training images' pooled 
 the threshold is the score that 96% of held-in images stay under. For Fashion-MNIST models
 (``python -m resnet_studio.export.ood_fit FILE...``) the statistics use all 60,000 training
 images, the threshold the first 5,000 test images, and the other 5,000 report the rate that
-is really flagged. ``export_trained`` fits the same way on a folder's training split.
+is really flagged. ``export.trained`` fits the same way on a folder's training split.
 
 ImageNet exports come without their training data (1.28 million images that this project
 cannot ship or fetch), so a Mahalanobis fit on it is not possible here. ``--calibrate DIR``

@@ -120,6 +120,29 @@ def predict(argv: list[str]) -> int:
     return 1 if failed or total == 0 else 0
 
 
+def train(argv: list[str]) -> int:
+    try:
+        from resnet_studio.export.api import ExportError
+        from resnet_studio.export.trained import export_trained
+        from resnet_studio.models import train as training
+    except ImportError as exc:
+        print(f"resnet-studio train needs PyTorch ({exc.name} is missing): pip install 'torch>=2.10'",
+              file=sys.stderr)
+        return 2
+
+    def export(run: training.Trained) -> None:
+        if run.export is None:
+            return
+        if run.held_out is not None and run.training is not None:
+            export_trained(run.checkpoint, Path(run.export), samples=run.held_out[0], labels=run.held_out[1],
+                           sample_name="validation split", quiet=run.quiet, train_samples=run.training[0],
+                           train_labels=run.training[1], folder=run.folder or "")
+        else:
+            export_trained(run.checkpoint, Path(run.export), quiet=run.quiet)
+
+    return training.main(argv, export, (ExportError,))
+
+
 def model_json(info) -> dict:
     return {"name": info.name, "path": str(info.path), "variant": info.variant, "weights": info.weights_source,
             "weights_source": info.weights.get("source") if info.has_metadata else None,
@@ -202,19 +225,13 @@ def main(argv: list[str] | None = None) -> int:
             stream.reconfigure(errors="backslashreplace")
     command, rest = (argv[0], argv[1:]) if argv else (None, [])
     if command == "train":
-        try:
-            from resnet_studio.models.train import main as train_main
-        except ImportError as exc:
-            print(f"resnet-studio train needs PyTorch ({exc.name} is missing): pip install 'torch>=2.10'",
-                  file=sys.stderr)
-            return 2
-        return train_main(rest)
+        return train(rest)
     if command == "predict":
         return predict(rest)
     if command == "models":
         return models(rest)
     if command == "bench":
-        from .core.bench import main as bench_main
+        from .bench import main as bench_main
 
         return bench_main(rest)
     if command in ("-h", "--help"):

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from .registry import IMAGENET_MEAN, IMAGENET_STD
-from .train import Dataset
+from .dataset import Dataset
 
 
 class FolderError(Exception):

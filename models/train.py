@@ -8,7 +8,8 @@ import math
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Callable
 from pathlib import Path
 
 import numpy as np
@@ -20,23 +21,20 @@ from resnet_studio.gui.core.limits import MAX_INPUT_SIDE
 from resnet_studio.gui.core.text import printable
 
 from .checkpoint import atomic_save_torch, load_checkpoint, save_safetensors
+from .dataset import Dataset
 from .registry import build_model, get_variant
 
 
 @dataclass
-class Dataset:
-    """Images kept in memory as uint8 [N, C, H, W] with their labels, plus how to normalise them."""
+class Trained:
+    """What a finished run hands on (to ``finished``): the checkpoint and, for a folder, its splits."""
 
-    images: torch.Tensor
-    labels: torch.Tensor
-    classes: list[str]
-    mean: list[float]
-    std: list[float]
-    name: str
-    skipped: list[str] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.labels)
+    checkpoint: Path
+    export: str | None
+    quiet: bool
+    held_out: tuple[np.ndarray, np.ndarray] | None = None  # normalised validation images and labels
+    training: tuple[np.ndarray, np.ndarray] | None = None
+    folder: str | None = None
 
 
 def fashion_mnist(data_dir: Path | None) -> tuple[Dataset, Dataset]:
@@ -118,7 +116,8 @@ def learning_rate(step: int, total: int, warmup: int, peak: float) -> float:
     return 0.5 * peak * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
 
 
-def train(args: argparse.Namespace) -> int:
+def train(args: argparse.Namespace, finished: Callable[[Trained], None] | None = None) -> int:
+    """Train as ``args`` say; ``finished`` receives the result (the command line exports it there)."""
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     if args.data:
@@ -237,17 +236,13 @@ def train(args: argparse.Namespace) -> int:
                              "epochs": args.epochs, "train_seconds": round(wall), "history": history}})
     save_safetensors(model.state_dict(), meta, out_dir / "model.safetensors")
     print(f"saved {out_dir / 'model.safetensors'}", file=sys.stderr)
-    if args.export:
-        from resnet_studio.export.api import export_trained
-
+    if finished is not None:
+        run = Trained(out_dir / "model.safetensors", args.export, args.quiet)
         if args.data:
-            samples = normalise(val_set.images, mean, std).contiguous().numpy()
-            export_trained(out_dir / "model.safetensors", Path(args.export), samples=samples,
-                           labels=val_set.labels.numpy(), sample_name="validation split", quiet=args.quiet,
-                           train_samples=normalise(train_set.images, mean, std).contiguous().numpy(),
-                           train_labels=train_set.labels.numpy(), folder=Path(args.data).name)
-        else:
-            export_trained(out_dir / "model.safetensors", Path(args.export), quiet=args.quiet)
+            run.held_out = (normalise(val_set.images, mean, std).contiguous().numpy(), val_set.labels.numpy())
+            run.training = (normalise(train_set.images, mean, std).contiguous().numpy(), train_set.labels.numpy())
+            run.folder = Path(args.data).name
+        finished(run)
     return 0
 
 
@@ -295,10 +290,13 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, finished: Callable[[Trained], None] | None = None,
+         errors: tuple[type[Exception], ...] = ()) -> int:
+    """``errors``: more exception types (from ``finished``) to report in one line."""
     args = parser().parse_args(argv)
-    from resnet_studio.export.api import ExportError
-
+    if args.export and finished is None:
+        print("--export: run this as 'resnet-studio train', which exports", file=sys.stderr)
+        return 2
     from .checkpoint import CheckpointError
     from .fashion_mnist import DatasetError
     from .folder import FolderError
@@ -306,9 +304,9 @@ def main(argv: list[str] | None = None) -> int:
     from .weights import WeightsError
 
     try:
-        return train(args)
-    except (DatasetError, FolderError, CheckpointError, UnknownVariantError, WeightsError, ExportError,
-            OSError) as exc:
+        return train(args, finished)
+    except (DatasetError, FolderError, CheckpointError, UnknownVariantError, WeightsError, OSError,
+            *errors) as exc:
         print(f"resnet-studio train: {exc}", file=sys.stderr)
         return 2
 

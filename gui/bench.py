@@ -81,7 +81,7 @@ def worker(kind: str, model: str, batch: int, threads: int, seconds: float, devi
 
 
 def _run_worker(kind: str, model: Path, batch: int, threads: int, seconds: float, device: str) -> dict:
-    out = subprocess.run([sys.executable, "-m", "resnet_studio.gui.core.bench", kind, str(model), str(batch),
+    out = subprocess.run([sys.executable, "-m", "resnet_studio.gui.bench", kind, str(model), str(batch),
                           str(threads), str(seconds), device], capture_output=True, text=True)
     if out.returncode != 0:
         last = (out.stderr.strip().splitlines() or ["no output"])[-1]
