@@ -19,6 +19,7 @@ from .core.catalog import Catalog, shipped_models_dir
 from .core.model_file import ModelInfo, ModelRejected
 from .core import report
 from .core.naming import describe_model
+from .core import why_residual
 from .core.preprocess import describe_input
 from .core.text import shown
 from .export_job import STAGES, ExportJob
@@ -30,9 +31,10 @@ from .widgets.model_picker import ModelPicker
 from .widgets.predictions import PredictionsPanel
 from .widgets.status_line import StatusLine
 from .widgets.structure import StructurePanel
+from .widgets.why_residual import WhyResidualPanel
 from .workers import IMAGE_SUFFIXES
 
-TABS = ("Predictions", "Activations", "Structure")
+TABS = ("Predictions", "Activations", "Structure", "Why residual?")
 PRECISION_CHOICES = ("auto", "fp32", "fp16", "int8")
 MIN_CALIBRATION_IMAGES = 64
 
@@ -70,6 +72,7 @@ class MainWindow(QMainWindow):
         self.busy = BusyBar()
         self.activations = ActivationsPanel()
         self.structure = StructurePanel()
+        self.why = WhyResidualPanel()
         self.notice = warning_label("notice")
         self._notice_timer = QTimer(self, singleShot=True, interval=8000, timeout=self.notice.hide)
 
@@ -87,7 +90,7 @@ class MainWindow(QMainWindow):
         prediction_layout.addWidget(self.input_view, 1)
         prediction_layout.addWidget(self.predictions, 1)
         self.tabs = QTabWidget()
-        for page, title in zip((prediction_page, self.activations, self.structure), TABS):
+        for page, title in zip((prediction_page, self.activations, self.structure, self.why), TABS):
             self.tabs.addTab(page, title)
         right = QWidget()
         right_layout = QVBoxLayout(right)
@@ -141,6 +144,8 @@ class MainWindow(QMainWindow):
         self.studio.details_ready.connect(self._details_ready)
         self.studio.activation_failed.connect(self.show_notice)
         self.activations.notice.connect(self.show_notice)
+        self.studio.why_ready.connect(self.why.show_image)
+        self.why.requested.connect(self._refresh_details)
         self.studio.responses_ready.connect(lambda mean, count: self.activations.adds.show_responses(None, mean, count))
         self.structure.notice.connect(self.show_notice)
         self.studio.models_listed.connect(self._models_listed)
@@ -387,6 +392,9 @@ class MainWindow(QMainWindow):
                                      info.ood.description if info is not None and info.ood else "")
         if entry.error or entry.result is None:
             return
+        pair = self.why.current_pair()
+        if self.tabs.currentWidget() is self.why and pair is not None:
+            self.studio.request_why(entry.id, (pair.plain, pair.residual))
         # Activations are computed only while their panel is showing.
         showing = self.tabs.currentWidget() is self.activations
         self.studio.request_details(entry.id, showing, self.activations.current_block(),
@@ -427,6 +435,8 @@ class MainWindow(QMainWindow):
             self.picker.set_active(current.key, self.studio.info.precision)
         self.structure.set_choices([o.pick("cpu").name for o in offers
                                     if o.exported and o.info is not None and o.info.architecture is not None])
+        infos = [f.info for o in offers for f in o.files.values() if f.info is not None and f.info.precision == "fp32"]
+        self.why.set_pairs(why_residual.pairs(infos))
         if self._load_when_listed is not None:
             landed = lineup.offer_for_path(offers, self._load_when_listed)
             self._load_when_listed = None

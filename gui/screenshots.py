@@ -1,8 +1,9 @@
 """Screenshots of the real window for the README: ``python -m resnet_studio.gui.screenshots OUT_DIR``.
 
 Run it on an X display (Xvfb is enough). It drives the app through its own widgets and takes each
-picture of the whole screen with ImageMagick's ``import``, as a user would see it.
-``--compare DIR`` is a folder holding resnet50.onnx and resnext50_32x4d.onnx for the diagram.
+picture of the whole screen with ImageMagick's ``import``, as a user would see it. The structure
+diagrams of the ImageNet variants come from the model registry (a developer tool may import
+torch; the app never does), so no large export is needed.
 """
 
 from __future__ import annotations
@@ -13,25 +14,38 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
+
+
+def landscape(path: Path) -> Path:
+    """A wide colour picture, far from clothing: sky over grass."""
+    rng = np.random.default_rng(4)
+    sky = np.linspace([90, 140, 230], [200, 220, 250], 300)[:, None, :].repeat(800, axis=1)
+    grass = rng.integers(20, 120, (200, 800, 3)) * np.array([0.4, 1.0, 0.3])
+    Image.fromarray(np.concatenate([sky, grass]).astype(np.uint8)).save(path)
+    return path
+
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("out", type=Path)
-    p.add_argument("--compare", type=Path, required=True)
     p.add_argument("--prefix", default="")
     args = p.parse_args()
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
+
+    from resnet_studio.models import build_model, describe
 
     from .core.catalog import Catalog, shipped_models_dir
     from .main_window import MainWindow
 
     app = QApplication([])
     app.setStyle("Fusion")
-    settings = QSettings(tempfile.mktemp(suffix=".ini"), QSettings.Format.IniFormat)
-    window = MainWindow(Catalog(args.compare), settings, "auto")
-    screen = app.primaryScreen().availableGeometry()
-    window.setGeometry(screen)
+    work = Path(tempfile.mkdtemp())
+    settings = QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(Catalog(work / "models"), settings, "auto")
+    window.setGeometry(app.primaryScreen().availableGeometry())
     window.show()
 
     def settle(seconds: float) -> None:
@@ -46,9 +60,9 @@ def main() -> None:
 
     settle(2)
     samples = sorted((shipped_models_dir() / "samples").glob("*.png"))
-    window.studio.add_paths([str(p) for p in samples] + ["http://example.com/cat.jpg"])
+    window.studio.add_paths([str(landscape(work / "landscape.png"))] + [str(p) for p in samples])
     settle(3)
-    window.list.setCurrentRow(1)
+    window.list.setCurrentRow(0)
     settle(1.5)
     shot("predictions")
     window.picker.open_popup()
@@ -68,20 +82,34 @@ def main() -> None:
     window.export_job.cancel()
     while window.export_job is not None:
         settle(0.1)
-    window.tabs.setCurrentWidget(window.activations)
-    window.activations.top_n.setValue(12)
-    window.activations.select_block("layer2.2")
+    window.list.setCurrentRow(3)  # the coat
+    panel = window.activations
+    window.tabs.setCurrentWidget(panel)
+    panel.top_n.setValue(12)
+    panel.scale.setCurrentIndex(panel.scale.findData(True))
+    panel.select_block("layer2.2")
     settle(3)
     shot("activations")
-    window.studio.load_model(str(args.compare / "resnet50.onnx"))
+    panel.mode.setCurrentIndex(panel.mode.findData(True))
+    panel.select_block("layer2.0")
     settle(4)
-    window.structure.compare.setCurrentIndex(window.structure.compare.findData("resnext50_32x4d"))
+    shot("block-adds")
     window.tabs.setCurrentWidget(window.structure)
-    window.structure.view.resetTransform()
-    window.structure.view.scale(0.85, 0.85)
-    window.structure.view.centerOn(0, 0)
-    settle(2)
+    view = window.structure.view
+    for name in ("resnet50", "resnet101"):
+        view.show_models((name, describe(build_model(name), 224, variant=name)))
+        settle(1)
+        if name == "resnet101":
+            view.fit()
+            view.items["layer3.0.conv2"].setSelected(True)
+        shot(f"structure-{name}")
+    view.show_models(("resnet50", describe(build_model("resnet50"), 224, variant="resnet50")),
+                     ("resnext50_32x4d", describe(build_model("resnext50_32x4d"), 224, variant="resnext50_32x4d")))
+    settle(1)
     shot("structure-compare")
+    window.tabs.setCurrentWidget(window.why)
+    settle(5)
+    shot("why-residual")
     window.close()
 
 

@@ -72,6 +72,7 @@ class Studio(QObject):
     queue_changed = Signal(int, int)  # done, total for the current model
     details_ready = Signal(object)  # Details
     responses_ready = Signal(object, int)  # mean layer responses over the loaded images, and how many
+    why_ready = Signal(object)  # one image through a plain and a residual model (request_why)
     activation_failed = Signal(str)
 
     def __init__(self, catalog: Catalog, device: str = "auto", parent: QObject | None = None) -> None:
@@ -91,6 +92,7 @@ class Studio(QObject):
         self._in_flight = False
         self._done = 0
         self._detail_ticket = 0
+        self._why_ticket = 0
         self._scan_cancel: threading.Event | None = None
         self._scan_folders: list[Path] = []
         self._scan_found = 0
@@ -375,6 +377,43 @@ class Studio(QObject):
         self._workers.add(worker)
         worker.signals.finished.connect(lambda: self._workers.discard(worker))
         self.pool.start(worker)
+
+    def request_why(self, entry_id: int, models: tuple[ModelInfo, ModelInfo], preview_side: int = 240) -> None:
+        """One image through a plain and a residual model: CAM, top three and layer responses of each."""
+        entry = self.entries.get(entry_id)
+        if entry is None or entry.error:
+            return
+        self._why_ticket += 1
+        ticket, engine, path = self._why_ticket, self.engine, entry.path
+
+        def work(emit, cancel):
+            image = load_image(path, "RGB", min_side=preview_side)
+            preview = image.copy()
+            preview.thumbnail((preview_side, preview_side), Image.Resampling.BILINEAR)
+            comparison = {"name": entry.name, "preview": np.asarray(preview)}
+            for side, info in zip(("plain", "residual"), models):
+                model_image = image if info.preprocess["color"] == "RGB" else image.convert("L")
+                batch = engine.prepare(info, model_image)[None]
+                (result,) = engine.classify_arrays(info, batch, [path], k=3)
+                found = engine.cam(info, model_image)
+                heat = Image.fromarray(found.heat, mode="F").resize(preview.size, Image.Resampling.BILINEAR)
+                comparison[side] = {
+                    "title": f"{info.variant}: {result.predictions[0].label} {result.predictions[0].percent}",
+                    "heat": np.clip(np.asarray(heat), 0, 1),
+                    "lines": [f"{p.label} — {p.percent}" for p in result.predictions]
+                    + (["unlike the training data"] if result.out_of_distribution else []),
+                    "responses": engine.layer_responses(info, batch)[0]}
+            emit((ticket, comparison))
+
+        worker = Worker(work)
+        worker.signals.result.connect(self._why_done)
+        worker.signals.error.connect(self.activation_failed.emit)
+        self._start(worker)
+
+    def _why_done(self, message) -> None:
+        ticket, comparison = message
+        if ticket == self._why_ticket:
+            self.why_ready.emit(comparison)
 
     def request_mean_responses(self, limit: int = 64) -> None:
         """The layer responses averaged over the loaded images (at most ``limit``), off the GUI thread."""
