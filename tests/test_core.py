@@ -403,3 +403,29 @@ def test_bench_reports_every_case_and_the_ratios(small_model):
         assert report[case]["images_per_second"] > 0, case
     assert set(report["ratios"]) == {"core_overhead_vs_raw", "ort_vs_torch", "jpeg_12mp_to_top5_vs_inference"}
     assert report["provider"] == CPU and report["threads"] >= 1 and report["cpu"]
+
+
+def test_prefetching_keeps_order_reasons_and_stops_when_abandoned(small_model, tmp_path):
+    info = read_model(small_model)
+    paths = []
+    for i in range(23):
+        path = tmp_path / f"{i:02d}.png"
+        if i % 7 == 3:
+            path.write_bytes(b"not an image")
+        else:
+            Image.new("L", (28, 28), i * 10).save(path)
+        paths.append(path)
+    engine = Engine(SessionPool("cpu"))
+    results = list(engine.classify_files(info, paths, k=3, batch_size=4, prefetch=1))
+    assert [r.source for r in results] == [str(p) for p in paths]
+    assert [r.ok for r in results] == [i % 7 != 3 for i in range(23)]
+    sequential = [r for p in paths for r in engine.classify_files(info, [p], k=3, batch_size=1)]
+    assert [r.predictions[0].index if r.ok else None for r in results] == \
+           [r.predictions[0].index if r.ok else None for r in sequential]
+    # A consumer that stops early stops the decoding thread too.
+    import threading
+
+    stream = engine.classify_files(info, paths * 50, k=1, batch_size=2)
+    next(stream)
+    stream.close()
+    assert not any(t.name == "decode-prefetch" and t.is_alive() for t in threading.enumerate())

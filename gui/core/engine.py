@@ -5,6 +5,8 @@ Every result names the model and the provider that produced it.
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -168,33 +170,73 @@ class Engine:
         return results
 
     def classify_files(self, info: ModelInfo, paths: Iterable[str | Path], k: int = 5,
-                       batch_size: int = 8) -> Iterator[Result]:
-        """Decode and classify in batches; each file yields its result or its reason, in order."""
-        pending: list[tuple[str, np.ndarray, float]] = []
+                       batch_size: int = 8, prefetch: int = 2) -> Iterator[Result]:
+        """Decode and classify in batches; each file yields its result or its reason, in order.
 
-        def flush() -> Iterator[Result]:
-            nonlocal pending
+        A thread decodes up to ``prefetch`` batches ahead while ONNX Runtime runs the current one
+        (Pillow and ONNX Runtime both release the GIL), so neither waits for the other.
+        """
+        decoded: queue.Queue = queue.Queue(maxsize=max(1, prefetch * batch_size))
+        stop = threading.Event()
+        done = object()
+
+        def produce() -> None:
+            try:
+                for path in paths:
+                    if stop.is_set():
+                        return
+                    source, started = str(path), time.perf_counter()
+                    try:
+                        item = (source, self.prepare(info, self.decode(info, path)), None)
+                    except ImageRejected as exc:
+                        item = (source, None, str(exc))
+                    item += (round((time.perf_counter() - started) * 1000, 3),)
+                    while not stop.is_set():
+                        try:
+                            decoded.put(item, timeout=0.1)
+                            break
+                        except queue.Full:
+                            continue
+            except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+                decoded.put((None, None, exc, 0.0))
+                return
+            decoded.put(done)
+
+        def flush(pending: list) -> Iterator[Result]:
             if pending:
-                results = self.classify_arrays(info, np.stack([a for _, a, _ in pending]),
-                                               [s for s, _, _ in pending], k)
+                results = self.classify_arrays(info, np.stack([a for _, a, _ in pending]), [s for s, _, _ in pending], k)
                 for result, (_, _, decode_ms) in zip(results, pending):
                     result.decode_ms = decode_ms
                     yield result
-                pending = []
+                pending.clear()
 
-        for path in paths:
-            source = str(path)
-            started = time.perf_counter()
-            try:
-                array = self.prepare(info, self.decode(info, path))
-            except ImageRejected as exc:
-                yield from flush()
-                yield Result(source, info.name, info.weights_source, error=str(exc), precision=info.precision)
-                continue
-            pending.append((source, array, round((time.perf_counter() - started) * 1000, 3)))
-            if len(pending) >= batch_size:
-                yield from flush()
-        yield from flush()
+        producer = threading.Thread(target=produce, name="decode-prefetch", daemon=True)
+        producer.start()
+        pending: list[tuple[str, np.ndarray, float]] = []
+        try:
+            while True:
+                # Run what is ready rather than wait for a full batch while the decoder is behind.
+                try:
+                    item = decoded.get(timeout=0.05) if pending else decoded.get()
+                except queue.Empty:
+                    yield from flush(pending)
+                    continue
+                if item is done:
+                    break
+                source, array, error, decode_ms = item
+                if source is None:
+                    raise error
+                if error is not None:
+                    yield from flush(pending)
+                    yield Result(source, info.name, info.weights_source, error=error, precision=info.precision)
+                    continue
+                pending.append((source, array, decode_ms))
+                if len(pending) >= batch_size:
+                    yield from flush(pending)
+            yield from flush(pending)
+        finally:
+            stop.set()
+            producer.join(timeout=5)
 
     def feature_maps(self, info: ModelInfo, image: Image.Image, block: str, top_n: int = 16,
                      weakest: bool = False) -> FeatureMaps:
