@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from resnet_studio.gui.core.model_file import FILE_SCHEMA
 from resnet_studio.models import build_model, describe, get_variant
 from resnet_studio.models.checkpoint import atomic_path
 from resnet_studio.models.registry import IMAGENET_MEAN, IMAGENET_STD, Variant
@@ -139,7 +140,7 @@ def prepare(variant_name: str, weights: str = "random", num_classes: int | None 
         apply_state_dict(model, state, entry.file)
         info["trained"] = True
         return Prepared(model, variant, imagenet_labels(), default_preprocess(variant, image_size, entry.resize),
-                        info, {"imagenet_top1": entry.acc1, "source": "torchvision's published figure"},
+                        info, {"imagenet_top1": round(entry.acc1 / 100, 5), "source": "torchvision's published figure"},
                         dataset="ImageNet-1k")
     state, info = resolve_weights(weights, variant)
     trained = info.pop("trained", None) or {}
@@ -246,6 +247,7 @@ def metadata(prepared: Prepared, precision: str, activations: bool) -> dict:
     parts = {name: {"branch": f"{name}.branch", **({"shortcut": f"{name}.shortcut"} if residual else {})}
              for name, residual in blocks}
     return {
+        "schema": FILE_SCHEMA,
         "labels": prepared.labels,
         "preprocess": prepared.preprocess,
         "variant": prepared.variant.name,

@@ -459,3 +459,23 @@ def test_a_missing_driver_is_told_apart_from_missing_cuda_libraries(tmp_path):
         "(pip cannot)", "")
     libraries = cuda_reason(None, "libcudnn.so.9")
     assert libraries == "CUDA libraries missing (libcudnn.so.9 failed to load); pip install 'resnet-studio[cuda]'"
+
+
+def test_a_file_from_a_newer_version_says_so_and_accuracy_has_one_unit(tmp_path):
+    from resnet_studio.export.api import _set_metadata, export, prepare
+    from resnet_studio.gui.core.model_file import FILE_SCHEMA
+
+    path = tmp_path / "m.onnx"
+    export(prepare("resnet20"), path)
+    info = read_model(path)
+    assert info.schema == FILE_SCHEMA
+    _set_metadata(path, {"metrics": {"test_top1": 0.9}})
+    assert read_model(path).accuracy == 0.9
+    _set_metadata(path, {"metrics": {"test_top1": 90}})  # a percent is not a fraction: no figure rather than 90
+    assert read_model(path).accuracy is None
+    _set_metadata(path, {"schema": 1, "metrics": {"imagenet_top1": 76.13}})  # how schema 1 stored ImageNet's
+    assert read_model(path).accuracy == pytest.approx(0.7613)
+    _set_metadata(path, {"schema": FILE_SCHEMA + 1})
+    with pytest.raises(ModelRejected, match=rf"newer ResNet Studio \(file schema {FILE_SCHEMA + 1}; this version "
+                                            rf"reads up to {FILE_SCHEMA}\): update resnet-studio"):
+        read_model(path)

@@ -29,6 +29,9 @@ from .local_file import Rejected, check_local_file
 from .ood import OutOfDistribution
 
 CONTROL_FLOW = {"Loop", "Scan", "If"}
+# The metadata layout this reader understands; the exporter writes it as "schema". 2: accuracies are
+# fractions everywhere, and blocks carry their F(x) and shortcut outputs ("activations.parts").
+FILE_SCHEMA = 2
 IMAGENET_PREPROCESS = {"resize": 256, "crop": 224, "interpolation": "bilinear",
                        "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "color": "RGB"}
 
@@ -55,6 +58,7 @@ class ModelInfo:
     params: int | None = None
     macs: int | None = None
     activation_outputs: list[str] = field(default_factory=list)
+    schema: int = 1
     # act.layerS.B -> {"branch": F(x) output, "shortcut": what is added to it}, where the file has them.
     block_parts: dict[str, dict[str, str]] = field(default_factory=dict)
     cam_layer: str | None = None
@@ -82,10 +86,14 @@ class ModelInfo:
 
     @property
     def accuracy(self) -> float | None:
+        """Top-1 as a fraction: the one unit files of schema 2 store. Schema 1 stored ImageNet's as a percent."""
         for key in ("onnx_top1", "test_top1", "validation_top1", "imagenet_top1"):
             value = self.metrics.get(key)
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 100:
-                return value / 100 if value > 1 else float(value)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                if self.schema < 2 and key == "imagenet_top1" and 1 < value <= 100:
+                    return value / 100
+                if 0 <= value <= 1:
+                    return float(value)
         return None
 
     @property
@@ -205,6 +213,10 @@ def read_model(path: str | os.PathLike) -> ModelInfo:
                             f"{MAX_METADATA_BYTES // 2**20} MiB limit")
     props = {p.key: p.value for p in model.metadata_props}
     ours = "labels" in props and "preprocess" in props
+    schema = _json(props, "schema", int, path, 1) if ours else 1
+    if schema > FILE_SCHEMA:
+        raise ModelRejected(f"{path}: written by a newer ResNet Studio (file schema {schema}; this version reads "
+                            f"up to {FILE_SCHEMA}): update resnet-studio to open it")
     if ours:
         labels = _json(props, "labels", list, path)
         check_labels(labels, f"{path}: metadata 'labels'", ModelRejected)
@@ -261,6 +273,7 @@ def read_model(path: str | os.PathLike) -> ModelInfo:
         params=_json(props, "params", int, path) if ours else None,
         macs=_json(props, "macs", int, path) if ours else None,
         activation_outputs=act_outputs,
+        schema=schema,
         block_parts={block: roles for block, roles in block_parts.items() if roles},
         cam_layer=named.get("cam_layer") if named.get("cam_layer") in outputs else None,
         fc_weight=named.get("fc_weight") if named.get("fc_weight") in initializer_names else None,
