@@ -33,6 +33,7 @@ def main() -> None:
     p.add_argument("--prefix", default="")
     args = p.parse_args()
     from PySide6.QtCore import QSettings
+    from PySide6.QtGui import QColor, QPainter, QPixmap
     from PySide6.QtWidgets import QApplication
 
     from resnet_studio.models import build_model, describe
@@ -110,6 +111,15 @@ def main() -> None:
     window.tabs.setCurrentWidget(window.why)
     settle(5)
     shot("why-residual")
+    # The README's figure after the paper's Fig. 6: the two error plots, side by side.
+    left, right = window.why.plain_plot.grab(), window.why.residual_plot.grab()
+    figure = QPixmap(left.width() + right.width(), max(left.height(), right.height()))
+    figure.fill(QColor("white"))
+    painter = QPainter(figure)
+    painter.drawPixmap(0, 0, left)
+    painter.drawPixmap(left.width(), 0, right)
+    painter.end()
+    figure.save(str(args.out / f"{args.prefix}why-residual-fig6.png"))
     window.close()
 
 

@@ -68,7 +68,6 @@ class Studio(QObject):
     image_updated = Signal(object)  # ImageEntry
     notice = Signal(str)  # a non-modal message for the user
     scan_progress = Signal(int, int)
-    scan_finished = Signal()
     queue_changed = Signal(int, int)  # done, total for the current model
     details_ready = Signal(object)  # Details
     responses_ready = Signal(object, int)  # mean layer responses over the loaded images, and how many
@@ -258,7 +257,6 @@ class Studio(QObject):
             for folder in self._scan_folders:
                 self._add_failed(str(folder), f"{folder}: is a directory with no images in it")
         self._scan_cancel = None
-        self.scan_finished.emit()
 
     def cancel(self) -> None:
         """Stop scanning and drop the queued images that are not classified yet."""

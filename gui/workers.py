@@ -17,7 +17,6 @@ from .core.session import ProviderError
 class WorkerSignals(QObject):
     result = Signal(object)
     error = Signal(str)
-    progress = Signal(int, int)
     finished = Signal()
 
 

@@ -135,7 +135,6 @@ class SessionHandle:
     session: ort.InferenceSession
     provider: str  # the provider that really runs it
     reason: str | None  # why CUDA is not in use, when it is not
-    full: bool  # True: every output; False: pruned to logits
 
 
 class SessionPool:
@@ -214,7 +213,7 @@ class SessionPool:
             reason = "CUDA provider failed to start (no usable GPU or driver)"
             if self.device == "cuda":
                 raise ProviderError(f"CUDA requested but not usable: {reason}")
-        return SessionHandle(session, active, reason if active != CUDA else None, full)
+        return SessionHandle(session, active, reason if active != CUDA else None)
 
     def run(self, info: ModelInfo, feed: np.ndarray, outputs: list[str] | None = None, full: bool = False):
         """Run once, serialised with every other run; on CUDA out-of-memory, retry on the CPU.
