@@ -74,7 +74,7 @@ def worker(kind: str, model: str, batch: int, threads: int, seconds: float, devi
         images = _images(info, batch)
         names = [str(i) for i in range(batch)]
         result = _timed(lambda: engine.classify_arrays(
-            info, np.stack([engine.prepare(info, im) for im in images]), names), batch, seconds)
+            info, np.stack([engine.model_input(info, im) for im in images]), names), batch, seconds)
     result["provider"] = handle.provider
     result["provider_note"] = handle.reason
     return result

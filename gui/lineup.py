@@ -12,7 +12,7 @@ from pathlib import Path
 
 from resnet_studio.models.registry import VARIANTS, ImageNetWeights, Variant
 
-from .core.catalog import Catalog, Entry
+from .core.catalog import Catalog, ModelFileEntry
 from .core.model_file import ModelInfo, ModelRejected
 
 GROUP_TITLES = {"trained": "Trained", "imagenet": "ImageNet weights",
@@ -31,7 +31,7 @@ class Offer:
     title: str
     group: str
     variant: str | None = None
-    files: dict[str, Entry] = field(default_factory=dict)
+    files: dict[str, ModelFileEntry] = field(default_factory=dict)
     weights: str | None = None  # what an export would load: "imagenet" or "random"
     checkpoint: ImageNetWeights | None = None
     error: str | None = None
@@ -56,7 +56,7 @@ class Offer:
     def paths(self) -> list[Path]:
         return [e.path for e in self.files.values()]
 
-    def pick(self, device: str, override: str = "auto") -> Entry:
+    def pick(self, device: str, override: str = "auto") -> ModelFileEntry:
         """The twin to run: ``override`` when it exists, else the fastest for ``device`` ("cpu" or "cuda")."""
         order = ((override,) if override in self.files else ()) + PREFERENCE[device]
         return next(self.files[p] for p in order if p in self.files)
@@ -104,7 +104,7 @@ class Offer:
         return "not exported"
 
 
-def _twin_key(entry: Entry) -> str:
+def _twin_key(entry: ModelFileEntry) -> str:
     info = entry.info
     if info is None or not info.has_metadata:
         return f"file:{entry.path}"
@@ -114,7 +114,7 @@ def _twin_key(entry: Entry) -> str:
     return f"model:{info.variant}:{source}:{identity}:{info.num_classes}:{info.preprocess['crop']}:{entry.origin}"
 
 
-def _title(entries: list[Entry]) -> str:
+def _title(entries: list[ModelFileEntry]) -> str:
     stems = [e.path.stem for e in entries]
     fp32 = [e.path.stem for e in entries if e.info and e.info.precision == "fp32"]
     stem = fp32[0] if fp32 else stems[0]
@@ -130,10 +130,10 @@ def _weights_kind(info: ModelInfo) -> str:
     return "imagenet" if isinstance(source, str) and source.startswith("imagenet") else "trained"
 
 
-def offers(catalog: Catalog, entries: list[Entry] | None = None) -> list[Offer]:
+def offers(catalog: Catalog, entries: list[ModelFileEntry] | None = None) -> list[Offer]:
     """Every offer, grouped in the order of GROUP_TITLES (trained first), each group in a stable order."""
     entries = catalog.entries() if entries is None else entries
-    by_key: dict[str, list[Entry]] = {}
+    by_key: dict[str, list[ModelFileEntry]] = {}
     for entry in entries:
         by_key.setdefault(_twin_key(entry), []).append(entry)
     found: list[Offer] = []
@@ -143,7 +143,7 @@ def offers(catalog: Catalog, entries: list[Entry] | None = None) -> list[Offer]:
         if first.info is None:
             found.append(Offer(key, first.name, "unusable", error=first.error))
             continue
-        files: dict[str, Entry] = {}
+        files: dict[str, ModelFileEntry] = {}
         for entry in members:
             files.setdefault(entry.info.precision if entry.info.precision in PRECISIONS else "fp32", entry)
         info = first.info

@@ -18,7 +18,7 @@ from . import lineup
 from .core.catalog import Catalog, shipped_models_dir
 from .core.model_file import ModelInfo, ModelRejected
 from .core import report
-from .core.naming import describe_model
+from .core.naming import model_title
 from .core import why_residual
 from .core.preprocess import describe_input
 from .core.text import shown
@@ -594,13 +594,13 @@ class MainWindow(QMainWindow):
 
     def _show_structure(self) -> None:
         info = self.studio.info
-        primary = (describe_model(info), info.architecture) if info and info.architecture else None
+        primary = (model_title(info), info.architecture) if info and info.architecture else None
         other = None
         if self._compare:
             try:
                 other_info = self.catalog.resolve(self._compare)
                 if other_info.architecture:
-                    other = (describe_model(other_info), other_info.architecture)
+                    other = (model_title(other_info), other_info.architecture)
             except Exception as exc:  # noqa: BLE001 - shown, never fatal
                 self.show_notice(str(exc))
         self.structure.view.show_models(primary, other)

@@ -289,7 +289,7 @@ class Studio(QObject):
                     emit((generation, entry_id, None, str(exc), None))
                     continue
                 decoded.append((entry_id, path, thumbnail(image) if needs_thumb else None))
-                arrays.append(engine.prepare(info, image))
+                arrays.append(engine.model_input(info, image))
             if arrays:
                 try:
                     results = engine.classify_arrays(info, np.stack(arrays), [p for _, p, _ in decoded])
@@ -344,12 +344,12 @@ class Studio(QObject):
             preview.thumbnail((preview_side, preview_side), Image.Resampling.BILINEAR)
             box = crop_box(image.size, info.preprocess)
             scale = preview.width / image.width
-            details = Details(entry_id, np.asarray(preview), as_picture(engine.prepare(info, model_image),
+            details = Details(entry_id, np.asarray(preview), as_picture(engine.model_input(info, model_image),
                                                                         info.preprocess),
                               None if covers_whole(box, image.size) else tuple(v * scale for v in box))
             if activations and block and parts and block in info.block_parts:
                 details.parts = engine.block_parts(info, model_image, block, min(top_n, 8))
-                details.responses = engine.layer_responses(info, engine.prepare(info, model_image)[None])[0]
+                details.responses = engine.layer_responses(info, engine.model_input(info, model_image)[None])[0]
             elif activations and block:
                 details.maps = engine.feature_maps(info, model_image, block, top_n, weakest)
             if activations and info.has_cam:
@@ -391,7 +391,7 @@ class Studio(QObject):
             comparison = {"name": entry.name, "preview": np.asarray(preview)}
             for side, info in zip(("plain", "residual"), models):
                 model_image = image if info.preprocess["color"] == "RGB" else image.convert("L")
-                batch = engine.prepare(info, model_image)[None]
+                batch = engine.model_input(info, model_image)[None]
                 (result,) = engine.classify_arrays(info, batch, [path], k=3)
                 found = engine.cam(info, model_image)
                 heat = Image.fromarray(found.heat, mode="F").resize(preview.size, Image.Resampling.BILINEAR)
@@ -426,7 +426,7 @@ class Studio(QObject):
                 batch = []
                 for path in paths[start:start + BATCH]:
                     try:
-                        batch.append(engine.prepare(info, engine.decode(info, path)))
+                        batch.append(engine.model_input(info, engine.decode(info, path)))
                     except ImageRejected:
                         continue
                 if cancel.is_set():

@@ -334,7 +334,7 @@ def test_cam_on_a_known_case(tmp_path):
     red = found.heat
     assert found.class_index == 0
     # The probability named with the map is the model's own softmax for that class.
-    logits = engine.pool.run(info, engine.prepare(info, image)[None], [info.logits_name])[1][0][0]
+    logits = engine.pool.run(info, engine.model_input(info, image)[None], [info.logits_name])[1][0][0]
     assert found.probability == pytest.approx(float(softmax(logits.astype(np.float64))[0]))
     np.testing.assert_allclose(red[:, :4], 1, atol=1e-6)
     np.testing.assert_allclose(red[:, 4:], 0, atol=1e-6)

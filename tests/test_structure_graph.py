@@ -226,7 +226,7 @@ def test_what_a_block_adds_in_the_engine(with_parts):
     np.testing.assert_allclose(np.maximum(same.branch + same.shortcut, 0), same.output, atol=1e-5)
     changed = engine.block_parts(info, image, "act.layer2.0", 6)
     assert changed.projection and changed.input.shape[1:] == (28, 28) and changed.output.shape[1:] == (14, 14)
-    responses = engine.layer_responses(info, engine.prepare(info, image)[None])
+    responses = engine.layer_responses(info, engine.model_input(info, image)[None])
     assert responses.shape == (1, 9) and (responses > 0).all()
 
 

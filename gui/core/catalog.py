@@ -33,7 +33,7 @@ def shipped_models_dir() -> Path:
 
 
 @dataclass
-class Entry:
+class ModelFileEntry:
     path: Path
     origin: str  # "shipped", "user" or "given"
     info: ModelInfo | None = None
@@ -62,17 +62,17 @@ class Catalog:
     def __init__(self, models_dir: str | os.PathLike | None = None, extra: list[str | os.PathLike] = ()) -> None:
         self.models_dir = Path(models_dir) if models_dir else user_models_dir()
         self.extra = [Path(p) for p in extra]
-        self._entries: list[Entry] | None = None
+        self._entries: list[ModelFileEntry] | None = None
         self._lock = threading.RLock()
-        self._read: dict[Path, tuple[tuple[int, int], Entry]] = {}  # per file: (mtime, size) and what it said
+        self._read: dict[Path, tuple[tuple[int, int], ModelFileEntry]] = {}  # per file: (mtime, size) and what it said
 
-    def entries(self) -> list[Entry]:
+    def entries(self) -> list[ModelFileEntry]:
         with self._lock:
             if self._entries is None:
                 self._entries = self._scan()
             return self._entries
 
-    def rescan(self) -> list[Entry]:
+    def rescan(self) -> list[ModelFileEntry]:
         """Look at the folders again; files whose size and modification time are unchanged are not re-read."""
         with self._lock:
             self._entries = self._scan()
@@ -85,20 +85,20 @@ class Catalog:
                 self.extra.append(Path(path))
                 self._entries = None
 
-    def _scan(self) -> list[Entry]:
-        found: list[Entry] = []
+    def _scan(self) -> list[ModelFileEntry]:
+        found: list[ModelFileEntry] = []
         seen: set[Path] = set()
         sources = [(p, "shipped") for p in sorted(shipped_models_dir().glob("*.onnx"))]
         if self.models_dir.is_dir():
             sources += [(p, "user") for p in sorted(self.models_dir.glob("*.onnx"))]
         sources += [(p, "given") for p in self.extra]
-        read: dict[Path, tuple[tuple[int, int], Entry]] = {}
+        read: dict[Path, tuple[tuple[int, int], ModelFileEntry]] = {}
         for path, origin in sources:
             try:
                 resolved = path.resolve()
                 stat = path.stat()
             except (OSError, RuntimeError) as exc:  # a dangling link, or a loop of links
-                found.append(Entry(path, origin, error=f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})"))
+                found.append(ModelFileEntry(path, origin, error=f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})"))
                 continue
             if resolved in seen:
                 continue
@@ -109,9 +109,9 @@ class Catalog:
                 entry = cached[1]
             else:
                 try:
-                    entry = Entry(path, origin, read_model(path))
+                    entry = ModelFileEntry(path, origin, read_model(path))
                 except ModelRejected as exc:
-                    entry = Entry(path, origin, error=str(exc))
+                    entry = ModelFileEntry(path, origin, error=str(exc))
             read[path] = (stamp, entry)
             found.append(entry)
         self._read = read
@@ -130,11 +130,11 @@ class Catalog:
             return cached[1].info
         return read_model(path)
 
-    def by_name(self) -> dict[str, Entry]:
+    def by_name(self) -> dict[str, ModelFileEntry]:
         """Each name once. Where names collide, a user's file wins over a shipped one and a file
         given by path over both: the nearer source is the one the user meant. Every lookup by
         name (``resolve``, ``default``) goes through this."""
-        named: dict[str, Entry] = {}
+        named: dict[str, ModelFileEntry] = {}
         for entry in self.entries():  # in order: shipped, user, given
             named[entry.name] = entry
         return named

@@ -144,7 +144,7 @@ class Engine:
     def __init__(self, pool: SessionPool | None = None) -> None:
         self.pool = pool or SessionPool()
 
-    def prepare(self, info: ModelInfo, image: Image.Image) -> np.ndarray:
+    def model_input(self, info: ModelInfo, image: Image.Image) -> np.ndarray:
         return to_input(image, info.preprocess)
 
     def decode(self, info: ModelInfo, path: str | Path) -> Image.Image:
@@ -187,7 +187,7 @@ class Engine:
                         return
                     source, started = str(path), time.perf_counter()
                     try:
-                        item = (source, self.prepare(info, self.decode(info, path)), None)
+                        item = (source, self.model_input(info, self.decode(info, path)), None)
                     except ImageRejected as exc:
                         item = (source, None, str(exc))
                     item += (round((time.perf_counter() - started) * 1000, 3),)
@@ -244,7 +244,7 @@ class Engine:
         strongest first, or weakest first to find the dead ones."""
         if block not in info.activation_outputs:
             raise KeyError(f"{info.name} has no activation output {block!r}")
-        _, (maps,) = self.pool.run(info, self.prepare(info, image)[None], [block], full=True)
+        _, (maps,) = self.pool.run(info, self.model_input(info, image)[None], [block], full=True)
         maps = maps[0].astype(np.float32)
         means = maps.mean(axis=(1, 2))
         order = (np.argsort(means, kind="stable") if weakest else np.argsort(-means, kind="stable"))[:top_n]
@@ -260,7 +260,7 @@ class Engine:
         source = info.activation_outputs[index - 1] if index > 0 else None
         names = [block, parts["branch"], *([parts["shortcut"]] if "shortcut" in parts else []),
                  *([source] if source else [])]
-        _, values = self.pool.run(info, self.prepare(info, image)[None], names, full=True)
+        _, values = self.pool.run(info, self.model_input(info, image)[None], names, full=True)
         output, branch = values[0][0], values[1][0]
         shortcut = values[2][0] if "shortcut" in parts else None
         given = values[-1][0] if source else None
@@ -296,7 +296,7 @@ class Engine:
         """
         if not info.has_cam:
             raise KeyError(f"{info.name} carries no activations or fc weights for a class activation map")
-        _, (features, logits) = self.pool.run(info, self.prepare(info, image)[None],
+        _, (features, logits) = self.pool.run(info, self.model_input(info, image)[None],
                                               [info.cam_layer, info.logits_name], full=True)
         weight, _ = fc_parameters(info)
         chosen = int(np.argmax(logits[0])) if class_index is None else int(class_index)

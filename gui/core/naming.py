@@ -5,7 +5,7 @@ from __future__ import annotations
 from .model_file import ModelInfo
 
 
-def describe_model(info: ModelInfo, long: bool = False) -> str:
+def model_title(info: ModelInfo, long: bool = False) -> str:
     if not long:
         return f"{info.name} ({info.variant or 'no metadata'}, {info.precision})"
     parts = [info.variant or "no metadata", info.precision]
