@@ -28,10 +28,17 @@ MIN_CALIBRATION_IMAGES = 64
 MAX_FIT_IMAGES = 10_000  # enough for a covariance of 2,048 features; bounds the time on a big folder
 
 
-def features_of(path: Path, samples: np.ndarray, batch: int = 256) -> np.ndarray:
-    from resnet_studio.export.api import _cpu_session
+def features_of(path: Path, samples: np.ndarray, batch: int = 128) -> np.ndarray:
+    """The pooled features of ``samples``, from the graph pruned to them: with every activation
+    output kept, ONNX Runtime held over 20 GB for ResNeXt-29 on 60,000 images here."""
+    import onnxruntime as ort
 
-    session = _cpu_session(path)
+    from resnet_studio.gui.core.graph import logits_only_bytes
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(logits_only_bytes(Path(path).read_bytes(), also=("features",)), options,
+                                   providers=["CPUExecutionProvider"])
     return np.concatenate([session.run(["features"], {"input": samples[i:i + batch]})[0]
                            for i in range(0, len(samples), batch)])
 
