@@ -409,7 +409,8 @@ def _set_metadata(path: Path, updates: dict[str, Any]) -> None:
     props.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in updates.items()})
     del model.metadata_props[:]
     onnx.helper.set_model_props(model, props)
-    onnx.save_model(model, str(path))
+    with atomic_path(Path(path)) as tmp:  # the app may be reading this file: it sees old or new, never half
+        onnx.save_model(model, str(tmp))
 
 
 def export(prepared: Prepared, output: Path, *, precision: str = "fp32", opset: int | None = None,
