@@ -22,6 +22,7 @@ from .core.naming import model_title
 from .core import why_residual
 from .core.preprocess import describe_input
 from .core.text import shown
+from .calibrate_job import CalibrateJob
 from .export_job import STAGES, ExportJob
 from .plain_text import plain_label, tooltip, warning_label
 from .state import Details, ImageEntry, Studio
@@ -52,6 +53,7 @@ class MainWindow(QMainWindow):
         self._items: dict[int, QListWidgetItem] = {}
         self._compare: str = ""
         self.export_job: ExportJob | None = None
+        self.calibrate_job: CalibrateJob | None = None
         self._fell_back = False
         self._fallback_variant: str | None = None  # the variant whose ImageNet download just failed
         self._load_when_listed: Path | None = None  # an export that just landed loads once it is listed
@@ -153,6 +155,7 @@ class MainWindow(QMainWindow):
         self.picker.reveal_requested.connect(self._reveal)
         self.picker.delete_requested.connect(self._delete)
         self.picker.twin_requested.connect(self._make_twin)
+        self.picker.calibrate_requested.connect(self._calibrate)
         self.picker.random_requested.connect(lambda offer: self._start_export(offer.variant, "random"))
         self.export_bar.cancel.clicked.connect(self._cancel_export)
         self.export_bar.fallback.clicked.connect(self._fallback_to_random)
@@ -537,19 +540,53 @@ class MainWindow(QMainWindow):
             self.show_notice(str(exc))
         self.studio.refresh_models()
 
-    def _make_twin(self, offer: lineup.Offer) -> None:
-        folder = QFileDialog.getExistingDirectory(self, f"Images to calibrate int8 {offer.title} on "
-                                                        f"({MIN_CALIBRATION_IMAGES} or more, like those you classify)")
-        if not folder:
-            return
+    def _enough_images(self, folder: str, purpose: str) -> bool:
         # Stops at the 64th image: a huge folder must not hold up the GUI thread.
         images = (p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
         count = sum(1 for _ in itertools.islice(images, MIN_CALIBRATION_IMAGES))
         if count < MIN_CALIBRATION_IMAGES:
-            self.show_notice(f"{folder} holds {count} images; int8 calibration needs {MIN_CALIBRATION_IMAGES} or more")
+            self.show_notice(f"{folder} holds {count} images; {purpose} needs {MIN_CALIBRATION_IMAGES} or more")
+        return count >= MIN_CALIBRATION_IMAGES
+
+    def _make_twin(self, offer: lineup.Offer) -> None:
+        folder = QFileDialog.getExistingDirectory(self, f"Images to calibrate int8 {offer.title} on "
+                                                        f"({MIN_CALIBRATION_IMAGES} or more, like those you classify)")
+        if not folder or not self._enough_images(folder, "int8 calibration"):
             return
         info = offer.info
         self._start_export(offer.variant, str(info.weights.get("source") or offer.weights), ["int8"], folder)
+
+    def _calibrate(self, offer: lineup.Offer) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self, f"{MIN_CALIBRATION_IMAGES} or more typical images for {offer.title}: the warning will flag "
+                  f"what is unlike them")
+        if folder:
+            self.calibrate(offer, folder)
+
+    def calibrate(self, offer: lineup.Offer, folder: str) -> None:
+        """Fit the out-of-distribution warning of every twin of ``offer`` to ``folder``, in a child process."""
+        if not self._enough_images(folder, "fitting the warning"):
+            return
+        job = CalibrateJob(offer.paths(), folder, f"images like those in {Path(folder).name}", self)
+        self.calibrate_job = job
+        self.busy.start(f"the warning of {offer.title} fitted to {Path(folder).name}")
+
+        def done(paths) -> None:
+            self.busy.stop(0)
+            self.status_line.show_message(f"{offer.title}: warning fitted to {folder}", 8000)
+            self.studio.refresh_models()
+            if self.studio.info is not None and self.studio.info.path in paths:
+                self.studio.load_model(offer)
+            self.calibrate_job = None
+
+        def failed(reason: str) -> None:
+            self.busy.stop(0)
+            self.show_notice(f"fitting the warning failed: {reason}")
+            self.calibrate_job = None
+
+        job.finished.connect(done)
+        job.failed.connect(failed)
+        job.start()
 
     def _model_changed(self, info: ModelInfo) -> None:
         offer = self.studio.current_offer()

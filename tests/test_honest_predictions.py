@@ -240,3 +240,36 @@ def test_the_first_window_fits_a_1366x768_screen(tmp_path, dpr):
     assert seen["dpr"] == dpr
     assert seen["fits"] and seen["statusbar_bottom"] <= 768, seen
     assert seen["picker"] and seen["narrow_picker"], seen
+
+
+def test_an_imported_model_gets_its_warning_fitted_to_a_folder_from_the_picker(qtbot, open_window, tmp_path):
+    """What is honest for ImageNet exports: a warning fitted to the user's own typical images."""
+    from resnet_studio.export.api import export, prepare
+    from resnet_studio.gui.core.model_file import read_model
+
+    models = tmp_path / "models"
+    models.mkdir()
+    export(prepare("resnet18", image_size=64), models / "resnet18-small.onnx")
+    typical = tmp_path / "skies"
+    typical.mkdir()
+    rng = np.random.default_rng(6)
+    for i in range(70):
+        top, bottom = rng.integers(0, 255, 3), rng.integers(0, 255, 3)
+        Image.fromarray(np.linspace(top, bottom, 64)[:, None, :].repeat(64, axis=1).astype(np.uint8)).save(
+            typical / f"{i:02d}.png")
+    window = open_window(models, models / "resnet18-small.onnx")
+    assert window.studio.info.ood is None
+    offer = window.studio.current_offer()
+    texts = [a.text() for a in window.picker.actions_for(offer, window)]
+    assert any("warning to a folder" in t for t in texts)
+    few = tmp_path / "few"
+    few.mkdir()
+    window.calibrate(offer, str(few))
+    assert "needs 64 or more" in window.notice.text() and window.calibrate_job is None
+    window.calibrate(offer, str(typical))
+    assert window.busy.isVisible()
+    qtbot.waitUntil(lambda: window.calibrate_job is None, timeout=120_000)
+    qtbot.waitUntil(lambda: window.studio.info.ood is not None, timeout=60_000)
+    assert window.studio.info.ood.description == "images like those in skies"
+    assert read_model(models / "resnet18-small.onnx").ood.means.shape[0] == 1
+    assert not window.busy.isVisible()

@@ -46,6 +46,7 @@ class ModelPicker(QWidget):
     delete_requested = Signal(object)
     twin_requested = Signal(object)  # make an int8 twin of an exported ImageNet model
     random_requested = Signal(object)  # export an ImageNet variant with random weights instead
+    calibrate_requested = Signal(object)  # fit the out-of-distribution warning to a folder of images
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -209,6 +210,9 @@ class ModelPicker(QWidget):
             add("Show in file manager", self.reveal_requested)
             if offer.weights == "imagenet" and "int8" not in offer.files:
                 add("Make an int8 twin from a folder of images…", self.twin_requested)
+            if not offer.shipped:
+                add("Fit the “unlike the training data” warning to a folder of images…", self.calibrate_requested,
+                    tip="for models whose training data is not at hand, such as the ImageNet exports")
             add("Delete…", self.delete_requested, not offer.shipped and offer.key != self.active_key,
                 "shipped models cannot be deleted" if offer.shipped else "")
         elif offer.weights == "imagenet":
