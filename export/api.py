@@ -22,12 +22,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from resnet_studio.gui.core.graph import logits_only_bytes
 from resnet_studio.gui.core.model_file import FILE_SCHEMA
 from resnet_studio.models import build_model, describe, get_variant
 from resnet_studio.models.checkpoint import atomic_path
 from resnet_studio.models.registry import IMAGENET_MEAN, IMAGENET_STD, Variant
 from resnet_studio.models.weights import apply_state_dict, imagenet_entry, resolve_weights
+
+from .errors import ExportError
+from .onnx_file import _cpu_session, _set_metadata
+from .precision import to_fp16, to_int8
+from .scoring import top1_agreement
 
 PRODUCER = "resnet-studio"
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -43,10 +47,6 @@ Progress = Callable[[str, int | None, int | None], None]
 
 
 def _quiet(stage: str, done: int | None = None, total: int | None = None) -> None:
-    pass
-
-
-class ExportError(Exception):
     pass
 
 
@@ -290,20 +290,6 @@ def _finish_graph(path: Path, meta: dict[str, Any], activations: bool) -> None:
     onnx.save_model(model, str(path))
 
 
-def _cpu_session(path: Path, pruned: bool = False):
-    """A CPU session on the file; ``pruned``: on its graph cut down to the logits, as the app runs it.
-
-    Scoring needs only the logits, and the full graph's activation outputs cost memory: ResNeXt-29
-    on Fashion-MNIST batches used 2.2 GB that way against 0.7 GB pruned, measured here.
-    """
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    model = logits_only_bytes(Path(path).read_bytes()) if pruned else str(path)
-    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-
-
 def verify_fp32(prepared: Prepared, path: Path) -> float:
     """Max |Δ| of logits between ORT (CPU) and PyTorch eager at two batch sizes; raises on mismatch."""
     session = _cpu_session(path)
@@ -322,95 +308,6 @@ def verify_fp32(prepared: Prepared, path: Path) -> float:
             raise ExportError(f"verification failed: ORT and PyTorch logits differ by up to {worst:.3g} at batch "
                               f"{batch} (rtol {RTOL}, atol {ATOL})")
     return worst
-
-
-def top1_agreement(reference: Path, candidate: Path, samples: np.ndarray) -> float:
-    a, b = _cpu_session(reference, pruned=True), _cpu_session(candidate, pruned=True)
-    hits = 0
-    for start in range(0, len(samples), 32):
-        chunk = samples[start:start + 32]
-        hits += int((a.run(["logits"], {"input": chunk})[0].argmax(1)
-                     == b.run(["logits"], {"input": chunk})[0].argmax(1)).sum())
-    return hits / len(samples)
-
-
-def to_fp16(source: Path, target: Path) -> None:
-    import onnx
-    from onnxruntime.transformers.float16 import convert_float_to_float16
-
-    model = onnx.load(str(source))
-    # Inputs and outputs stay float32 so callers need not change; the graph runs in half precision.
-    half = convert_float_to_float16(model, keep_io_types=True, disable_shape_infer=False)
-    _topological_sort(half.graph)  # the converter appends its input casts after their consumers
-    onnx.save_model(half, str(target))
-
-
-def _topological_sort(graph) -> None:
-    available = {i.name for i in graph.input} | {i.name for i in graph.initializer} | {""}
-    pending, ordered = list(graph.node), []
-    while pending:
-        ready = [n for n in pending if all(name in available for name in n.input)]
-        if not ready:
-            raise ExportError("the converted graph has a cycle or a dangling input")
-        for node in ready:
-            available.update(node.output)
-        ordered.extend(ready)
-        pending = [n for n in pending if all(n is not r for r in ready)]
-    del graph.node[:]
-    graph.node.extend(ordered)
-
-
-class _Reader:
-    """ORT calibration reader over a preprocessed [N, C, H, W] float32 array."""
-
-    def __init__(self, samples: np.ndarray, batch: int = 16) -> None:
-        self._batches = iter([samples[i:i + batch] for i in range(0, len(samples), batch)])
-
-    def get_next(self):
-        chunk = next(self._batches, None)
-        return None if chunk is None else {"input": chunk}
-
-
-def to_int8(source: Path, target: Path, calibration: np.ndarray) -> None:
-    """Static QDQ: per-channel int8 weights, uint8 activations (U8S8, what x86 VNNI runs fast).
-
-    The fc layer stays float: it costs nothing to keep, and its weights must stay readable for CAM.
-    """
-    import onnx
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    CalibrationDataReader.register(_Reader)
-    fc_nodes = [n.name for n in onnx.load(str(source)).graph.node if n.op_type in ("Gemm", "MatMul")]
-    prepped = target.with_name(target.name + ".pre.onnx")
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")
-            logging.getLogger().setLevel(logging.ERROR)
-            quant_pre_process(str(source), str(prepped), skip_symbolic_shape=True)
-            quantize_static(str(prepped), str(target), _Reader(calibration), quant_format=QuantFormat.QDQ,
-                            per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                            nodes_to_exclude=fc_nodes)
-    finally:
-        prepped.unlink(missing_ok=True)
-    # Quantization tools drop metadata_props; carry them over.
-    original, quantized = onnx.load(str(source)), onnx.load(str(target))
-    del quantized.metadata_props[:]
-    quantized.metadata_props.extend(original.metadata_props)
-    quantized.producer_name, quantized.producer_version = original.producer_name, original.producer_version
-    onnx.save_model(quantized, str(target))
-
-
-def _set_metadata(path: Path, updates: dict[str, Any]) -> None:
-    import onnx
-
-    model = onnx.load(str(path))
-    props = {p.key: p.value for p in model.metadata_props}
-    props.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in updates.items()})
-    del model.metadata_props[:]
-    onnx.helper.set_model_props(model, props)
-    with atomic_path(Path(path)) as tmp:  # the app may be reading this file: it sees old or new, never half
-        onnx.save_model(model, str(tmp))
 
 
 def export(prepared: Prepared, output: Path, *, precision: str = "fp32", opset: int | None = None,
@@ -504,64 +401,3 @@ def _synthetic(prepared: Prepared, count: int = 64) -> np.ndarray:
     rng = np.random.default_rng(0)
     shape = (count, prepared.in_channels, prepared.image_size, prepared.image_size)
     return rng.standard_normal(shape, dtype=np.float32)
-
-
-def fashion_mnist_samples(preprocess: dict[str, Any], count: int, split: str = "test",
-                          data_dir: Path | None = None) -> np.ndarray:
-    """The first ``count`` images of a Fashion-MNIST split, preprocessed as the model expects."""
-    from PIL import Image
-
-    from resnet_studio.gui.core.preprocess import to_input
-    from resnet_studio.models.fashion_mnist import load_split
-
-    images, _ = load_split(split, data_dir)
-    return np.stack([to_input(Image.fromarray(img, "L"), preprocess) for img in images[:count]])
-
-
-def folder_samples(folder: Path, preprocess: dict[str, Any], limit: int = 256) -> tuple[np.ndarray, list[str]]:
-    """Preprocessed images from ``folder`` (recursively), plus one reason per file that could not be read."""
-    from resnet_studio.gui.core.intake import ImageRejected, load_image
-
-    arrays, skipped = [], []
-    from resnet_studio.gui.core.preprocess import to_input
-
-    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
-        if len(arrays) >= limit:
-            break
-        try:
-            arrays.append(to_input(load_image(path, preprocess["color"]), preprocess))
-        except ImageRejected as exc:
-            skipped.append(str(exc))
-    if not arrays:
-        raise ExportError(f"no readable images in {folder}" + (f" ({skipped[0]})" if skipped else ""))
-    return np.stack(arrays), skipped
-
-
-def fashion_mnist_test(preprocess: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, str]:
-    from resnet_studio.models.fashion_mnist import load_split
-
-    return fashion_mnist_samples(preprocess, 10_000), load_split("test")[1], "Fashion-MNIST test split"
-
-
-def record_accuracy(path: Path, samples: np.ndarray, labels: np.ndarray, sample_name: str) -> float:
-    """Score the written file with ONNX Runtime and record the figure in its metadata."""
-    accuracy = onnx_accuracy(path, samples, labels)
-    _set_metadata(path, {"metrics": {**_read_metrics(path), "onnx_top1": round(accuracy, 5),
-                                     "onnx_top1_images": len(labels), "onnx_top1_sample": sample_name}})
-    return accuracy
-
-
-def _read_metrics(path: Path) -> dict[str, Any]:
-    import onnx
-
-    props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
-    return json.loads(props.get("metrics", "{}"))
-
-
-def onnx_accuracy(path: Path, samples: np.ndarray, labels: np.ndarray) -> float:
-    session = _cpu_session(path, pruned=True)
-    hits = 0
-    for start in range(0, len(samples), 256):
-        logits = session.run(["logits"], {"input": samples[start:start + 256]})[0]
-        hits += int((logits.argmax(1) == labels[start:start + 256]).sum())
-    return hits / len(labels)

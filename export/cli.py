@@ -118,7 +118,8 @@ def stage_printer(args: argparse.Namespace):
 
 
 def export_one(args: argparse.Namespace, variant: str, output: Path):
-    from resnet_studio.export.api import export, fashion_mnist_samples, folder_samples, prepare
+    from resnet_studio.export.api import export, prepare
+    from resnet_studio.export.scoring import fashion_mnist_samples, folder_samples
 
     progress = stage_printer(args)
     prepared = prepare(variant, args.weights, args.num_classes, args.image_size, progress=progress)
@@ -136,7 +137,7 @@ def export_one(args: argparse.Namespace, variant: str, output: Path):
                     activations=not args.no_activations, verify=not args.no_verify,
                     samples=samples, sample_name=sample_name, progress=progress)
     if prepared.dataset == "Fashion-MNIST" and not args.no_verify:
-        from resnet_studio.export.api import fashion_mnist_test, record_accuracy
+        from resnet_studio.export.scoring import fashion_mnist_test, record_accuracy
 
         progress("score", None, None)
         test_images, test_labels, test_name = fashion_mnist_test(prepared.preprocess)
@@ -199,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     # The app cancels with SIGTERM: unwinding as for Ctrl-C removes every temp file.
     signal.signal(signal.SIGTERM, _interrupt)
-    from resnet_studio.export.api import ExportError
+    from resnet_studio.export.errors import ExportError
     from resnet_studio.models.checkpoint import CheckpointError
     from resnet_studio.models.fashion_mnist import DatasetError
     from resnet_studio.models.weights import DownloadError, WeightsError

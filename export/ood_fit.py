@@ -49,7 +49,7 @@ def fit_file(path: Path, train: np.ndarray, train_labels: np.ndarray, held_in: n
 
     ``shrink``: lean the covariance on its diagonal as far as few images in many dimensions need.
     """
-    from resnet_studio.export.api import _set_metadata
+    from resnet_studio.export.onnx_file import _set_metadata
 
     classes = int(train_labels.max()) + 1
     features = features_of(path, train)
@@ -74,7 +74,9 @@ def fit_folder_split(path: Path, train: np.ndarray, train_labels: np.ndarray, he
 
 def calibrate(path: Path, folder: Path, description: str | None = None) -> dict:
     """Fit one centre to a folder of typical images: every fifth sets the threshold, the rest fit."""
-    from resnet_studio.export.api import ExportError, _set_metadata, folder_samples
+    from resnet_studio.export.errors import ExportError
+    from resnet_studio.export.onnx_file import _set_metadata
+    from resnet_studio.export.scoring import folder_samples
     from resnet_studio.gui.core.model_file import read_model
 
     info = read_model(path)
@@ -98,7 +100,7 @@ def calibrate(path: Path, folder: Path, description: str | None = None) -> dict:
 
 def fit_fashion_mnist(path: Path) -> dict:
     """Fit a Fashion-MNIST model; returns the flagged rates on the held-in and the unseen test halves."""
-    from resnet_studio.export.api import fashion_mnist_samples
+    from resnet_studio.export.scoring import fashion_mnist_samples
     from resnet_studio.gui.core.model_file import read_model
     from resnet_studio.models.fashion_mnist import load_split
 
@@ -113,7 +115,7 @@ def fit_fashion_mnist(path: Path) -> dict:
 
 def evaluate(path: Path, folder: Path) -> dict:
     """How a fitted file does on a folder of out-of-domain images, against the unseen test half."""
-    from resnet_studio.export.api import fashion_mnist_samples, folder_samples
+    from resnet_studio.export.scoring import fashion_mnist_samples, folder_samples
     from resnet_studio.gui.core.model_file import read_model
 
     info = read_model(path)
@@ -134,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
                         "(for models whose training data is not at hand, such as the ImageNet exports)")
     p.add_argument("--describe", help="with --calibrate: what the folder holds, for the warning users read")
     args = p.parse_args(argv)
-    from resnet_studio.export.api import ExportError
+    from resnet_studio.export.errors import ExportError
 
     for path in args.files:
         try:

@@ -9,7 +9,8 @@ import numpy as np
 
 from resnet_studio.models.checkpoint import safetensors_metadata
 
-from .api import ExportReport, export, fashion_mnist_samples, fashion_mnist_test, prepare, record_accuracy
+from .api import ExportReport, export, prepare
+from .scoring import fashion_mnist_samples, fashion_mnist_test, record_accuracy
 from .ood_fit import fit_fashion_mnist, fit_folder_split
 
 

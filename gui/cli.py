@@ -122,7 +122,7 @@ def predict(argv: list[str]) -> int:
 
 def train(argv: list[str]) -> int:
     try:
-        from resnet_studio.export.api import ExportError
+        from resnet_studio.export.errors import ExportError
         from resnet_studio.export.trained import export_trained
         from resnet_studio.models import train as training
     except ImportError as exc:

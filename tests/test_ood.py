@@ -19,7 +19,7 @@ SHIPPED = sorted(shipped_models_dir().glob("*.onnx"))
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
 def test_at_most_5_percent_of_the_test_set_is_flagged(path):
-    from resnet_studio.export.api import fashion_mnist_samples
+    from resnet_studio.export.scoring import fashion_mnist_samples
     from resnet_studio.export.ood_fit import features_of
 
     info = read_model(path)
@@ -112,7 +112,7 @@ def test_a_calibration_folder_stands_in_for_training_data_that_is_not_at_hand(tm
     assert info.ood is not None and info.ood.means.shape == (1, 512) and info.ood.description == "gradient skies"
     props = {p.key: p.value for p in __import__("onnx").load(str(model)).metadata_props}
     assert "not the training data" in json.loads(props["ood"])["calibration"]
-    from resnet_studio.export.api import folder_samples
+    from resnet_studio.export.scoring import folder_samples
     from resnet_studio.export.ood_fit import features_of
 
     inside = info.ood.scores(features_of(model, folder_samples(typical, info.preprocess)[0]))

@@ -1,0 +1,94 @@
+"""Why residual: the shipped plain and residual models, their histories, and the view built from them."""
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+
+from qt_events import drop, files
+from resnet_studio.gui.core import why_residual
+from resnet_studio.gui.core.catalog import shipped_models_dir
+from resnet_studio.gui.core.model_file import read_model
+from resnet_studio.models.fashion_mnist import DEFAULT_DIR
+
+DEPTHS = (20, 56)
+EPOCHS = 5
+
+
+def shipped(kind, depth):
+    return shipped_models_dir() / f"{kind}{depth}-fashion-mnist-{EPOCHS}ep.onnx"
+
+
+@pytest.mark.parametrize("depth", DEPTHS)
+def test_the_shipped_pairs_have_one_recipe_and_plain_ones_no_addition(depth):
+    plain, residual = read_model(shipped("plain", depth)), read_model(shipped("resnet", depth))
+    assert (plain.variant, residual.variant) == (f"plain{depth}", f"resnet{depth}")
+    assert not any(n.op_type == "Add" for n in onnx.load(str(shipped("plain", depth))).graph.node)
+    assert any(n.op_type == "Add" for n in onnx.load(str(shipped("resnet", depth))).graph.node)
+    for info in (plain, residual):
+        c = why_residual.curves(info)
+        assert list(c.epochs) == list(range(1, EPOCHS + 1)) and not np.isnan(c.test_error).any()
+        assert 0 < c.train_error[-1] < c.train_error[0] < 1
+        # The last history row is the file's own test accuracy, measured in PyTorch.
+        assert c.test_error[-1] == pytest.approx(1 - info.metrics["test_top1"], abs=1e-4)
+        command = info.weights["command"]
+        assert "--epochs 5" in command and "--weight-decay 1e-4" in command and "--seed 0" in command
+    # Plain nets have fewer parameters only where the projections went (2 of them: 2,752).
+    assert residual.params - plain.params == 2752
+
+
+def test_pairs_are_found_by_variant_and_history():
+    infos = [read_model(p) for p in sorted(shipped_models_dir().glob("*.onnx"))]
+    pairs = why_residual.pairs(infos)
+    assert [p.depth for p in pairs] == list(DEPTHS)
+    assert all(p.plain.precision == "fp32" or p.plain.precision == "int8" for p in pairs)
+    # The default model (40 epochs, no history) is not part of any pair.
+    assert all("5ep" in p.residual.name for p in pairs)
+
+
+@pytest.mark.skipif(not DEFAULT_DIR.exists(), reason="dataset-fashion-mnist is not installed")
+def test_a_two_epoch_run_records_two_rows_that_reach_the_model_file(tmp_path):
+    from resnet_studio.gui.cli import main as studio_main
+    from resnet_studio.models.checkpoint import safetensors_metadata
+
+    out, model = tmp_path / "run", tmp_path / "plain20-tiny.onnx"
+    assert studio_main(["train", "plain20", "--epochs", "2", "--subset", "600", "--batch-size", "100",
+                        "--threads", "2", "--output", str(out), "--export", str(model), "--quiet"]) == 0
+    history = safetensors_metadata(out / "model.safetensors")["metrics"]["history"]
+    assert [row["epoch"] for row in history] == [1, 2]
+    assert set(history[0]) == {"epoch", "train_loss", "train_error", "test_error", "seconds"}
+    props = {p.key: p.value for p in onnx.load(str(model)).metadata_props}
+    assert json.loads(props["metrics"])["history"] == history
+    c = why_residual.curves(read_model(model))
+    assert list(c.epochs) == [1, 2] and np.allclose(c.train_error, [r["train_error"] for r in history])
+
+
+def test_the_view_renders_from_the_shipped_files(qtbot, open_window, tmp_path):
+    window = open_window(tmp_path / "user", shipped_models_dir() / "resnet20-fashion-mnist.onnx")
+    panel = window.why
+    qtbot.waitUntil(lambda: len(panel.pairs) == len(DEPTHS), timeout=60_000)
+    for plot in (panel.plain_plot, panel.residual_plot):
+        lines = plot.getPlotItem().listDataItems()
+        assert len(lines) == 2 * len(DEPTHS)  # train and test error per depth
+        assert all(len(line.getData()[0]) == EPOCHS for line in lines)
+    table = panel.table.text().splitlines()
+    assert table[0].startswith("model") and len(table) == 1 + 2 * len(DEPTHS)
+    assert {row.split()[0] for row in table[1:]} == {f"{k}{d}" for k in ("plain", "resnet") for d in DEPTHS}
+    drop(window, files([shipped_models_dir() / "samples" / "coat-test6.png"]))
+    qtbot.waitUntil(lambda: all(e.result for e in window.studio.entries.values()) and window.studio.entries,
+                    timeout=60_000)
+    window.list.setCurrentRow(0)
+    window.tabs.setCurrentWidget(panel)
+    deepest = panel.current_pair()
+    assert deepest.depth == DEPTHS[-1]
+    qtbot.waitUntil(lambda: panel.residual_card.picture.pixmap() is not None
+                    and not panel.residual_card.picture.pixmap().isNull(), timeout=60_000)
+    blocks = 3 * (DEPTHS[-1] - 2) // 6
+    for card, curve in ((panel.plain_card, panel.plain_responses), (panel.residual_card, panel.residual_responses)):
+        assert not card.picture.pixmap().isNull() and "%" in card.predictions.text()
+        assert len(curve.getData()[1]) == blocks
+    assert panel.plain_card.title().startswith(f"plain{DEPTHS[-1]}:")
+    assert panel.residual_card.title().startswith(f"resnet{DEPTHS[-1]}:")
+    panel.depth.setCurrentIndex(0)
+    qtbot.waitUntil(lambda: len(panel.residual_responses.getData()[1]) == 9, timeout=60_000)
