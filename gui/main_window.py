@@ -8,11 +8,10 @@ import sys
 import urllib.parse
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QFileSystemWatcher, QSettings, QSize, Qt, QTimer, QUrl
-from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QGuiApplication, QIcon, QKeySequence, QPixmap
-from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QListWidget, QListWidgetItem, QMainWindow,
-                               QMessageBox, QProgressBar, QPushButton, QSplitter, QStyle, QTabWidget, QVBoxLayout,
-                               QWidget)
+from PySide6.QtCore import QByteArray, QFileSystemWatcher, QSettings, Qt, QTimer, QUrl
+from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QGuiApplication, QIcon, QKeySequence
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QMainWindow, QMessageBox, QProgressBar, QPushButton,
+                               QSplitter, QStyle, QTabWidget, QVBoxLayout, QWidget)
 
 from . import lineup
 from .core.catalog import Catalog, shipped_models_dir
@@ -27,6 +26,8 @@ from .export_job import STAGES, ExportJob
 from .plain_text import plain_label, tooltip, warning_label
 from .state import Details, ImageEntry, Studio
 from .widgets.activations import NO_IMAGES_HINT, ActivationsPanel
+from .widgets.bars import BusyBar, ExportBar
+from .widgets.image_list import ImageList
 from .widgets.input_view import InputView
 from .widgets.model_picker import ModelPicker
 from .widgets.predictions import PredictionsPanel
@@ -50,7 +51,6 @@ class MainWindow(QMainWindow):
         self.studio = Studio(catalog, device if device in ("auto", "cpu", "cuda") else "auto", self)
         self.setWindowTitle("ResNet Studio")
         self.setAcceptDrops(True)
-        self._items: dict[int, QListWidgetItem] = {}
         self._compare: str = ""
         self.export_job: ExportJob | None = None
         self.calibrate_job: CalibrateJob | None = None
@@ -60,10 +60,7 @@ class MainWindow(QMainWindow):
 
         self.picker = ModelPicker()
         self.export_bar = ExportBar()
-        self.list = QListWidget()
-        self.list.setIconSize(QSize(48, 48))
-        self.list.setUniformItemSizes(True)
-        self.list.setAccessibleName("Images")
+        self.list = ImageList()
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.progress.hide()
@@ -137,7 +134,7 @@ class MainWindow(QMainWindow):
 
         self.studio.model_changed.connect(self._model_changed)
         self.studio.model_failed.connect(self._model_failed)
-        self.studio.model_loading.connect(self.busy.start)
+        self.studio.model_loading.connect(lambda what: self.busy.start(f"Loading {what}…"))
         self.studio.image_added.connect(self._image_added)
         self.studio.image_updated.connect(self._image_updated)
         self.studio.notice.connect(self.show_notice)
@@ -333,40 +330,16 @@ class MainWindow(QMainWindow):
 
     def _clear(self) -> None:
         self.studio.clear()
-        self.list.clear()
-        self._items.clear()
+        self.list.clear_all()
         self.predictions.show_result("", None, None)
         self.input_view.clear("")
         self.activations.clear(NO_IMAGES_HINT)
 
     def _image_added(self, entry: ImageEntry) -> None:
-        item = QListWidgetItem(shown(entry.name))
-        item.setData(Qt.ItemDataRole.UserRole, entry.id)
-        item.setToolTip(tooltip(entry.path))
-        self._items[entry.id] = item
-        self.list.addItem(item)
-        self._image_updated(entry)
-        if self.list.currentRow() < 0:
-            self.list.setCurrentItem(item)
+        self.list.add(entry)
 
     def _image_updated(self, entry: ImageEntry) -> None:
-        item = self._items.get(entry.id)
-        if item is None:
-            return
-        if entry.error:
-            item.setText(f"{shown(entry.name)}\n⚠ {shown(entry.error.split(': ', 1)[-1])}")
-            item.setForeground(self.palette().placeholderText())
-        elif entry.result:
-            best = entry.result.predictions[0]
-            line = f"{shown(best.label)} · {best.percent}"
-            if entry.result.out_of_distribution:
-                line = f"⚠ {line} — unlike the training data"
-            item.setText(f"{shown(entry.name)}\n{line}")
-        else:
-            item.setText(f"{shown(entry.name)}\n…")
-        if entry.thumb is not None and item.icon().isNull():
-            item.setIcon(QIcon(QPixmap.fromImage(entry.thumb)))
-        if self.list.currentItem() is item:
+        if self.list.show_entry(entry):
             self._refresh_details()
         if entry.result:
             self.status_line.show_message(f"{entry.result.inference_ms:.1f} ms per image", 5000)
@@ -383,8 +356,8 @@ class MainWindow(QMainWindow):
     # Selection and details ----------------------------------------------------------------------------------
 
     def current_entry(self) -> ImageEntry | None:
-        item = self.list.currentItem()
-        return self.studio.entries.get(item.data(Qt.ItemDataRole.UserRole)) if item else None
+        entry_id = self.list.current_id()
+        return self.studio.entries.get(entry_id) if entry_id is not None else None
 
     def _refresh_details(self) -> None:
         entry = self.current_entry()
@@ -569,7 +542,7 @@ class MainWindow(QMainWindow):
             return
         job = CalibrateJob(offer.paths(), folder, f"images like those in {Path(folder).name}", self)
         self.calibrate_job = job
-        self.busy.start(f"the warning of {offer.title} fitted to {Path(folder).name}")
+        self.busy.start(f"Fitting the warning of {offer.title} to {Path(folder).name}…")
 
         def done(paths) -> None:
             self.busy.stop(0)
@@ -608,10 +581,8 @@ class MainWindow(QMainWindow):
         self.provider.setToolTip(tooltip(f"ONNX Runtime provider in use: {handle.provider}; running the "
                                          f"{info.precision} file {info.path.name}{why}"))
         self.status_line.show_message(shown(f"model {info.name}: {info.weights_source}", 300), 8000)
-        for item in self._items.values():
-            entry = self.studio.entries.get(item.data(Qt.ItemDataRole.UserRole))
-            if entry and not entry.error:
-                item.setText(f"{shown(entry.name)}\n…")
+        for entry in self.studio.entries.values():
+            self.list.show_entry(entry, waiting=True)
         self._refresh_details()
 
     def _model_failed(self, reason: str) -> None:
@@ -682,54 +653,6 @@ def url_to_path(url: QUrl) -> str:
     return os.fsdecode(urllib.parse.unquote_to_bytes(urllib.parse.urlsplit(encoded).path))
 
 
-class ExportBar(QWidget):
-    """What an export started from the app is doing, with Cancel; on a failed download, the way on."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("exportBar")
-        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground)
-        self.setStyleSheet("#exportBar { background: palette(alternate-base); border-bottom: 1px solid palette(mid); }")
-        self.label = plain_label()
-        self.label.setWordWrap(True)
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(260)
-        self.cancel = QPushButton("Cancel")
-        self.fallback = QPushButton("Use random weights (untrained)")
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(8, 4, 8, 4)
-        layout.addWidget(self.label, 1)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.fallback)
-        layout.addWidget(self.cancel)
-        self.hide()
-
-    def start(self, text: str) -> None:
-        self.label.setText(text)
-        self.progress.setRange(0, 1000)
-        self.progress.setValue(0)
-        self.progress.show()
-        self.fallback.hide()
-        self.cancel.setText("Cancel")
-        self.show()
-
-    def stage(self, text: str, share: float | None) -> None:
-        """``share``: the part of the whole export done, or None while it cannot be told."""
-        self.label.setText(text)
-        if share is None:
-            self.progress.setRange(0, 0)
-        else:
-            self.progress.setRange(0, 1000)
-            self.progress.setValue(int(1000 * share))
-
-    def fail(self, text: str, offer_fallback: bool) -> None:
-        self.label.setText(f"⚠ {shown(text, 600)}")
-        self.progress.hide()
-        self.fallback.setVisible(offer_fallback)
-        self.cancel.setText("Dismiss")
-        self.show()
-
-
 def install_excepthook(window: MainWindow) -> None:
     """The backstop: an exception that escapes a slot is shown, not fatal."""
     previous = sys.excepthook
@@ -740,28 +663,3 @@ def install_excepthook(window: MainWindow) -> None:
         window.show_notice(f"internal error: {kind.__name__}: {first}")
 
     sys.excepthook = hook
-
-
-class BusyBar(QWidget):
-    """Shown above the panels while a model loads: the panels still show the previous model until then."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.label = plain_label()
-        self.bar = QProgressBar()
-        self.bar.setRange(0, 0)  # indeterminate: ONNX Runtime reports no progress while it builds a session
-        self.bar.setMaximumWidth(160)
-        self.bar.setTextVisible(False)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(6, 2, 6, 2)
-        layout.addWidget(self.label, 1)
-        layout.addWidget(self.bar)
-        self.hide()
-
-    def start(self, what: str) -> None:
-        self.label.setText(shown(f"Loading {what}…", 200))
-        self.show()
-
-    def stop(self, still_loading: int) -> None:
-        if still_loading <= 0:
-            self.hide()
