@@ -281,25 +281,26 @@ class Studio(QObject):
         jobs = [(e.id, e.path, e.thumb is None) for e in batch]
 
         def work(emit, cancel):
-            arrays, decoded = [], []
-            for entry_id, path, needs_thumb in jobs:
-                try:
-                    image = engine.decode(info, path)
-                except ImageRejected as exc:
-                    emit((generation, entry_id, None, str(exc), None))
-                    continue
-                decoded.append((entry_id, path, thumbnail(image) if needs_thumb else None))
-                arrays.append(engine.model_input(info, image))
-            if arrays:
-                try:
-                    results = engine.classify_arrays(info, np.stack(arrays), [p for _, p, _ in decoded])
-                except Exception as exc:  # noqa: BLE001 - each image of a failed batch says why, never "…"
-                    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                    for entry_id, _, thumb in decoded:
-                        emit((generation, entry_id, None, reason, thumb))
-                    return
-                for (entry_id, _, thumb), result in zip(decoded, results):
-                    emit((generation, entry_id, result, None, thumb))
+            # Per path, in decoding order: a path dropped twice is decoded, and answered, twice.
+            thumbs: dict[str, list[QImage | None]] = {}
+            wanted = {path for _, path, needs_thumb in jobs if needs_thumb}
+
+            def keep_thumbnail(source: str, image: Image.Image) -> None:
+                thumbs.setdefault(source, []).append(thumbnail(image) if source in wanted else None)
+
+            answered = 0
+            try:
+                # Half-batches, so the second half decodes while the first runs.
+                results = engine.classify_files(info, [path for _, path, _ in jobs], batch_size=max(1, BATCH // 2),
+                                                decoded_hook=keep_thumbnail)
+                for (entry_id, path, _), result in zip(jobs, results):
+                    thumb = thumbs[path].pop(0) if thumbs.get(path) else None
+                    emit((generation, entry_id, result if result.ok else None, result.error, thumb))
+                    answered += 1
+            except Exception as exc:  # noqa: BLE001 - each image of a failed batch says why, never "…"
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                for entry_id, path, _ in jobs[answered:]:
+                    emit((generation, entry_id, None, reason, thumbs[path].pop(0) if thumbs.get(path) else None))
 
         worker = Worker(work)
         worker.signals.result.connect(self._classified)

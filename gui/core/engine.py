@@ -10,7 +10,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 from PIL import Image
@@ -170,11 +170,14 @@ class Engine:
         return results
 
     def classify_files(self, info: ModelInfo, paths: Iterable[str | Path], k: int = 5,
-                       batch_size: int = 8, prefetch: int = 2) -> Iterator[Result]:
+                       batch_size: int = 8, prefetch: int = 2,
+                       decoded_hook: Callable[[str, Image.Image], None] | None = None) -> Iterator[Result]:
         """Decode and classify in batches; each file yields its result or its reason, in order.
 
         A thread decodes up to ``prefetch`` batches ahead while ONNX Runtime runs the current one
         (Pillow and ONNX Runtime both release the GIL), so neither waits for the other.
+        ``decoded_hook(source, image)`` sees each decoded image on that thread (the app makes its
+        thumbnails there).
         """
         decoded: queue.Queue = queue.Queue(maxsize=max(1, prefetch * batch_size))
         stop = threading.Event()
@@ -187,7 +190,10 @@ class Engine:
                         return
                     source, started = str(path), time.perf_counter()
                     try:
-                        item = (source, self.model_input(info, self.decode(info, path)), None)
+                        image = self.decode(info, path)
+                        if decoded_hook is not None:
+                            decoded_hook(source, image)
+                        item = (source, self.model_input(info, image), None)
                     except ImageRejected as exc:
                         item = (source, None, str(exc))
                     item += (round((time.perf_counter() - started) * 1000, 3),)
