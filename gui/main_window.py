@@ -32,7 +32,7 @@ from .widgets.input_view import InputView
 from .widgets.model_picker import ModelPicker
 from .widgets.predictions import PredictionsPanel
 from .widgets.status_line import StatusLine
-from .widgets.structure import StructurePanel
+from .widgets.structure_panel import StructurePanel
 from .widgets.why_residual import WhyResidualPanel
 from .workers import IMAGE_SUFFIXES
 
