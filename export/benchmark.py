@@ -11,19 +11,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from resnet_studio.gui.core.timing import run_case
+
 
 def ort_time(path: Path, batch: int, seconds: float, *flags: str) -> dict:
-    out = subprocess.run([sys.executable, "-m", "resnet_studio.export.ort_timing", str(path), "--batch", str(batch),
-                          "--seconds", str(seconds), *flags], check=True, capture_output=True, text=True)
-    return json.loads(out.stdout)
+    return run_case("resnet_studio.export.ort_timing", path, "--batch", batch, "--seconds", seconds, *flags)
 
 
 def main() -> None:

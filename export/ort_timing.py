@@ -9,14 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
-import time
 
 import numpy as np
 import onnx
 import onnxruntime as ort
 
 from resnet_studio.gui.core.graph import logits_only
+from resnet_studio.gui.core.timing import timed
 
 
 def session(model_bytes: bytes, threads: int) -> ort.InferenceSession:
@@ -35,17 +34,7 @@ def measure(path: str, batch: int, outputs: list[str] | None, prune: bool, secon
     s = session(model.SerializeToString(), threads)
     shape = [batch, *s.get_inputs()[0].shape[1:]]
     x = np.random.default_rng(0).standard_normal(shape, dtype=np.float32)
-    for _ in range(2):
-        s.run(outputs, {"input": x})
-    times = []
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline or len(times) < 3:
-        start = time.perf_counter()
-        s.run(outputs, {"input": x})
-        times.append(time.perf_counter() - start)
-    median = statistics.median(times)
-    return {"images_per_second": round(batch / median, 2), "median_ms": round(median * 1000, 2), "runs": len(times)}
-
+    return timed(lambda: s.run(outputs, {"input": x}), batch, seconds, min_runs=3)
 
 def main() -> None:
     p = argparse.ArgumentParser()

@@ -8,30 +8,14 @@ from __future__ import annotations
 
 import json
 import platform
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from PIL import Image
 
-
-def _timed(step: Callable[[], object], batch: int, seconds: float) -> dict:
-    for _ in range(2):
-        step()
-    times: list[float] = []
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline or len(times) < 5:
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    median = statistics.median(times)
-    return {"images_per_second": round(batch / median, 2), "latency_ms": round(median * 1000, 2),
-            "runs": len(times)}
+from .core.timing import run_case, timed
 
 
 def _images(info, batch: int):
@@ -63,17 +47,17 @@ def worker(kind: str, model: str, batch: int, threads: int, seconds: float, devi
         noise = np.random.default_rng(0).integers(0, 24, base.shape)
         Image.fromarray((base + noise).clip(0, 255).astype(np.uint8)).save(path, quality=90)
         engine = Engine(pool)
-        result = _timed(lambda: list(engine.classify_files(info, [path])), 1, seconds)
+        result = timed(lambda: list(engine.classify_files(info, [path])), 1, seconds)
         folder.cleanup()
     elif kind == "raw":
         x = np.random.default_rng(0).standard_normal(
             (batch, info.input_shape[0], info.preprocess["crop"], info.preprocess["crop"]), dtype=np.float32)
-        result = _timed(lambda: handle.session.run([info.logits_name], {info.input_name: x}), batch, seconds)
+        result = timed(lambda: handle.session.run([info.logits_name], {info.input_name: x}), batch, seconds)
     else:
         engine = Engine(pool)
         images = _images(info, batch)
         names = [str(i) for i in range(batch)]
-        result = _timed(lambda: engine.classify_arrays(
+        result = timed(lambda: engine.classify_arrays(
             info, np.stack([engine.model_input(info, im) for im in images]), names), batch, seconds)
     result["provider"] = handle.provider
     result["provider_note"] = handle.reason
@@ -81,12 +65,7 @@ def worker(kind: str, model: str, batch: int, threads: int, seconds: float, devi
 
 
 def _run_worker(kind: str, model: Path, batch: int, threads: int, seconds: float, device: str) -> dict:
-    out = subprocess.run([sys.executable, "-m", "resnet_studio.gui.bench", kind, str(model), str(batch),
-                          str(threads), str(seconds), device], capture_output=True, text=True)
-    if out.returncode != 0:
-        last = (out.stderr.strip().splitlines() or ["no output"])[-1]
-        return {"error": last}
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_case("resnet_studio.gui.bench", kind, model, batch, threads, seconds, device)
 
 
 def cpu_model() -> str:
@@ -131,11 +110,8 @@ def bench(model: Path, batch: int, threads: int, seconds: float, device: str, wi
     if baseline is not None:
         report["fp32_raw_session"] = _run_worker("raw", baseline, batch, threads, seconds, device)
     if with_torch and info.variant:
-        command = [sys.executable, "-m", "resnet_studio.models.eager_timing", info.variant, str(info.num_classes),
-                   str(info.input_shape[0]), str(info.preprocess["crop"]), str(batch), str(threads), str(seconds)]
-        out = subprocess.run(command, capture_output=True, text=True)
-        report["torch_eager"] = json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else \
-            {"error": (out.stderr.strip().splitlines() or ["no output"])[-1]}
+        report["torch_eager"] = run_case("resnet_studio.models.eager_timing", info.variant, info.num_classes,
+                                         info.input_shape[0], info.preprocess["crop"], batch, threads, seconds)
     raw = report["raw_session"].get("images_per_second")
     ratios = {}
     if raw and report["core"].get("images_per_second"):

@@ -1,0 +1,40 @@
+"""The one timing loop and the one subprocess runner every benchmark uses (Qt-free, torch-free).
+
+Each case runs in a process of its own, because torch and ONNX Runtime in one process slow each
+other down; a case prints one JSON line, and every case reports the same keys.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+from typing import Callable
+
+
+def timed(step: Callable[[], object], images: int, seconds: float, min_runs: int = 5, warmup: int = 2) -> dict:
+    """Run ``step`` (which handles ``images`` images) for ``seconds`` and at least ``min_runs`` times.
+
+    Returns ``images_per_second`` and ``latency_ms`` from the median run, and ``runs``.
+    """
+    for _ in range(warmup):
+        step()
+    times: list[float] = []
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline or len(times) < min_runs:
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    median = statistics.median(times)
+    return {"images_per_second": round(images / median, 2), "latency_ms": round(median * 1000, 2),
+            "runs": len(times)}
+
+
+def run_case(module: str, *args: str) -> dict:
+    """``python -m module args...`` in a fresh process: its last stdout line as JSON, or {"error": reason}."""
+    out = subprocess.run([sys.executable, "-m", module, *map(str, args)], capture_output=True, text=True)
+    if out.returncode != 0:
+        return {"error": (out.stderr.strip().splitlines() or ["no output"])[-1]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
