@@ -76,7 +76,7 @@ def test_the_view_renders_from_the_shipped_files(qtbot, open_window, tmp_path):
     assert table[0].startswith("model") and len(table) == 1 + 2 * len(DEPTHS)
     assert {row.split()[0] for row in table[1:]} == {f"{k}{d}" for k in ("plain", "resnet") for d in DEPTHS}
     drop(window, files([shipped_models_dir() / "samples" / "coat-test6.png"]))
-    qtbot.waitUntil(lambda: all(e.result for e in window.studio.entries.values()) and window.studio.entries,
+    qtbot.waitUntil(lambda: bool(window.studio.entries) and all(e.result for e in window.studio.entries.values()),
                     timeout=60_000)
     window.list.setCurrentRow(0)
     window.tabs.setCurrentWidget(panel)

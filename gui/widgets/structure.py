@@ -113,6 +113,7 @@ class StructureView(QGraphicsView):
         started = time.perf_counter()
         scene = self.scene()
         scene.clear()
+        self.node_clicked.emit("")  # nothing is selected in a new drawing
         self.items = {}
         primary, other = self._models
         if primary is None:

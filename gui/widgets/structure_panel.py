@@ -10,6 +10,8 @@ from ..core.text import shown
 from ..plain_text import plain_label
 from .structure import NodeItem, StructureView
 
+HINT = "Click a node to see its kernel, stride, groups, channels, params, MACs and output shape."
+
 
 class StructurePanel(QWidget):
     compare_requested = Signal(str)  # a catalog model name, or "" for none
@@ -41,8 +43,7 @@ class StructurePanel(QWidget):
         bar.addStretch(1)
         for button in buttons:
             bar.addWidget(button)
-        self.details = plain_label("Click a node to see its kernel, stride, groups, channels, params, MACs "
-                                   "and output shape.")
+        self.details = plain_label(HINT)
         self.details.setWordWrap(True)
         self.details.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -68,7 +69,7 @@ class StructurePanel(QWidget):
         self.show_activations.clicked.connect(lambda: self._block and self.view.block_clicked.emit(self._block))
 
     def _node_clicked(self, text: str) -> None:
-        self.details.setText(text)
+        self.details.setText(text or HINT)
         selected = [i for i in self.view.scene().selectedItems() if isinstance(i, NodeItem)]
         self._block = selected[0].node.block if selected and selected[0].node.kind != "run" else None
         self.show_activations.setVisible(self._block is not None and selected[0] in self.view.items.values())
