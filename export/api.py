@@ -24,7 +24,7 @@ from torch import nn
 
 from resnet_studio.gui.core.model_file import FILE_SCHEMA
 from resnet_studio.models import build_model, describe, get_variant
-from resnet_studio.models.checkpoint import atomic_path
+from resnet_studio.gui.core.local_file import atomic_path
 from resnet_studio.models.registry import IMAGENET_MEAN, IMAGENET_STD, Variant
 from resnet_studio.models.weights import apply_state_dict, imagenet_entry, resolve_weights
 

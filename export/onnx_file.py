@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from resnet_studio.gui.core.graph import logits_only_bytes
-from resnet_studio.models.checkpoint import atomic_path
+from resnet_studio.gui.core.local_file import atomic_path
 
 
-def _cpu_session(path: Path, pruned: bool = False):
-    """A CPU session on the file; ``pruned``: on its graph cut down to the logits, as the app runs it.
+def _cpu_session(path: Path, pruned: bool = False, also: tuple[str, ...] = ()):
+    """A CPU session on the file; ``pruned``: on its graph cut down to the logits (and ``also``).
 
     Scoring needs only the logits, and the full graph's activation outputs cost memory: ResNeXt-29
     on Fashion-MNIST batches used 2.2 GB that way against 0.7 GB pruned, measured here.
@@ -20,7 +20,7 @@ def _cpu_session(path: Path, pruned: bool = False):
 
     options = ort.SessionOptions()
     options.log_severity_level = 3
-    model = logits_only_bytes(Path(path).read_bytes()) if pruned else str(path)
+    model = logits_only_bytes(Path(path).read_bytes(), also=also) if pruned else str(path)
     return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 

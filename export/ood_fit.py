@@ -31,14 +31,9 @@ MAX_FIT_IMAGES = 10_000  # enough for a covariance of 2,048 features; bounds the
 def features_of(path: Path, samples: np.ndarray, batch: int = 128) -> np.ndarray:
     """The pooled features of ``samples``, from the graph pruned to them: with every activation
     output kept, ONNX Runtime held over 20 GB for ResNeXt-29 on 60,000 images here."""
-    import onnxruntime as ort
+    from resnet_studio.export.onnx_file import _cpu_session
 
-    from resnet_studio.gui.core.graph import logits_only_bytes
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    session = ort.InferenceSession(logits_only_bytes(Path(path).read_bytes(), also=("features",)), options,
-                                   providers=["CPUExecutionProvider"])
+    session = _cpu_session(path, pruned=True, also=("features",))
     return np.concatenate([session.run(["features"], {"input": samples[i:i + batch]})[0]
                            for i in range(0, len(samples), batch)])
 

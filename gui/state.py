@@ -92,6 +92,8 @@ class Studio(QObject):
         self._done = 0
         self._detail_ticket = 0
         self._why_ticket = 0
+        self._responses_key: tuple | None = None
+        self._responses: tuple | None = None  # (mean layer responses, images) for _responses_key
         self._scan_cancel: threading.Event | None = None
         self._scan_folders: list[Path] = []
         self._scan_found = 0
@@ -420,6 +422,13 @@ class Studio(QObject):
         paths = [e.path for e in self.entries.values() if e.result is not None][:limit]
         if info is None or not info.block_parts or not paths:
             return
+        # Every click in the block view asks; the same model and images are computed once.
+        key = (generation, tuple(paths))
+        if key == self._responses_key:
+            if self._responses is not None:
+                self.responses_ready.emit(*self._responses)
+            return
+        self._responses_key, self._responses = key, None
 
         def work(emit, cancel):
             rows = []
@@ -445,6 +454,7 @@ class Studio(QObject):
     def _responses_done(self, message) -> None:
         generation, mean, count = message
         if generation == self.generation:
+            self._responses = (mean, count)
             self.responses_ready.emit(mean, count)
 
     def results(self) -> list[Result]:

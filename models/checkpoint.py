@@ -8,39 +8,18 @@ interrupted or failed write leaves the previous file intact.
 from __future__ import annotations
 
 import json
-import os
 import pickle
-import tempfile
 import warnings
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
+
+from resnet_studio.gui.core.local_file import atomic_path
 
 
 class CheckpointError(Exception):
     pass
-
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
-@contextmanager
-def atomic_path(target: Path) -> Iterator[Path]:
-    """Yield a temp path in the target's folder; rename it onto ``target`` only on success."""
-    target = Path(target)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        # mkstemp makes the file private; the result gets the mode any new file would.
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def atomic_save_torch(obj: Any, target: Path) -> None:

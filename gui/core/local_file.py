@@ -1,10 +1,14 @@
-"""The checks every user-supplied path goes through before its contents are read."""
+"""The checks every user-supplied path goes through before its contents are read, and the one way
+files are written: to a temp file beside the target, renamed over it on success."""
 
 from __future__ import annotations
 
 import os
 import stat
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 
 class Rejected(Exception):
@@ -29,3 +33,23 @@ def check_local_file(path: str | os.PathLike, error: type[Rejected], remote_hint
     if size == 0:
         raise error(f"{text}: empty file")
     return path, text, size
+
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+@contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """Yield a temp path in the target's folder; rename it onto ``target`` only on success."""
+    target = Path(target)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        # mkstemp makes the file private; the result gets the mode any new file would.
+        os.chmod(tmp, 0o666 & ~_UMASK)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

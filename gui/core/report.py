@@ -10,11 +10,11 @@ import csv
 import io
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
 from .engine import Result
+from .local_file import atomic_path
 
 FORMAT = "resnet-studio results"
 VERSION = 1
@@ -69,14 +69,8 @@ def write(path: str | os.PathLike, results: Iterable[Result]) -> int:
     else:
         raise ReportError(f"{path.name}: choose a .csv or .json file name")
     try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-                stream.write(text)
-            os.replace(temporary, path)
-        except BaseException:
-            os.unlink(temporary)
-            raise
+        with atomic_path(path) as temporary:
+            temporary.write_text(text, encoding="utf-8", newline="")
     except OSError as exc:
         raise ReportError(f"{path}: cannot write ({exc.strerror or exc})") from None
     return len(records)

@@ -61,11 +61,14 @@ class BlockAddsView(QWidget):
         layout.addWidget(self.plot_note)
         self.blocks: list[str] = []
 
-    def clear(self) -> None:
+    def _clear_grid(self) -> None:
         while self.grid.count():
             item = self.grid.takeAt(0)
             if item.widget():
                 item.widget().deleteLater()
+
+    def clear(self) -> None:
+        self._clear_grid()
         self.caption.setText("")
         self.current.setData([], [])
         self.average.setData([], [])
@@ -75,14 +78,12 @@ class BlockAddsView(QWidget):
     def set_blocks(self, blocks: list[str]) -> None:
         """The blocks the plot's x axis counts, in network order (act.layer1.0, ...)."""
         self.blocks = blocks
-        ticks = [(i, b.removeprefix("act.").removesuffix(".0")) for i, b in enumerate(blocks) if b.endswith(".0")]
+        ticks = [(i, shown(b.removeprefix("act.").removesuffix(".0"), 20)) for i, b in enumerate(blocks)
+                 if b.endswith(".0")]
         self.plot.getAxis("bottom").setTicks([ticks, []])
 
     def show_parts(self, parts: BlockParts) -> None:
-        while self.grid.count():
-            item = self.grid.takeAt(0)
-            if item.widget():
-                item.widget().deleteLater()
+        self._clear_grid()
         rows = [parts.input, parts.branch, parts.shortcut, parts.output]
         # One scale per channel across F(x), the shortcut and the output, so the sum can be read off.
         same = [r for r in rows[1:] if r is not None]
