@@ -35,7 +35,7 @@ def atomic_save_torch(obj: Any, target: Path) -> None:
 def save_safetensors(state_dict: dict[str, torch.Tensor], meta: dict[str, Any], target: Path) -> None:
     from safetensors.torch import save_file
 
-    tensors = {k: v.detach().contiguous() for k, v in state_dict.items()}
+    tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
     with atomic_path(target) as tmp:
         save_file(tensors, str(tmp), metadata={"resnet_studio": json.dumps(meta)})
 

@@ -20,8 +20,13 @@ from resnet_studio.gui.core.arguments import Parser, float_in, int_in
 from resnet_studio.gui.core.limits import MAX_INPUT_SIDE
 from resnet_studio.gui.core.text import printable
 
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DistributedSampler
+
+from . import distributed
 from .checkpoint import atomic_save_torch, load_checkpoint, save_safetensors
 from .dataset import Dataset
+from .distributed import World, summed
 from .registry import build_model, get_variant
 
 
@@ -48,14 +53,30 @@ def fashion_mnist(data_dir: Path | None) -> tuple[Dataset, Dataset]:
             Dataset(torch.tensor(test_x).unsqueeze(1), torch.tensor(test_y), CLASSES, [mean], [std], "Fashion-MNIST"))
 
 
-def augment(batch: torch.Tensor, pad: int, generator: torch.Generator) -> torch.Tensor:
+@dataclass
+class Augmentation:
+    """One epoch's crop offsets and flips, one per image of the training set.
+
+    Drawn from (seed, epoch) alone, so an image is augmented the same whichever process trains on it:
+    a run on N processes sees the batches a single process would, and resumes at any world size.
+    """
+
+    offsets: torch.Tensor  # [N, 2] top-left corner of the crop in the padded image
+    flips: torch.Tensor    # [N] bool
+
+    @classmethod
+    def for_epoch(cls, seed: int, epoch: int, images: int, pad: int) -> Augmentation:
+        generator = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0]))
+        return cls(torch.randint(0, 2 * pad + 1, (images, 2), generator=generator),
+                   torch.rand(images, generator=generator).lt(0.5))
+
+
+def augment(batch: torch.Tensor, pad: int, offsets: torch.Tensor, flips: torch.Tensor) -> torch.Tensor:
     """Pad-and-random-crop plus horizontal flip, per sample."""
-    n, _, h, w = batch.shape
+    _, _, h, w = batch.shape
     padded = F.pad(batch, (pad, pad, pad, pad))
-    offsets = torch.randint(0, 2 * pad + 1, (n, 2), generator=generator).tolist()
-    flips = torch.rand(n, generator=generator).lt(0.5).tolist()
     out = torch.empty_like(batch)
-    for i, ((dy, dx), flip) in enumerate(zip(offsets, flips)):
+    for i, ((dy, dx), flip) in enumerate(zip(offsets.tolist(), flips.tolist())):
         crop = padded[i, :, dy:dy + h, dx:dx + w]
         out[i] = crop.flip(-1) if flip else crop
     return out
@@ -96,16 +117,22 @@ def normalise(batch: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> tor
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, data: Dataset, batch_size: int = 500) -> tuple[float, np.ndarray]:
-    """Top-1 accuracy and the confusion matrix (rows: true class)."""
+def evaluate(model: torch.nn.Module, data: Dataset, batch_size: int = 500,
+             world: World | None = None) -> tuple[float, np.ndarray]:
+    """Top-1 accuracy and the confusion matrix (rows: true class); each process scores its share."""
     model.eval()
+    device = world.device if world else torch.device("cpu")
     mean, std = torch.tensor(data.mean).view(1, -1, 1, 1), torch.tensor(data.std).view(1, -1, 1, 1)
+    share = torch.arange(world.rank if world else 0, len(data), world.size if world else 1)
     k = len(data.classes)
     confusion = np.zeros((k, k), dtype=np.int64)
-    for start in range(0, len(data), batch_size):
-        x = normalise(data.images[start:start + batch_size], mean, std)
-        pred = model(x).argmax(1).numpy()
-        np.add.at(confusion, (data.labels[start:start + batch_size].numpy(), pred), 1)
+    for start in range(0, len(share), batch_size):
+        index = share[start:start + batch_size]
+        x = normalise(data.images[index], mean, std).to(device)
+        pred = model(x).argmax(1).cpu().numpy()
+        np.add.at(confusion, (data.labels[index].numpy(), pred), 1)
+    if world is not None:
+        confusion = summed(world, confusion)
     return float(np.trace(confusion) / confusion.sum()), confusion
 
 
@@ -117,14 +144,28 @@ def learning_rate(step: int, total: int, warmup: int, peak: float) -> float:
 
 
 def train(args: argparse.Namespace, finished: Callable[[Trained], None] | None = None) -> int:
-    """Train as ``args`` say; ``finished`` receives the result (the command line exports it there)."""
+    """Train as ``args`` say; ``finished`` receives the result (the command line exports it there).
+
+    Under torchrun every process runs this; only rank 0 writes or prints.
+    """
+    world = distributed.start(args.device, args.dist_timeout)
+    try:
+        return _train(args, world, finished)
+    finally:
+        distributed.close()
+
+
+def _train(args: argparse.Namespace, world: World, finished: Callable[[Trained], None] | None) -> int:
     torch.manual_seed(args.seed)
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) // world.local_size))
+    if not world.main:
+        args.quiet = True
     if args.data:
         from .folder import load_folder_split
 
         train_set, val_set = load_folder_split(Path(args.data), args.image_size, args.val_fraction, args.seed)
-        report_skipped(train_set.skipped)
+        if world.main:
+            report_skipped(train_set.skipped)
         input_size = args.image_size
         if args.pad is None:
             args.pad = args.image_size // 8
@@ -139,7 +180,8 @@ def train(args: argparse.Namespace, finished: Callable[[Trained], None] | None =
     variant = get_variant(args.variant)
     in_channels = train_set.images.shape[1]
     model = build_model(variant.name, num_classes=len(train_set.classes), in_channels=in_channels,
-                        zero_init_residual=args.zero_init_residual)
+                        zero_init_residual=args.zero_init_residual,
+                        norm_layer=distributed.norm_layer(world, args.sync_bn))
     if args.weights != "random":
         from .weights import load_weights_into
 
@@ -147,20 +189,24 @@ def train(args: argparse.Namespace, finished: Callable[[Trained], None] | None =
     if args.freeze_backbone:
         for name, parameter in model.named_parameters():
             parameter.requires_grad = name.startswith("fc.")
-    model = model.to(memory_format=torch.channels_last)
+    model = model.to(world.device, memory_format=torch.channels_last)
 
     out_dir = Path(args.output)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    steps_per_epoch = math.ceil(len(train_set) / args.batch_size)
+    if world.main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    # Each process takes every N-th image of the epoch's shuffled order (padded to equal shares), so the
+    # global batch is N x --batch-size; the linear scaling rule (Goyal et al., 2017) scales the rate to match.
+    sampler = DistributedSampler(train_set, num_replicas=world.size, rank=world.rank, shuffle=True, seed=args.seed)
+    peak_lr = args.lr * world.size
+    steps_per_epoch = math.ceil(len(sampler) / args.batch_size)
     total_steps = steps_per_epoch * args.epochs
     trainable = [p for p in model.parameters() if p.requires_grad]
     decay = [p for p in trainable if p.ndim > 1]
     no_decay = [p for p in trainable if p.ndim <= 1]
     optimizer = torch.optim.SGD([{"params": decay, "weight_decay": args.weight_decay},
                                  {"params": no_decay, "weight_decay": 0.0}],
-                                lr=args.lr, momentum=0.9, nesterov=True)
+                                lr=peak_lr, momentum=0.9, nesterov=True)
     start_epoch = 0
-    generator = torch.Generator().manual_seed(args.seed)
     # One row per epoch: the curves of He et al. (2015) Fig. 6, kept in the checkpoint and the model file.
     history: list[dict] = []
     if args.resume:
@@ -168,13 +214,20 @@ def train(args: argparse.Namespace, finished: Callable[[Trained], None] | None =
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         start_epoch = int(state["epoch"])
-        generator.set_state(state["generator"])
         history = json.loads(state.get("history", "[]"))
-        print(f"resumed from {out_dir / 'last.pt'} after epoch {start_epoch}", file=sys.stderr)
+        if world.main:
+            print(f"resumed from {out_dir / 'last.pt'} after epoch {start_epoch}", file=sys.stderr)
+    trained = model
+    if world.size > 1:
+        trained = DistributedDataParallel(model, device_ids=[world.device] if world.device.type == "cuda" else None)
+        if world.main and not args.quiet:
+            print(f"training on {world.size} processes ({world.backend}): global batch "
+                  f"{args.batch_size * world.size}, peak learning rate {peak_lr:g}"
+                  f"{', batch norm synced' if args.sync_bn else ''}", file=sys.stderr)
 
     meta = {"variant": variant.name, "in_channels": in_channels, "num_classes": len(train_set.classes),
             "labels": train_set.classes, "dataset": train_set.name, "input_size": input_size,
-            "mean": train_set.mean, "std": train_set.std, "weights_init": args.weights,
+            "mean": train_set.mean, "std": train_set.std, "weights_init": args.weights, "processes": world.size,
             "command": "resnet-studio train " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["train"] else sys.argv[1:])}
     mean = torch.tensor(train_set.mean).view(1, -1, 1, 1)
     std = torch.tensor(train_set.std).view(1, -1, 1, 1)
@@ -183,23 +236,26 @@ def train(args: argparse.Namespace, finished: Callable[[Trained], None] | None =
     epoch = start_epoch
     try:
         for epoch in range(start_epoch + 1, args.epochs + 1):
-            model.train()
+            trained.train()
             if args.freeze_backbone:
                 # A frozen backbone keeps its batch-norm statistics too.
                 for module in model.modules():
                     if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
                         module.eval()
-            order = torch.randperm(len(train_set), generator=generator)
+            sampler.set_epoch(epoch)
+            order = torch.tensor(list(sampler))
+            crops = Augmentation.for_epoch(args.seed, epoch, len(train_set), args.pad)
             seen = correct = 0
             loss_sum = 0.0
             for step in range(steps_per_epoch):
                 index = order[step * args.batch_size:(step + 1) * args.batch_size]
-                x = normalise(augment(train_set.images[index], args.pad, generator), mean, std)
-                y = train_set.labels[index]
+                x = normalise(augment(train_set.images[index], args.pad, crops.offsets[index], crops.flips[index]),
+                              mean, std).to(world.device)
+                y = train_set.labels[index].to(world.device)
                 global_step = (epoch - 1) * steps_per_epoch + step
                 for group in optimizer.param_groups:
-                    group["lr"] = learning_rate(global_step, total_steps, steps_per_epoch * args.warmup_epochs, args.lr)
-                logits = model(x)
+                    group["lr"] = learning_rate(global_step, total_steps, steps_per_epoch * args.warmup_epochs, peak_lr)
+                logits = trained(x)
                 loss = F.cross_entropy(logits, y, label_smoothing=args.label_smoothing)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -208,32 +264,37 @@ def train(args: argparse.Namespace, finished: Callable[[Trained], None] | None =
                 correct += int((logits.argmax(1) == y).sum())
                 loss_sum += float(loss.detach()) * len(y)
                 progress.update(epoch, args.epochs, step + 1, steps_per_epoch, loss_sum / seen, correct / seen)
+            loss_sum, correct, seen = summed(world, np.array([loss_sum, correct, seen], dtype=np.float64))
             row = {"epoch": epoch, "train_loss": round(loss_sum / seen, 5), "train_error": round(1 - correct / seen, 5),
                    "test_error": None}
             text = f"epoch {epoch}/{args.epochs}: loss {loss_sum / seen:.4f} train acc {correct / seen:.2%}"
             if epoch % args.eval_every == 0 or epoch == args.epochs:
-                held_out = evaluate(model, val_set)[0]
+                held_out = evaluate(model, val_set, world=world)[0]
                 row["test_error"] = round(1 - held_out, 5)
                 text += f" {'val' if args.data else 'test'} acc {held_out:.2%}"
             row["seconds"] = round(time.monotonic() - started, 1)
             history.append(row)
             progress.line(text + f" ({_clock(row['seconds'])})")
-            atomic_save_torch({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
-                               "generator": generator.get_state(), "meta": json.dumps(meta),
-                               "history": json.dumps(history)}, out_dir / "last.pt")
+            if world.main:
+                atomic_save_torch({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
+                                   "meta": json.dumps(meta), "history": json.dumps(history)}, out_dir / "last.pt")
     except KeyboardInterrupt:
-        print(f"\ninterrupted in epoch {epoch}; the last good checkpoint is {out_dir / 'last.pt'} "
-              f"(resume with --resume)", file=sys.stderr)
+        if world.main:
+            print(f"\ninterrupted in epoch {epoch}; the last good checkpoint is {out_dir / 'last.pt'} "
+                  f"(resume with --resume)", file=sys.stderr)
         return 130
 
-    accuracy, confusion = evaluate(model, val_set)
+    accuracy, confusion = evaluate(model, val_set, world=world)
+    if not world.main:
+        return 0
     wall = time.monotonic() - started
     split = "validation" if args.data else "test"
     print(f"{split} accuracy {accuracy:.2%} on {len(val_set)} images after {args.epochs} epochs "
           f"in {_clock(wall)}", file=sys.stderr)
     print_per_class(confusion, val_set.classes)
     meta.update({"metrics": {f"{split}_top1": round(accuracy, 5), "split": split, "images": len(val_set),
-                             "epochs": args.epochs, "train_seconds": round(wall), "history": history}})
+                             "epochs": args.epochs, "train_seconds": round(wall), "history": history,
+                             "processes": world.size, "global_batch": args.batch_size * world.size}})
     save_safetensors(model.state_dict(), meta, out_dir / "model.safetensors")
     print(f"saved {out_dir / 'model.safetensors'}", file=sys.stderr)
     if finished is not None:
@@ -272,8 +333,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--image-size", type=int_in(16, MAX_INPUT_SIDE), default=224, help="input size for --data (default 224)")
     p.add_argument("--val-fraction", type=float_in(0, 1, low_open=True, high_open=True), default=0.2, help="stratified validation share for --data")
     p.add_argument("--epochs", type=int_in(1, 100_000), default=30)
-    p.add_argument("--batch-size", type=int_in(1, 65_536), default=128)
-    p.add_argument("--lr", type=float_in(0, 100, low_open=True), default=0.1, help="peak learning rate")
+    p.add_argument("--batch-size", type=int_in(1, 65_536), default=128,
+                   help="images per step and process: under torchrun the global batch is N x this")
+    p.add_argument("--lr", type=float_in(0, 100, low_open=True), default=0.1,
+                   help="peak learning rate for one process; N processes train at N x this (linear scaling)")
     p.add_argument("--weight-decay", type=float_in(0, 1), default=5e-4)
     p.add_argument("--warmup-epochs", type=int_in(0, 100_000), default=1)
     p.add_argument("--label-smoothing", type=float_in(0, 1, high_open=True), default=0.0)
@@ -282,7 +345,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-every", type=int_in(1, 100_000), default=1,
                    help="held-out error every N epochs (the history's test_error; default every epoch)")
     p.add_argument("--seed", type=int_in(0, 2**32 - 1), default=0)
-    p.add_argument("--threads", type=int_in(1, 4096), default=os.cpu_count() or 1)
+    p.add_argument("--threads", type=int_in(1, 4096),
+                   help="CPU threads per process (default: the cores divided among this node's processes)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                   help="auto: CUDA when PyTorch sees a GPU (under torchrun, GPU LOCAL_RANK and NCCL), else the CPU (gloo)")
+    p.add_argument("--sync-bn", action="store_true",
+                   help="under torchrun: batch-norm statistics over the global batch, not each process's share")
+    p.add_argument("--dist-timeout", type=float_in(1, 86_400), default=300,
+                   help="seconds a process waits for the others in one step before the run ends (default 300)")
     p.add_argument("--output", default="runs/train", help="folder for checkpoints (last.pt, model.safetensors)")
     p.add_argument("--resume", action="store_true", help="continue from OUTPUT/last.pt")
     p.add_argument("--export", help="write an ONNX file here (plus its int8 twin) when training ends")
@@ -298,6 +368,7 @@ def main(argv: list[str] | None = None, finished: Callable[[Trained], None] | No
         print("--export: run this as 'resnet-studio train', which exports", file=sys.stderr)
         return 2
     from .checkpoint import CheckpointError
+    from .distributed import DistributedError
     from .fashion_mnist import DatasetError
     from .folder import FolderError
     from .registry import UnknownVariantError
@@ -306,9 +377,14 @@ def main(argv: list[str] | None = None, finished: Callable[[Trained], None] | No
     try:
         return train(args, finished)
     except (DatasetError, FolderError, CheckpointError, UnknownVariantError, WeightsError, OSError,
-            *errors) as exc:
+            DistributedError, *errors) as exc:
         print(f"resnet-studio train: {exc}", file=sys.stderr)
         return 2
+    except torch.distributed.DistError as exc:
+        # A peer died or stopped answering within --dist-timeout; torchrun ends the rest of the run.
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        print(f"resnet-studio train: another process of this run stopped ({first})", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

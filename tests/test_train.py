@@ -44,8 +44,10 @@ def test_fine_tune_on_a_folder_beats_chance_and_exports(tmp_path, capsys):
     torch.save(build_model("resnet18").state_dict(), backbone)  # a torchvision-format file, 1000 classes
     out = tmp_path / "run"
     onnx_path = tmp_path / "shapes.onnx"
+    # At 0.05 this toy fine-tune trained to 44-100% validation accuracy depending on the seed, and its
+    # features then missed the noise below; at 0.01 seeds 0-2 all reached 100% and flagged it.
     code = studio_main(["train", "resnet18", "--data", str(data), "--image-size", "32", "--weights", str(backbone),
-                        "--epochs", "5", "--batch-size", "8", "--lr", "0.05", "--warmup-epochs", "0",
+                        "--epochs", "5", "--batch-size", "8", "--lr", "0.01", "--warmup-epochs", "0",
                         "--val-fraction", "0.25",
                         "--output", str(out), "--export", str(onnx_path), "--threads", "2"])
     err = capsys.readouterr().err
