@@ -22,6 +22,7 @@ USAGE = """usage: resnet-studio [IMAGE...] [--model NAME|PATH] [--device auto|cp
 
 commands:
   predict IMAGE... [--model NAME|PATH] [--top-k K] [--json] [--device auto|cpu|cuda]
+          [--output FILE.jsonl|FILE.csv] [--ray [ADDRESS]]   (--ray: on a Ray cluster)
   models [--all] [--json]  list the models the app can use (--all: every variant, exported or not)
   bench [--model NAME|PATH|VARIANT] [--batch N] [--precision fp32|fp16|int8] [--json]
   train VARIANT [...]   train on Fashion-MNIST, or fine-tune on a folder (--data DIR)
@@ -69,8 +70,16 @@ def predict(argv: list[str]) -> int:
     p.add_argument("images", nargs="+", help="image files or folders")
     p.add_argument("--top-k", type=int_in(1, MAX_CLASSES), default=5)
     p.add_argument("--batch", type=int_in(1, 4096), default=8)
+    p.add_argument("--output", help="stream the results to this .jsonl (one --json result a line) or .csv file")
+    p.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                   help="run on a Ray cluster (ADDRESS, e.g. auto or ray://host:10001; none: start a local one)")
+    p.add_argument("--workers", type=int_in(1, 100_000),
+                   help="with --ray: ONNX Runtime actors (default: one per GPU, else one per CPU)")
     _common(p)
     args = p.parse_args(argv)
+    if args.output and Path(args.output).suffix.lower() not in (".jsonl", ".csv"):
+        print("resnet-studio predict: --output: choose a .jsonl or .csv file name", file=sys.stderr)
+        return 2
     from . import lineup
     from .core.catalog import Catalog
     from .core.engine import Engine
@@ -85,12 +94,22 @@ def predict(argv: list[str]) -> int:
     except (ModelRejected, ProviderError) as exc:
         print(printable(f"resnet-studio predict: {exc}"), file=sys.stderr)
         return 2
+    k = min(args.top_k, info.num_classes)
+    if args.ray is not None:
+        from . import cluster
+
+        classified = cluster.classify(info, list(expand(args.images)), args.ray or None, k, args.batch, args.device,
+                                      args.workers)
+    else:
+        classified = engine.classify_files(info, expand(args.images), k, args.batch)
+    started = time.perf_counter()
+    if args.output:
+        return _stream(classified, args.output, k, started)
     failed = total = 0
     header_shown = False
     results = []
-    started = time.perf_counter()
     try:
-        for result in engine.classify_files(info, expand(args.images), args.top_k, args.batch):
+        for result in classified:
             total += 1
             failed += not result.ok
             if args.json:
@@ -106,7 +125,7 @@ def predict(argv: list[str]) -> int:
                 print(printable(f"{result.source}: {best}{unlike}"))
             else:
                 print(printable(f"{result.source}: error: {result.error}"))
-    except (ProviderError, RunFailed) as exc:  # the model cannot run at all: one line, and stop
+    except (ProviderError, RunFailed, *_cluster_errors()) as exc:  # the model cannot run at all: one line, and stop
         print(printable(f"resnet-studio predict: {exc}"), file=sys.stderr)
         return 2
     if args.json:
@@ -117,6 +136,30 @@ def predict(argv: list[str]) -> int:
     elapsed = time.perf_counter() - started
     if total:
         print(f"{total} image(s) in {elapsed:.1f} s ({total / elapsed:.1f} img/s), {failed} failed", file=sys.stderr)
+    return 1 if failed or total == 0 else 0
+
+
+def _cluster_errors() -> tuple[type[Exception], ...]:
+    from .cluster import ClusterError
+
+    return (ClusterError,)
+
+
+def _stream(results, output: str, k: int, started: float) -> int:
+    from .core.report import ReportError, stream
+    from .core.session import ProviderError, RunFailed
+
+    try:
+        total, failed = stream(output, results, k)
+    except (ProviderError, RunFailed, ReportError, *_cluster_errors()) as exc:
+        print(printable(f"resnet-studio predict: {exc}"), file=sys.stderr)
+        return 2
+    elapsed = time.perf_counter() - started
+    if total == 0:
+        print("no images found", file=sys.stderr)
+    else:
+        print(printable(f"{total} image(s) in {elapsed:.1f} s ({total / elapsed:.1f} img/s), {failed} failed; "
+                        f"results in {output}"), file=sys.stderr)
     return 1 if failed or total == 0 else 0
 
 

@@ -73,6 +73,10 @@ class Result:
     def to_json(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_json(cls, data: dict) -> Result:
+        return cls(**{**data, "predictions": [Prediction(**p) for p in data["predictions"]]})
+
 
 @dataclass
 class FeatureMaps:
@@ -140,6 +144,12 @@ def normalise_maps(maps: np.ndarray) -> np.ndarray:
     return np.where(span > 0, (maps - low) / np.where(span > 0, span, 1), 0).astype(np.float32)
 
 
+def decode(preprocess: dict, path: str | Path) -> Image.Image:
+    """One image file, opened for a model that preprocesses as ``preprocess`` says."""
+    # Large JPEGs decode at a reduced scale, never below what the resize step needs.
+    return load_image(path, preprocess["color"], min_side=preprocess["resize"])
+
+
 class Engine:
     def __init__(self, pool: SessionPool | None = None) -> None:
         self.pool = pool or SessionPool()
@@ -148,8 +158,7 @@ class Engine:
         return to_input(image, info.preprocess)
 
     def decode(self, info: ModelInfo, path: str | Path) -> Image.Image:
-        # Large JPEGs decode at a reduced scale, never below what the resize step needs.
-        return load_image(path, info.preprocess["color"], min_side=info.preprocess["resize"])
+        return decode(info.preprocess, path)
 
     def classify_arrays(self, info: ModelInfo, batch: np.ndarray, sources: list[str], k: int = 5) -> list[Result]:
         started = time.perf_counter()

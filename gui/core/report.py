@@ -43,17 +43,23 @@ def _csv_cell(value: Any) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
+def _csv_header(k: int) -> list[str]:
+    return FIELDS + [f"top{rank}_{part}" for rank in range(1, k + 1) for part in ("label", "index", "probability")]
+
+
+def _csv_row(r: dict[str, Any], k: int) -> list[str]:
+    row = [_csv_cell(r[name]) for name in FIELDS]
+    for p in r["top_k"][:k]:
+        row += [_csv_cell(p["label"]), str(p["index"]), repr(p["probability"])]
+    return row + [""] * (len(FIELDS) + 3 * k - len(row))
+
+
 def _csv_text(records: list[dict[str, Any]]) -> str:
     k = max((len(r["top_k"]) for r in records), default=0)
-    header = FIELDS + [f"top{rank}_{part}" for rank in range(1, k + 1) for part in ("label", "index", "probability")]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
-    for r in records:
-        row = [_csv_cell(r[name]) for name in FIELDS]
-        for p in r["top_k"]:
-            row += [_csv_cell(p["label"]), str(p["index"]), repr(p["probability"])]
-        writer.writerow(row + [""] * (len(header) - len(row)))
+    writer.writerow(_csv_header(k))
+    writer.writerows(_csv_row(r, k) for r in records)
     return out.getvalue()
 
 
@@ -74,6 +80,34 @@ def write(path: str | os.PathLike, results: Iterable[Result]) -> int:
     except OSError as exc:
         raise ReportError(f"{path}: cannot write ({exc.strerror or exc})") from None
     return len(records)
+
+
+def stream(path: str | os.PathLike, results: Iterable[Result], top_k: int) -> tuple[int, int]:
+    """Write ``results`` as they arrive: JSON lines (``.jsonl``, one ``predict --json`` result a line)
+    or CSV (``.csv``, the columns of ``write``). The file appears, whole, when the last result is in.
+
+    Returns how many results were written and how many of them failed.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".jsonl"):
+        raise ReportError(f"{path.name}: choose a .jsonl or .csv file name")
+    total = failed = 0
+    try:
+        with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8", newline="") as out:
+            writer = csv.writer(out, lineterminator="\n")
+            if suffix == ".csv":
+                writer.writerow(_csv_header(top_k))
+            for result in results:
+                total += 1
+                failed += not result.ok
+                if suffix == ".jsonl":
+                    out.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+                else:
+                    writer.writerow(_csv_row(record(result), top_k))
+    except OSError as exc:
+        raise ReportError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    return total, failed
 
 
 def _plain(text: str) -> str:
