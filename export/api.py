@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import logging
 import os
 import time
@@ -22,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from resnet_studio.gui.core.model_file import FILE_SCHEMA
+from resnet_studio.gui.core.file_contract import ActivationOutputs, FileMetadata
 from resnet_studio.models import build_model, describe, get_variant
 from resnet_studio.gui.core.local_file import atomic_path
 from resnet_studio.models.registry import IMAGENET_MEAN, IMAGENET_STD, Variant
@@ -238,7 +237,7 @@ def _rename_initializers(model_proto) -> None:
                 node.input[i] = renames[name]
 
 
-def metadata(prepared: Prepared, precision: str, activations: bool) -> dict:
+def metadata(prepared: Prepared, precision: str, activations: bool) -> FileMetadata:
     import onnx
 
     structure = describe(prepared.model, prepared.image_size, variant=prepared.variant.name)
@@ -247,22 +246,21 @@ def metadata(prepared: Prepared, precision: str, activations: bool) -> dict:
     # Per block: F(x) before the addition, and what the shortcut adds (the input, or its projection).
     parts = {name: {"branch": f"{name}.branch", **({"shortcut": f"{name}.shortcut"} if residual else {})}
              for name, residual in blocks}
-    return {
-        "schema": FILE_SCHEMA,
-        "labels": prepared.labels,
-        "preprocess": prepared.preprocess,
-        "variant": prepared.variant.name,
-        "architecture": structure,
-        "weights": prepared.weights,
-        "metrics": prepared.metrics,
-        "params": structure["params"],
-        "macs": structure["macs"],
-        "precision": precision,
-        "dataset": prepared.dataset,
-        "activations": {"outputs": taps, "parts": parts, "features": "features" if activations else None,
-                        "cam_layer": taps[-1] if taps else None, "fc_weight": "fc.weight", "fc_bias": "fc.bias"},
-        "producer": {"name": PRODUCER, "version": _version(), "torch": torch.__version__, "onnx": onnx.__version__},
-    }
+    return FileMetadata(
+        labels=prepared.labels,
+        preprocess=prepared.preprocess,
+        variant=prepared.variant.name,
+        architecture=structure,
+        weights=prepared.weights,
+        metrics=prepared.metrics,
+        params=structure["params"],
+        macs=structure["macs"],
+        precision=precision,
+        dataset=prepared.dataset,
+        activations=ActivationOutputs(outputs=taps, parts=parts, features="features" if activations else None,
+                                      cam_layer=taps[-1] if taps else None, fc_weight="fc.weight", fc_bias="fc.bias"),
+        producer={"name": PRODUCER, "version": _version(), "torch": torch.__version__, "onnx": onnx.__version__},
+    )
 
 
 def _version() -> str:
@@ -274,15 +272,15 @@ def _version() -> str:
         return "unknown"
 
 
-def _finish_graph(path: Path, meta: dict[str, Any], activations: bool) -> None:
+def _finish_graph(path: Path, meta: FileMetadata, activations: bool) -> None:
     """Rename initializers, drop the activation outputs if unwanted, write metadata; all in place."""
     import onnx
 
     model = onnx.load(str(path))
     _rename_initializers(model)
     del model.metadata_props[:]
-    model.producer_name, model.producer_version = PRODUCER, meta["producer"]["version"]
-    onnx.helper.set_model_props(model, {k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()})
+    model.producer_name, model.producer_version = PRODUCER, meta.producer["version"]
+    onnx.helper.set_model_props(model, meta.to_props())
     if not activations:
         from resnet_studio.gui.core.graph import logits_only
 
@@ -373,7 +371,7 @@ def export(prepared: Prepared, output: Path, *, precision: str = "fp32", opset: 
                     if prepared.weights.get("trained") and report.agreement < MIN_AGREEMENT:
                         raise ExportError(f"verification failed: {precision} agrees with fp32 on top-1 for only "
                                           f"{report.agreement:.1%} of {len(probe)} images")
-                    _set_metadata(tmp, {"metrics": {**meta["metrics"], f"{precision}_top1_agreement_with_fp32":
+                    _set_metadata(tmp, {"metrics": {**meta.metrics, f"{precision}_top1_agreement_with_fp32":
                                                     report.agreement, "agreement_images": len(probe),
                                                     "agreement_sample": report.agreement_sample}})
                     report.size_bytes = tmp.stat().st_size

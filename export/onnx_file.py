@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from resnet_studio.gui.core.file_contract import encode
 from resnet_studio.gui.core.graph import logits_only_bytes
 from resnet_studio.gui.core.local_file import atomic_path
 
@@ -29,7 +30,7 @@ def _set_metadata(path: Path, updates: dict[str, Any]) -> None:
 
     model = onnx.load(str(path))
     props = {p.key: p.value for p in model.metadata_props}
-    props.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in updates.items()})
+    props.update(encode(updates))
     del model.metadata_props[:]
     onnx.helper.set_model_props(model, props)
     with atomic_path(Path(path)) as tmp:  # the app may be reading this file: it sees old or new, never half

@@ -464,7 +464,7 @@ def test_a_missing_driver_is_told_apart_from_missing_cuda_libraries(tmp_path):
 def test_a_file_from_a_newer_version_says_so_and_accuracy_has_one_unit(tmp_path):
     from resnet_studio.export.api import export, prepare
     from resnet_studio.export.onnx_file import _set_metadata
-    from resnet_studio.gui.core.model_file import FILE_SCHEMA
+    from resnet_studio.gui.core.file_contract import FILE_SCHEMA
 
     path = tmp_path / "m.onnx"
     export(prepare("resnet20"), path)

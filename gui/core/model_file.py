@@ -14,7 +14,6 @@ ImageNet preprocessing, labelled "no metadata".
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -24,14 +23,12 @@ from typing import Any
 
 import onnx
 
+from .file_contract import FileMetadata
 from .limits import MAX_CLASSES, MAX_INPUT_SIDE, MAX_LABEL_CHARS, MAX_METADATA_BYTES, MAX_MODEL_BYTES
 from .local_file import Rejected, check_local_file
 from .ood import OutOfDistribution
 
 CONTROL_FLOW = {"Loop", "Scan", "If"}
-# The metadata layout this reader understands; the exporter writes it as "schema". 2: accuracies are
-# fractions everywhere, and blocks carry their F(x) and shortcut outputs ("activations.parts").
-FILE_SCHEMA = 2
 IMAGENET_PREPROCESS = {"resize": 256, "crop": 224, "interpolation": "bilinear",
                        "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "color": "RGB"}
 
@@ -111,20 +108,6 @@ def imagenet_labels() -> list[str]:
 
 def _dims(value_info) -> list[int | None]:
     return [d.dim_value if d.HasField("dim_value") else None for d in value_info.type.tensor_type.shape.dim]
-
-
-def _json(props: dict[str, str], key: str, kind: type, path: Path, default: Any = None) -> Any:
-    if key not in props:
-        return default
-    try:
-        value = json.loads(props[key])
-    except json.JSONDecodeError:
-        if kind is str:
-            return props[key]
-        raise ModelRejected(f"{path}: metadata '{key}' is not valid JSON") from None
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ModelRejected(f"{path}: metadata '{key}' should be a {kind.__name__}, not {type(value).__name__}")
-    return value
 
 
 def check_labels(labels: list, what: str, error: type[Rejected]) -> None:
@@ -211,17 +194,14 @@ def read_model(path: str | os.PathLike) -> ModelInfo:
     if metadata_bytes > MAX_METADATA_BYTES:
         raise ModelRejected(f"{path}: {metadata_bytes / 2**20:.0f} MiB of metadata is over the "
                             f"{MAX_METADATA_BYTES // 2**20} MiB limit")
-    props = {p.key: p.value for p in model.metadata_props}
-    ours = "labels" in props and "preprocess" in props
-    schema = _json(props, "schema", int, path, 1) if ours else 1
-    if schema > FILE_SCHEMA:
-        raise ModelRejected(f"{path}: written by a newer ResNet Studio (file schema {schema}; this version reads "
-                            f"up to {FILE_SCHEMA}): update resnet-studio to open it")
+    meta = FileMetadata.from_props({p.key: p.value for p in model.metadata_props}, str(path), ModelRejected)
+    ours = meta is not None
     if ours:
-        labels = _json(props, "labels", list, path)
+        labels = meta.labels
         check_labels(labels, f"{path}: metadata 'labels'", ModelRejected)
-        preprocess = check_preprocess(_json(props, "preprocess", dict, path), channels, path)
+        preprocess = check_preprocess(meta.preprocess, channels, path)
     else:
+        meta = FileMetadata(labels=[], preprocess={}, schema=1)
         labels = []
         height, width = shape[2:]
         if channels != 3 or height != width:
@@ -242,38 +222,38 @@ def read_model(path: str | os.PathLike) -> ModelInfo:
     if fixed and fixed != [preprocess["crop"]] * len(fixed):
         raise ModelRejected(f"{path}: input is {shape[2:]} but preprocessing crops to {preprocess['crop']}")
 
-    activations = _json(props, "activations", dict, path, {}) if ours else {}
-    listed = activations.get("outputs", [])
+    activations = meta.activations
+    listed = activations.outputs
     if not isinstance(listed, list):
         raise ModelRejected(f"{path}: metadata 'activations' lists its outputs wrongly")
     act_outputs = [name for name in listed if isinstance(name, str) and name in outputs]
-    named = {k: v if isinstance(v, str) else None for k, v in activations.items()
-             if k in ("cam_layer", "fc_weight", "fc_bias")}
-    parts = activations.get("parts", {})
+    named = {k: v if isinstance(v, str) else None for k, v in
+             (("cam_layer", activations.cam_layer), ("fc_weight", activations.fc_weight),
+              ("fc_bias", activations.fc_bias))}
+    parts = activations.parts
     # Only parts of listed blocks whose outputs exist; anything else in the metadata is ignored.
     block_parts = {block: {role: name for role, name in roles.items()
                            if role in ("branch", "shortcut") and isinstance(name, str) and name in outputs}
                    for block, roles in (parts.items() if isinstance(parts, dict) else ())
                    if block in act_outputs and isinstance(roles, dict)}
-    architecture = _json(props, "architecture", dict, path) if ours else None
+    architecture = meta.architecture
     if architecture is not None:
         _check_architecture(architecture, path)
     info = ModelInfo(
         path=path, name=path.stem, labels=labels, preprocess=preprocess, input_shape=[channels, *shape[2:]],
         num_classes=num_classes, has_metadata=ours, logits_name=logits.name, input_name=image_input.name,
         fixed_batch=1 if shape[0] == 1 else None,
-        ood=OutOfDistribution.from_metadata(_json(props, "ood", dict, path, None), num_classes)
-        if ours and "features" in outputs else None,
-        variant=_json(props, "variant", str, path) if ours else None,
+        ood=OutOfDistribution.from_metadata(meta.ood, num_classes) if "features" in outputs else None,
+        variant=meta.variant,
         architecture=architecture,
-        weights=_json(props, "weights", dict, path, {}) if ours else {},
-        metrics=_json(props, "metrics", dict, path, {}) if ours else {},
-        precision=_json(props, "precision", str, path, "fp32") if ours else "fp32",
-        dataset=_json(props, "dataset", str, path) if ours and props.get("dataset") != "null" else None,
-        params=_json(props, "params", int, path) if ours else None,
-        macs=_json(props, "macs", int, path) if ours else None,
+        weights=meta.weights,
+        metrics=meta.metrics,
+        precision=meta.precision,
+        dataset=meta.dataset,
+        params=meta.params,
+        macs=meta.macs,
         activation_outputs=act_outputs,
-        schema=schema,
+        schema=meta.schema,
         block_parts={block: roles for block, roles in block_parts.items() if roles},
         cam_layer=named.get("cam_layer") if named.get("cam_layer") in outputs else None,
         fc_weight=named.get("fc_weight") if named.get("fc_weight") in initializer_names else None,
