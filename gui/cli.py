@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     if command == "models":
         return models(rest)
     if command == "bench":
-        from .bench import main as bench_main
+        from .bench.run import main as bench_main
 
         return bench_main(rest)
     if command in ("-h", "--help"):

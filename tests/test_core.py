@@ -399,9 +399,15 @@ def test_bench_reports_every_case_and_the_ratios(small_model):
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout)
-    for case in ("raw_session", "core", "raw_session_batch1", "jpeg_12mp_to_top5", "torch_eager"):
+    for case in ("raw_session", "core", "raw_session_batch1", "jpeg_12mp_to_top5", "photos_to_results", "app",
+                 "torch_eager", "torch_eager_channels_last"):
         assert report[case]["images_per_second"] > 0, case
-    assert set(report["ratios"]) == {"core_overhead_vs_raw", "ort_vs_torch", "jpeg_12mp_to_top5_vs_inference"}
+    bf16 = report["torch_eager_bf16"]  # timed where the CPU has bf16 instructions, else it says why not
+    assert bf16.get("images_per_second", 0) > 0 or "no native bf16" in bf16["skipped"]
+    assert report["app"]["images"] == 32
+    assert set(report["ratios"]) == {"core_overhead_vs_raw", "ort_vs_torch", "ort_vs_fastest_torch",
+                                     "jpeg_12mp_to_top5_vs_inference", "photos_to_results_time_vs_raw",
+                                     "app_time_vs_raw"}
     assert report["provider"] == CPU and report["threads"] >= 1 and report["cpu"]
 
 

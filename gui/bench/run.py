@@ -10,12 +10,13 @@ import json
 import platform
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from .core.timing import run_case, timed
+from ..core.timing import run_case, timed
 
 
 def _images(info, batch: int):
@@ -28,8 +29,58 @@ def _images(info, batch: int):
             for _ in range(batch)]
 
 
+def _photos(folder: Path, count: int) -> list[Path]:
+    """``count`` 640x480 photo-like JPEGs (smooth colour and grain), the size a phone's preview saves."""
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(count):
+        base = rng.integers(0, 255, (30, 40, 3), dtype=np.uint8)
+        grain = rng.integers(-12, 12, (480, 640, 3))
+        picture = np.asarray(Image.fromarray(base).resize((640, 480), Image.Resampling.BICUBIC), np.int64) + grain
+        paths.append(folder / f"{i:04d}.jpg")
+        Image.fromarray(picture.clip(0, 255).astype(np.uint8)).save(paths[-1], quality=90)
+    return paths
+
+
+def time_app(model: str, device: str, count: int) -> dict:
+    """The app's path: photos dropped on Studio (the window's state), offscreen, until the last result."""
+    import os
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QEventLoop
+    from PySide6.QtWidgets import QApplication
+
+    from ..core.catalog import Catalog
+    from ..state import Studio
+
+    app = QApplication.instance() or QApplication([])
+    with tempfile.TemporaryDirectory() as folder:
+        photos = [str(p) for p in _photos(Path(folder), count)]
+        studio = Studio(Catalog(), device)
+        loop = QEventLoop()
+        studio.model_changed.connect(lambda _: loop.quit())
+        studio.model_failed.connect(lambda reason: loop.exit(1))
+        studio.load_model(model)
+        if loop.exec():
+            return {"error": "the model did not load"}
+        studio.queue_changed.connect(lambda done, total: loop.quit() if total and done == total else None)
+        timings = []
+        for _ in range(2):  # the first pass warms the session up
+            studio.clear()
+            started = time.perf_counter()
+            studio.add_paths(photos)
+            loop.exec()
+            timings.append(time.perf_counter() - started)
+        app.processEvents()
+    return {"images_per_second": round(count / timings[-1], 2), "latency_ms": round(timings[-1] * 1000 / count, 3),
+            "runs": 1, "images": count}
+
+
 def worker(kind: str, model: str, batch: int, threads: int, seconds: float, device: str) -> dict:
-    """One case, timed in this process: raw (InferenceSession.run), core or jpeg (file to top-5)."""
+    """One case, timed in this process: raw (InferenceSession.run), core (preprocess + run), files (photos
+    to results, the predict pipeline), jpeg (a 12 MP file to top-5) or app (photos dropped on the app)."""
+    if kind == "app":
+        return time_app(model, device, max(32, 4 * batch))
     from resnet_studio.gui.core.engine import Engine
     from resnet_studio.gui.core.model_file import read_model
     from resnet_studio.gui.core.session import SessionPool
@@ -49,6 +100,12 @@ def worker(kind: str, model: str, batch: int, threads: int, seconds: float, devi
         engine = Engine(pool)
         result = timed(lambda: list(engine.classify_files(info, [path])), 1, seconds)
         folder.cleanup()
+    elif kind == "files":
+        folder = tempfile.TemporaryDirectory()
+        photos = _photos(Path(folder.name), max(32, 4 * batch))
+        engine = Engine(pool)
+        result = timed(lambda: list(engine.classify_files(info, photos, batch_size=batch)), len(photos), seconds)
+        folder.cleanup()
     elif kind == "raw":
         x = np.random.default_rng(0).standard_normal(
             (batch, info.input_shape[0], info.preprocess["crop"], info.preprocess["crop"]), dtype=np.float32)
@@ -65,7 +122,7 @@ def worker(kind: str, model: str, batch: int, threads: int, seconds: float, devi
 
 
 def _run_worker(kind: str, model: Path, batch: int, threads: int, seconds: float, device: str) -> dict:
-    return run_case("resnet_studio.gui.bench", kind, model, batch, threads, seconds, device)
+    return run_case("resnet_studio.gui.bench.run", kind, model, batch, threads, seconds, device)
 
 
 def cpu_model() -> str:
@@ -105,13 +162,17 @@ def bench(model: Path, batch: int, threads: int, seconds: float, device: str, wi
     report["core"] = _run_worker("core", model, batch, threads, seconds, device)
     report["raw_session_batch1"] = _run_worker("raw", model, 1, threads, seconds, device)
     report["jpeg_12mp_to_top5"] = _run_worker("jpeg", model, 1, threads, seconds, device)
+    report["photos_to_results"] = _run_worker("files", model, batch, threads, seconds, device)
+    report["app"] = _run_worker("app", model, batch, threads, seconds, device)
     report["provider"] = report["raw_session"].get("provider")
     report["provider_note"] = report["raw_session"].get("provider_note")
     if baseline is not None:
         report["fp32_raw_session"] = _run_worker("raw", baseline, batch, threads, seconds, device)
     if with_torch and info.variant:
-        report["torch_eager"] = run_case("resnet_studio.models.eager_timing", info.variant, info.num_classes,
-                                         info.input_shape[0], info.preprocess["crop"], batch, threads, seconds)
+        for mode, key in (("fp32", "torch_eager"), ("channels_last", "torch_eager_channels_last"),
+                          ("bf16", "torch_eager_bf16")):
+            report[key] = run_case("resnet_studio.gui.bench.eager", info.variant, info.num_classes,
+                                   info.input_shape[0], info.preprocess["crop"], batch, threads, seconds, mode)
     raw = report["raw_session"].get("images_per_second")
     ratios = {}
     if raw and report["core"].get("images_per_second"):
@@ -119,8 +180,15 @@ def bench(model: Path, batch: int, threads: int, seconds: float, device: str, wi
     single, jpeg = report["raw_session_batch1"].get("latency_ms"), report["jpeg_12mp_to_top5"].get("latency_ms")
     if single and jpeg:
         ratios["jpeg_12mp_to_top5_vs_inference"] = round(jpeg / single, 3)
+    for key in ("photos_to_results", "app"):
+        if raw and report[key].get("images_per_second"):
+            # Time per image against the raw session's on decoded tensors: decoding's cost not hidden.
+            ratios[f"{key}_time_vs_raw"] = round(raw / report[key]["images_per_second"], 3)
     if raw and report.get("torch_eager", {}).get("images_per_second"):
         ratios["ort_vs_torch"] = round(raw / report["torch_eager"]["images_per_second"], 3)
+        # Against the fastest of the eager modes, as a PyTorch user tuning for speed would run it.
+        fastest = max(report[k].get("images_per_second") or 0 for k in report if k.startswith("torch_eager"))
+        ratios["ort_vs_fastest_torch"] = round(raw / fastest, 3)
     if raw and report.get("fp32_raw_session", {}).get("images_per_second"):
         ratios[f"{info.precision}_vs_fp32"] = round(raw / report["fp32_raw_session"]["images_per_second"], 3)
     report["ratios"] = ratios
@@ -133,11 +201,17 @@ def format_report(r: dict) -> str:
              f"provider: {r['provider']}" + (f" ({r['provider_note']})" if r.get("provider_note") else "")]
     for key, title in (("raw_session", "raw InferenceSession.run"), ("core", "core (preprocess + run)"),
                        ("fp32_raw_session", "fp32 raw session"), ("torch_eager", "PyTorch eager"),
-                       ("raw_session_batch1", "raw session, batch 1"), ("jpeg_12mp_to_top5", "12 MP JPEG to top-5")):
+                       ("torch_eager_channels_last", "PyTorch eager channels-last"),
+                       ("torch_eager_bf16", "PyTorch eager bf16 autocast"),
+                       ("raw_session_batch1", "raw session, batch 1"), ("jpeg_12mp_to_top5", "12 MP JPEG to top-5"),
+                       ("photos_to_results", "640x480 JPEGs to results"), ("app", "the app, JPEGs dropped")):
         if key in r:
             case = r[key]
-            lines.append(f"  {title:<26} " + (f"error: {case['error']}" if "error" in case else
+            lines.append(f"  {title:<28} " + (f"error: {case['error']}" if "error" in case else
+                                             f"skipped: {case['skipped']}" if "skipped" in case else
                                              f"{case['images_per_second']:8.1f} img/s  {case['latency_ms']:8.1f} ms"))
+    if "export" in r:
+        lines.append(f"  {'export (PyTorch to ONNX)':<28} {r['export']['seconds']:8.1f} s, unverified, one run")
     for name, value in r["ratios"].items():
         shown = f"{value:+.1%}" if name == "core_overhead_vs_raw" else f"{value:.2f}x"
         lines.append(f"  {name.replace('_', ' ')}: {shown}")
@@ -168,10 +242,13 @@ def main(argv: list[str]) -> int:
     except ImportError:
         VARIANTS = {}
     with tempfile.TemporaryDirectory() as tmp:
-        baseline = None
+        baseline, exported = None, None
         if args.model in VARIANTS:
             try:
+                started = time.perf_counter()
                 model = export_variant(args.model, args.precision, Path(tmp))
+                exported = {"variant": args.model, "precision": args.precision,
+                            "seconds": round(time.perf_counter() - started, 2)}
                 if args.precision != "fp32":
                     baseline = export_variant(args.model, "fp32", Path(tmp))
             except ImportError as exc:
@@ -190,6 +267,8 @@ def main(argv: list[str]) -> int:
 
             with_torch = importlib.util.find_spec("torch") is not None
         report = bench(model, args.batch, args.threads, args.seconds, args.device, with_torch, baseline)
+        if exported:
+            report["export"] = exported
     print(json.dumps(report, indent=2) if args.json else format_report(report))
     return 0
 

@@ -1,6 +1,6 @@
 """Time ONNX Runtime on the CPU in a process of its own (torch in the same process skews both).
 
-``python -m resnet_studio.export.ort_timing MODEL --batch 8 [--outputs a,b] [--logits-only]``
+``python -m resnet_studio.gui.bench.ort_outputs MODEL --batch 8 [--outputs a,b] [--logits-only]``
 prints one JSON line: images per second and median latency.
 """
 

@@ -1,7 +1,7 @@
 """Measure the app as a user feels it: time to a shown window, and the longest event-loop stall
 while images are classified.
 
-``python -m resnet_studio.gui.measure --model PATH [--images 100]``; runs offscreen unless
+``python -m resnet_studio.gui.bench.app_timing --model PATH [--images 100]``; runs offscreen unless
 QT_QPA_PLATFORM is set. Import time counts: the clock starts before PySide6 is imported.
 ``--choose VARIANT`` instead times picking a variant that is not exported yet (random weights):
 from the choice to the first image classified again by it, export and verification included.
@@ -33,8 +33,8 @@ def main() -> None:
     from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from .core.catalog import Catalog
-    from .main_window import MainWindow
+    from ..core.catalog import Catalog
+    from ..main_window import MainWindow
 
     app = QApplication([])
     folder = tempfile.TemporaryDirectory()

@@ -1,6 +1,6 @@
 """Export benchmark: how long an export takes, and what the activation outputs and int8 change.
 
-``python -m resnet_studio.export.benchmark [--variant resnet50] [--batch 8] [--int8]``
+``python -m resnet_studio.gui.bench.export [--variant resnet50] [--batch 8] [--int8]``
 
 Each ONNX Runtime timing runs in a process of its own, so figures within one run are
 comparable; report ratios, since this machine is shared.
@@ -21,7 +21,7 @@ from resnet_studio.gui.core.timing import run_case
 
 
 def ort_time(path: Path, batch: int, seconds: float, *flags: str) -> dict:
-    return run_case("resnet_studio.export.ort_timing", path, "--batch", batch, "--seconds", seconds, *flags)
+    return run_case("resnet_studio.gui.bench.ort_outputs", path, "--batch", batch, "--seconds", seconds, *flags)
 
 
 def main() -> None:
