@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from .core.catalog import Catalog, shipped_models_dir
-    from .main_window import MainWindow, install_excepthook
+    from .main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("ResNet Studio")
@@ -40,3 +40,15 @@ def main(argv: list[str] | None = None) -> int:
         window.studio.add_paths([str(shipped_models_dir() / "samples")])
     settings.setValue("first_run_done", True)
     return app.exec()
+
+
+def install_excepthook(window) -> None:
+    """The backstop: an exception that escapes a slot is shown, not fatal."""
+    previous = sys.excepthook
+
+    def hook(kind, value, traceback) -> None:
+        previous(kind, value, traceback)
+        first = str(value).strip().splitlines()[0] if str(value).strip() else ""
+        window.show_notice(f"internal error: {kind.__name__}: {first}")
+
+    sys.excepthook = hook

@@ -2,29 +2,29 @@
 
 from __future__ import annotations
 
-import itertools
-import os
-import sys
-import urllib.parse
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QFileSystemWatcher, QSettings, Qt, QTimer, QUrl
-from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QGuiApplication, QIcon, QKeySequence
-from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QMainWindow, QMessageBox, QProgressBar, QPushButton,
+from PySide6.QtCore import QFileSystemWatcher, QSettings, Qt, QTimer
+from PySide6.QtGui import QGuiApplication, QIcon
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QMainWindow, QProgressBar, QPushButton,
                                QSplitter, QStyle, QTabWidget, QVBoxLayout, QWidget)
 
 from . import lineup
 from .core.catalog import Catalog, shipped_models_dir
-from .core.model_file import ModelInfo, ModelRejected
+from .core.model_file import ModelInfo
 from .core import report
 from .core.naming import model_title
 from .core import why_residual
 from .core.preprocess import describe_input
 from .core.text import shown
-from .calibrate_job import CalibrateJob
-from .export_job import STAGES, ExportJob
+from .analyses import Analyses
+from .menus import PRECISION_CHOICES, TABS, Menus
+from .window_settings import restore, save, stored
+from .workers import url_to_path
+from .model_actions import ModelActions
 from .plain_text import plain_label, tooltip, warning_label
-from .state import Details, ImageEntry, Studio
+from .messages import Details, ImageEntry
+from .state import Studio
 from .widgets.activations import NO_IMAGES_HINT, ActivationsPanel
 from .widgets.bars import BusyBar, ExportBar
 from .widgets.image_list import ImageList
@@ -34,11 +34,7 @@ from .widgets.predictions import PredictionsPanel
 from .widgets.status_line import StatusLine
 from .widgets.structure_panel import StructurePanel
 from .widgets.why_residual import WhyResidualPanel
-from .workers import IMAGE_SUFFIXES
 
-TABS = ("Predictions", "Activations", "Structure", "Why residual?")
-PRECISION_CHOICES = ("auto", "fp32", "fp16", "int8")
-MIN_CALIBRATION_IMAGES = 64
 
 
 class MainWindow(QMainWindow):
@@ -47,16 +43,12 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = settings
         self.catalog = catalog
-        device = device or self._setting("device", "auto", str)
+        device = device or stored(settings, "device", "auto", str)
         self.studio = Studio(catalog, device if device in ("auto", "cpu", "cuda") else "auto", self)
         self.setWindowTitle("ResNet Studio")
         self.setAcceptDrops(True)
         self._compare: str = ""
-        self.export_job: ExportJob | None = None
-        self.calibrate_job: CalibrateJob | None = None
         self._fell_back = False
-        self._fallback_variant: str | None = None  # the variant whose ImageNet download just failed
-        self._load_when_listed: Path | None = None  # an export that just landed loads once it is listed
 
         self.picker = ModelPicker()
         self.export_bar = ExportBar()
@@ -109,7 +101,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.setWindowIcon(QIcon(str(shipped_models_dir() / "icons" / "resnet-studio.svg")))
-        self._build_menus()
+        self.menus = Menus(self)
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("mainToolbar")
         toolbar.setMovable(False)
@@ -121,10 +113,10 @@ class MainWindow(QMainWindow):
         toolbar.addSeparator()
         # The desktop theme's icons where there is one, else the style's own.
         for action, theme, fallback in (
-                (self.open_action, "document-open", QStyle.StandardPixmap.SP_DialogOpenButton),
-                (self.folder_action, "folder-open", QStyle.StandardPixmap.SP_DirOpenIcon),
-                (self.paste_action, "edit-paste", QStyle.StandardPixmap.SP_FileIcon),
-                (self.clear_action, "edit-clear", QStyle.StandardPixmap.SP_DialogResetButton)):
+                (self.menus.open, "document-open", QStyle.StandardPixmap.SP_DialogOpenButton),
+                (self.menus.folder, "folder-open", QStyle.StandardPixmap.SP_DirOpenIcon),
+                (self.menus.paste, "edit-paste", QStyle.StandardPixmap.SP_FileIcon),
+                (self.menus.clear, "edit-clear", QStyle.StandardPixmap.SP_DialogResetButton)):
             action.setIcon(QIcon.fromTheme(theme, style.standardIcon(fallback)))
             toolbar.addAction(action)
         self.provider = plain_label()
@@ -140,22 +132,23 @@ class MainWindow(QMainWindow):
         self.studio.notice.connect(self.show_notice)
         self.studio.queue_changed.connect(self._queue_changed)
         self.studio.scan_progress.connect(lambda found, cap: self.status_line.show_message(f"scanning: {found} images"))
-        self.studio.details_ready.connect(self._details_ready)
-        self.studio.activation_failed.connect(self.show_notice)
+        self.analyses = Analyses(self.studio)
+        self.analyses.details_ready.connect(self._details_ready)
+        self.analyses.failed.connect(self.show_notice)
         self.activations.notice.connect(self.show_notice)
-        self.studio.why_ready.connect(self.why.show_image)
+        self.analyses.why_ready.connect(self.why.show_image)
         self.why.requested.connect(self._refresh_details)
-        self.studio.responses_ready.connect(lambda mean, count: self.activations.adds.show_responses(None, mean, count))
+        self.analyses.responses_ready.connect(lambda mean, count: self.activations.adds.show_responses(None, mean, count))
         self.structure.notice.connect(self.show_notice)
         self.studio.models_listed.connect(self._models_listed)
         self.picker.chosen.connect(self._offer_chosen)
-        self.picker.reveal_requested.connect(self._reveal)
-        self.picker.delete_requested.connect(self._delete)
-        self.picker.twin_requested.connect(self._make_twin)
-        self.picker.calibrate_requested.connect(self._calibrate)
-        self.picker.random_requested.connect(lambda offer: self._start_export(offer.variant, "random"))
-        self.export_bar.cancel.clicked.connect(self._cancel_export)
-        self.export_bar.fallback.clicked.connect(self._fallback_to_random)
+        self.actions = ModelActions(self, self.studio, catalog, self.export_bar, self.busy, self.status_line,
+                                    self.show_notice)
+        self.picker.reveal_requested.connect(self.actions.reveal)
+        self.picker.delete_requested.connect(self.actions.delete)
+        self.picker.twin_requested.connect(self.actions.make_twin)
+        self.picker.calibrate_requested.connect(self.actions.choose_calibration)
+        self.picker.random_requested.connect(lambda offer: self.actions.start_export(offer.variant, "random"))
         self.list.currentItemChanged.connect(lambda *_: self._refresh_details())
         self.tabs.currentChanged.connect(lambda *_: self._refresh_details())
         self.activations.requested.connect(self._refresh_details)
@@ -173,114 +166,23 @@ class MainWindow(QMainWindow):
             self.show_notice(f"models folder {catalog.models_dir} is not usable ({exc.strerror or exc})")
         self.watcher.directoryChanged.connect(lambda _: self._refresh_timer.start())
         self.studio.refresh_models()
-        self._restore()
-        self.studio.precision = self._setting("precision", "auto", str)
+        restore(self, settings)
+        self.studio.precision = stored(settings, "precision", "auto", str)
         if self.studio.precision not in PRECISION_CHOICES:
             self.studio.precision = "auto"
-        for name, action in self._precision_actions.items():
+        for name, action in self.menus.precision.items():
             action.setChecked(name == self.studio.precision)
-        self.studio.load_model(model or self._setting("model", None, str) or None)
-
-    # Settings -----------------------------------------------------------------------------------------------
-
-    def _setting(self, key: str, default, kind):
-        """A stored value of the expected type, or the default when missing or corrupt."""
-        try:
-            value = self.settings.value(key, default)
-        except Exception:  # noqa: BLE001 - a corrupt settings file must not stop the app
-            return default
-        return value if isinstance(value, kind) else default
-
-    def _restore(self) -> None:
-        geometry = self._setting("geometry", None, QByteArray)
-        screen = self.screen().availableGeometry()
-        if geometry is None or not self.restoreGeometry(geometry):
-            # The first window fits the screen (a 1366x768 laptop included), frame and all.
-            self.resize(min(1280, screen.width() - 40), min(800, screen.height() - 60))
-        elif not screen.contains(self.frameGeometry()):  # saved on a larger screen
-            self.resize(min(self.width(), screen.width() - 40), min(self.height(), screen.height() - 60))
-            self.move(screen.topLeft())
-        splitter = self._setting("splitter", None, QByteArray)
-        if splitter is not None:
-            self.splitter.restoreState(splitter)
-        try:  # "²" passes str.isdigit() and fails int()
-            tab = int(self._setting("tab", "0", str))
-        except ValueError:
-            tab = 0
-        self.tabs.setCurrentIndex(tab if 0 <= tab < len(TABS) else 0)
-
-    def save_settings(self) -> None:
-        self.settings.setValue("geometry", self.saveGeometry())
-        self.settings.setValue("splitter", self.splitter.saveState())
-        self.settings.setValue("tab", str(self.tabs.currentIndex()))
-        self.settings.setValue("device", self.studio.device)
-        self.settings.setValue("precision", self.studio.precision)
-        if self.studio.info is not None:
-            self.settings.setValue("model", str(self.studio.info.path))
-        self.settings.sync()
+        self.studio.load_model(model or stored(settings, "model", None, str) or None)
 
     def closeEvent(self, event) -> None:
-        self.save_settings()
-        if self.export_job is not None:
-            self.export_job.cancel()
-            self.export_job.wait()
+        save(self, self.settings)
+        self.actions.stop()
         self.studio.shutdown()
         super().closeEvent(event)
 
     # Menus and keyboard -------------------------------------------------------------------------------------
 
-    def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        self.open_action = self._action(file_menu, "&Open images…", QKeySequence.StandardKey.Open, self.open_files)
-        self.folder_action = self._action(file_menu, "Open &folder…", "Ctrl+Shift+O", self.open_folder)
-        self._action(file_menu, "Open &model file…", "Ctrl+M", self.open_model)
-        self.paste_action = self._action(file_menu, "&Paste image", QKeySequence.StandardKey.Paste, self.paste)
-        self.clear_action = self._action(file_menu, "&Clear images", "Ctrl+Shift+Backspace", self._clear)
-        self._action(file_menu, "&Export results…", "Ctrl+E", self.export_results)
-        file_menu.addSeparator()
-        self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
-        view = self.menuBar().addMenu("&View")
-        self._action(view, "&Next image", "Ctrl+Down", lambda: self._step(1))
-        self._action(view, "&Previous image", "Ctrl+Up", lambda: self._step(-1))
-        for index, title in enumerate(TABS):
-            self._action(view, f"Show {title.lower()}", f"Ctrl+{index + 1}",
-                         lambda checked=False, i=index: self.tabs.setCurrentIndex(i))
-        device_menu = view.addMenu("&Device")
-        for device in ("auto", "cpu", "cuda"):
-            action = self._action(device_menu, device, None, lambda checked=False, d=device: self._set_device(d))
-            action.setCheckable(True)
-            action.setChecked(device == self.studio.device)
-            self._device_actions = getattr(self, "_device_actions", {}) | {device: action}
-        precision_menu = view.addMenu("P&recision")
-        group = QActionGroup(self)
-        self._precision_actions = {}
-        for precision in PRECISION_CHOICES:
-            text = "auto (int8 on the CPU, fp16 on CUDA, when the model has them)" if precision == "auto" else precision
-            action = self._action(precision_menu, text, None,
-                                  lambda checked=False, p=precision: self.studio.set_precision(p))
-            action.setCheckable(True)
-            group.addAction(action)
-            self._precision_actions[precision] = action
-        models_menu = self.menuBar().addMenu("&Models")
-        self._action(models_menu, "&Choose model…", "Ctrl+Shift+M", self.picker.open_popup)
-        self._action(models_menu, "&Refresh models folder", QKeySequence.StandardKey.Refresh, self.studio.refresh_models)
-        self._action(models_menu, "&Show models folder", None,
-                     lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.catalog.models_dir))))
-
-    def _action(self, menu, text, shortcut, slot) -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        action.triggered.connect(slot)
-        menu.addAction(action)
-        return action
-
-    def _set_device(self, device: str) -> None:
-        for name, action in self._device_actions.items():
-            action.setChecked(name == device)
-        self.studio.set_device(device)
-
-    def _step(self, delta: int) -> None:
+    def step(self, delta: int) -> None:
         if self.list.count():
             self.list.setCurrentRow(max(0, min(self.list.count() - 1, self.list.currentRow() + delta)))
 
@@ -328,7 +230,7 @@ class MainWindow(QMainWindow):
         else:
             self.studio.add_image(clipboard.image())
 
-    def _clear(self) -> None:
+    def clear_images(self) -> None:
         self.studio.clear()
         self.list.clear_all()
         self.predictions.show_result("", None, None)
@@ -370,10 +272,10 @@ class MainWindow(QMainWindow):
             return
         pair = self.why.current_pair()
         if self.tabs.currentWidget() is self.why and pair is not None:
-            self.studio.request_why(entry.id, (pair.plain, pair.residual))
+            self.analyses.request_why(entry.id, (pair.plain, pair.residual))
         # Activations are computed only while their panel is showing.
         showing = self.tabs.currentWidget() is self.activations
-        self.studio.request_details(entry.id, showing, self.activations.current_block(),
+        self.analyses.request_details(entry.id, showing, self.activations.current_block(),
                                     self.activations.top_n.value(), self.activations.current_class(),
                                     weakest=self.activations.weakest, parts=self.activations.showing_adds)
 
@@ -390,7 +292,7 @@ class MainWindow(QMainWindow):
         if details.parts is not None:
             self.activations.show_parts(details.parts, details.responses)
             self.structure.view.highlight(details.parts.block.removeprefix("act."))
-            self.studio.request_mean_responses()
+            self.analyses.request_mean_responses()
         if details.maps is not None:
             self.activations.show_maps(details.maps, details.model_input)
             self.structure.view.highlight(details.maps.block.removeprefix("act."))
@@ -413,9 +315,9 @@ class MainWindow(QMainWindow):
                                     if o.exported and o.info is not None and o.info.architecture is not None])
         infos = [f.info for o in offers for f in o.files.values() if f.info is not None and f.info.precision == "fp32"]
         self.why.set_pairs(why_residual.pairs(infos))
-        if self._load_when_listed is not None:
-            landed = lineup.offer_for_path(offers, self._load_when_listed)
-            self._load_when_listed = None
+        if self.actions.load_when_listed is not None:
+            landed = lineup.offer_for_path(offers, self.actions.load_when_listed)
+            self.actions.load_when_listed = None
             if landed is not None:
                 self.studio.load_model(landed)
 
@@ -426,140 +328,7 @@ class MainWindow(QMainWindow):
                 self.status_line.show_message(f"loading {shown(offer.title)}…")
                 self.studio.load_model(offer)
         else:
-            self._start_export(offer.variant, offer.weights)
-
-    # Exports started from the app -------------------------------------------------------------------------
-
-    def _start_export(self, variant: str, weights: str, precisions: list[str] | None = None,
-                      calibration: str | None = None) -> None:
-        """Export ``variant`` in a child process; its files load by themselves when it has finished."""
-        if self.export_job is not None:
-            self.show_notice(f"an export of {self.export_job.variant} is already running; cancel it first")
-            return
-        if precisions is None:
-            handle = self.studio.handle
-            precisions = ["fp32", "fp16"] if handle is not None and handle.provider.startswith("CUDA") else ["fp32"]
-        checkpoint = next((o.checkpoint for o in self.studio.offers if o.variant == variant and o.checkpoint), None)
-        download = weights.startswith("imagenet") and checkpoint is not None and not checkpoint.cache_path.is_file()
-        job = ExportJob(variant, weights, self.catalog.models_dir, precisions, calibration, download, self)
-        job.stage.connect(self._export_stage)
-        job.finished.connect(self._export_finished)
-        job.failed.connect(self._export_failed)
-        job.cancelled.connect(self._export_cancelled)
-        self.export_job = job
-        what = "ImageNet" if weights.startswith("imagenet") else weights
-        self._export_title = f"Exporting {variant} ({what} weights, {', '.join(precisions)})"
-        self.export_bar.start(f"{self._export_title}: starting resnet-export…")
-        job.start()
-
-    def _export_stage(self, precision: str, stage: str, done, total) -> None:
-        job = self.export_job
-        step, share = job.fraction(precision, stage, done, total)
-        what = STAGES[stage] + (f" ({precision})" if len(job.precisions) > 1 and precision else "")
-        if stage == "download" and isinstance(done, int):
-            what += f": {done / 1e6:.0f}" + (f" of {total / 1e6:.0f} MB" if isinstance(total, int) else " MB")
-        self.export_bar.stage(f"{self._export_title} — step {step + 1} of {len(job.steps)}: {what}", share)
-
-    def _export_finished(self, paths: list[Path]) -> None:
-        self.export_job = None
-        self.export_bar.hide()
-        self.status_line.show_message(shown(f"exported {', '.join(p.name for p in paths)}", 300), 8000)
-        self._load_when_listed = paths[0]
-        self.studio.refresh_models()
-
-    def _export_failed(self, message: str, download) -> None:
-        job, self.export_job = self.export_job, None
-        offline = download is not None and job is not None and job.weights.startswith("imagenet")
-        self._fallback_variant = job.variant if offline else None
-        if offline:
-            message = (f"Could not download the ImageNet weights from {download.get('url')}. A file downloaded by "
-                       f"hand is picked up at {download.get('cache_path')}.")
-        self.export_bar.fail(message, offer_fallback=offline)
-
-    def _export_cancelled(self) -> None:
-        self.export_job = None
-        self.export_bar.hide()
-        self.status_line.show_message("export cancelled; nothing was written", 8000)
-
-    def _cancel_export(self) -> None:
-        if self.export_job is not None:
-            self.export_bar.stage("Cancelling…", None)
-            self.export_job.cancel()
-        else:
-            self.export_bar.hide()
-
-    def _fallback_to_random(self) -> None:
-        variant = self._fallback_variant
-        self.export_bar.hide()
-        if variant:
-            self._start_export(variant, "random")
-
-    # Managing model files ---------------------------------------------------------------------------------
-
-    def _reveal(self, offer: lineup.Offer) -> None:
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(offer.paths()[0].parent)))
-
-    def _delete(self, offer: lineup.Offer) -> None:
-        names = "\n".join(shown(p.name) for p in offer.paths())
-        box = QMessageBox(QMessageBox.Icon.Question, "Delete model", f"Delete {shown(offer.title)}? These files are removed:"
-                          f"\n\n{names}", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
-        box.setTextFormat(Qt.TextFormat.PlainText)
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        if box.exec() != QMessageBox.StandardButton.Yes:
-            return
-        try:
-            lineup.delete(offer)
-        except ModelRejected as exc:
-            self.show_notice(str(exc))
-        self.studio.refresh_models()
-
-    def _enough_images(self, folder: str, purpose: str) -> bool:
-        # Stops at the 64th image: a huge folder must not hold up the GUI thread.
-        images = (p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-        count = sum(1 for _ in itertools.islice(images, MIN_CALIBRATION_IMAGES))
-        if count < MIN_CALIBRATION_IMAGES:
-            self.show_notice(f"{folder} holds {count} images; {purpose} needs {MIN_CALIBRATION_IMAGES} or more")
-        return count >= MIN_CALIBRATION_IMAGES
-
-    def _make_twin(self, offer: lineup.Offer) -> None:
-        folder = QFileDialog.getExistingDirectory(self, f"Images to calibrate int8 {offer.title} on "
-                                                        f"({MIN_CALIBRATION_IMAGES} or more, like those you classify)")
-        if not folder or not self._enough_images(folder, "int8 calibration"):
-            return
-        info = offer.info
-        self._start_export(offer.variant, str(info.weights.get("source") or offer.weights), ["int8"], folder)
-
-    def _calibrate(self, offer: lineup.Offer) -> None:
-        folder = QFileDialog.getExistingDirectory(
-            self, f"{MIN_CALIBRATION_IMAGES} or more typical images for {offer.title}: the warning will flag "
-                  f"what is unlike them")
-        if folder:
-            self.calibrate(offer, folder)
-
-    def calibrate(self, offer: lineup.Offer, folder: str) -> None:
-        """Fit the out-of-distribution warning of every twin of ``offer`` to ``folder``, in a child process."""
-        if not self._enough_images(folder, "fitting the warning"):
-            return
-        job = CalibrateJob(offer.paths(), folder, f"images like those in {Path(folder).name}", self)
-        self.calibrate_job = job
-        self.busy.start(f"Fitting the warning of {offer.title} to {Path(folder).name}…")
-
-        def done(paths) -> None:
-            self.busy.stop(0)
-            self.status_line.show_message(f"{offer.title}: warning fitted to {folder}", 8000)
-            self.studio.refresh_models()
-            if self.studio.info is not None and self.studio.info.path in paths:
-                self.studio.load_model(offer)
-            self.calibrate_job = None
-
-        def failed(reason: str) -> None:
-            self.busy.stop(0)
-            self.show_notice(f"fitting the warning failed: {reason}")
-            self.calibrate_job = None
-
-        job.finished.connect(done)
-        job.failed.connect(failed)
-        job.start()
+            self.actions.start_export(offer.variant, offer.weights)
 
     def _model_changed(self, info: ModelInfo) -> None:
         offer = self.studio.current_offer()
@@ -639,27 +408,3 @@ class MainWindow(QMainWindow):
         self.notice.show()
         self._notice_timer.start()
         self.status_line.show_message(first, 8000)
-
-
-def url_to_path(url: QUrl) -> str:
-    """A local path from a file URL, keeping names that are not valid UTF-8; other URLs as text.
-
-    ``QUrl.toLocalFile`` decodes percent-escapes as UTF-8 and so mangles such names; the raw
-    bytes go through the filesystem encoding instead.
-    """
-    if not url.isLocalFile():
-        return url.toString()
-    encoded = bytes(url.toEncoded()).decode("ascii")
-    return os.fsdecode(urllib.parse.unquote_to_bytes(urllib.parse.urlsplit(encoded).path))
-
-
-def install_excepthook(window: MainWindow) -> None:
-    """The backstop: an exception that escapes a slot is shown, not fatal."""
-    previous = sys.excepthook
-
-    def hook(kind, value, traceback) -> None:
-        previous(kind, value, traceback)
-        first = str(value).strip().splitlines()[0] if str(value).strip() else ""
-        window.show_notice(f"internal error: {kind.__name__}: {first}")
-
-    sys.excepthook = hook

@@ -76,12 +76,12 @@ def main() -> None:
     r101 = next(o for o in window.studio.offers if o.variant == "resnet101")
     window.picker.random_requested.emit(r101)
     stages: list[str] = []
-    window.export_job.stage.connect(lambda precision, stage, done, total: stages.append(stage))
+    window.actions.export_job.stage.connect(lambda precision, stage, done, total: stages.append(stage))
     while "export" not in stages:
         settle(0.1)
     shot("export-progress")
-    window.export_job.cancel()
-    while window.export_job is not None:
+    window.actions.export_job.cancel()
+    while window.actions.export_job is not None:
         settle(0.1)
     window.list.setCurrentRow(3)  # the coat
     panel = window.activations

@@ -2,6 +2,7 @@
 
 Widgets call the methods and subscribe to the signals. Results carry the generation of
 the model that produced them, so a result from a model that was switched away is dropped.
+A closer look at images (feature maps, CAM, comparisons) is ``analyses.Analyses``, on the same pool.
 """
 
 from __future__ import annotations
@@ -10,53 +11,23 @@ import itertools
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QImage
 
 from . import lineup
 from .core.catalog import Catalog
-from .core.engine import BlockParts, Engine, FeatureMaps, Result
-from .core.intake import ImageRejected, load_image
-from .core.preprocess import as_picture, covers_whole, crop_box
+from .core.engine import Engine, Result
 from .core.model_file import ModelInfo
 from .core.session import CPU, SessionHandle, SessionPool
+from .messages import Classified, ImageEntry, ModelLoaded, ModelsListed, ScanBatch, ScanProgress
 from .qt_images import thumbnail
 from .workers import Worker, scan_folders
 
 BATCH = 8
 SCAN_CAP = 5000
-
-
-@dataclass
-class Details:
-    entry_id: int
-    preview: np.ndarray  # [H, W, 3] uint8, at most preview_side on its longer side
-    model_input: np.ndarray  # [h, w, 3] uint8: the tensor the network was given, as a picture
-    crop: tuple[float, float, float, float] | None  # what the model sees, in preview pixels; None: all of it
-    maps: FeatureMaps | None = None
-    cam: np.ndarray | None = None  # [H, W] in [0, 1], the preview's size
-    cam_class: int | None = None
-    cam_probability: float | None = None
-    parts: BlockParts | None = None
-    responses: np.ndarray | None = None  # [blocks] std of each F(x) for this image
-
-
-@dataclass
-class ImageEntry:
-    id: int
-    path: str
-    result: Result | None = None
-    error: str | None = None
-    thumb: QImage | None = None
-
-    @property
-    def name(self) -> str:
-        return Path(self.path).name or self.path
 
 
 class Studio(QObject):
@@ -69,10 +40,6 @@ class Studio(QObject):
     notice = Signal(str)  # a non-modal message for the user
     scan_progress = Signal(int, int)
     queue_changed = Signal(int, int)  # done, total for the current model
-    details_ready = Signal(object)  # Details
-    responses_ready = Signal(object, int)  # mean layer responses over the loaded images, and how many
-    why_ready = Signal(object)  # one image through a plain and a residual model (request_why)
-    activation_failed = Signal(str)
 
     def __init__(self, catalog: Catalog, device: str = "auto", parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -90,10 +57,6 @@ class Studio(QObject):
         self._pending: list[int] = []
         self._in_flight = False
         self._done = 0
-        self._detail_ticket = 0
-        self._why_ticket = 0
-        self._responses_key: tuple | None = None
-        self._responses: tuple | None = None  # (mean layer responses, images) for _responses_key
         self._scan_cancel: threading.Event | None = None
         self._scan_folders: list[Path] = []
         self._scan_found = 0
@@ -111,17 +74,17 @@ class Studio(QObject):
             entries = self.catalog.rescan()
             # A file still being copied in reads as broken until it is complete.
             settling = any(e.origin == "user" and e.error and _recent(e.path) for e in entries)
-            emit((lineup.offers(self.catalog, entries), settling))
+            emit(ModelsListed(lineup.offers(self.catalog, entries), settling))
 
         worker = Worker(work)
         worker.signals.result.connect(self._listed)
         worker.signals.error.connect(self.notice.emit)
-        self._start(worker)
+        self.start(worker)
 
-    def _listed(self, message) -> None:
-        self.offers, settling = message
+    def _listed(self, message: ModelsListed) -> None:
+        self.offers = message.offers
         self.models_listed.emit(self.offers)
-        if settling:
+        if message.settling:
             QTimer.singleShot(2000, self.refresh_models)
 
     def load_model(self, target: str | lineup.Offer | None) -> None:
@@ -143,12 +106,12 @@ class Studio(QObject):
             else:
                 info = self.catalog.resolve(target)
             # Creating the session now surfaces provider and loading errors before the switch.
-            emit((info, engine.pool.get(info)))
+            emit(ModelLoaded(info, engine.pool.get(info)))
 
         worker = Worker(work)
         worker.signals.result.connect(self._model_loaded)
         worker.signals.error.connect(self._model_load_failed)
-        self._start(worker)
+        self.start(worker)
 
     def current_offer(self) -> lineup.Offer | None:
         return lineup.offer_for_path(self.offers, self.info.path) if self.info else None
@@ -172,11 +135,11 @@ class Studio(QObject):
         self.loading -= 1
         self.model_failed.emit(reason)
 
-    def _model_loaded(self, message) -> None:
+    def _model_loaded(self, message: ModelLoaded) -> None:
         self.loading -= 1
         # Runs of the model switched away from are stopped, not waited for: their results are dropped anyway.
         self.engine.pool.terminate_all()
-        info, self.handle = message
+        info, self.handle = message.info, message.handle
         self.info = info
         self.generation += 1
         self._pending = list(self.entries)
@@ -234,23 +197,23 @@ class Studio(QObject):
         self._scan_folders, self._scan_found = folders, 0
 
         def work(emit, cancelled):
-            scan_folders(folders, SCAN_CAP, lambda batch: emit(("batch", list(batch))),
-                         lambda found, cap: emit(("progress", found, cap)), cancelled)
+            scan_folders(folders, SCAN_CAP, lambda batch: emit(ScanBatch(list(batch))),
+                         lambda found, cap: emit(ScanProgress(found, cap)), cancelled)
 
         worker = Worker(work, cancel)
         worker.signals.result.connect(self._scan_event)
         worker.signals.error.connect(self.notice.emit)
         worker.signals.finished.connect(self._scan_done)
-        self._start(worker)
+        self.start(worker)
 
-    def _scan_event(self, event) -> None:
-        if event[0] == "batch":
-            for path in event[1]:
+    def _scan_event(self, event: ScanBatch | ScanProgress) -> None:
+        if isinstance(event, ScanBatch):
+            for path in event.paths:
                 self._add(path)
-            self._scan_found += len(event[1])
+            self._scan_found += len(event.paths)
             self._dispatch()
         else:
-            self.scan_progress.emit(event[1], event[2])
+            self.scan_progress.emit(event.found, event.cap)
 
     def _scan_done(self) -> None:
         if self._scan_found >= SCAN_CAP:
@@ -297,12 +260,13 @@ class Studio(QObject):
                                                 decoded_hook=keep_thumbnail)
                 for (entry_id, path, _), result in zip(jobs, results):
                     thumb = thumbs[path].pop(0) if thumbs.get(path) else None
-                    emit((generation, entry_id, result if result.ok else None, result.error, thumb))
+                    emit(Classified(generation, entry_id, result if result.ok else None, result.error, thumb))
                     answered += 1
             except Exception as exc:  # noqa: BLE001 - each image of a failed batch says why, never "…"
                 reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 for entry_id, path, _ in jobs[answered:]:
-                    emit((generation, entry_id, None, reason, thumbs[path].pop(0) if thumbs.get(path) else None))
+                    emit(Classified(generation, entry_id, None, reason,
+                                    thumbs[path].pop(0) if thumbs.get(path) else None))
 
         worker = Worker(work)
         worker.signals.result.connect(self._classified)
@@ -310,16 +274,15 @@ class Studio(QObject):
         worker.signals.finished.connect(self._batch_done)
         self._in_flight = True
         self.queue_changed.emit(self._done, self._done + len(self._pending) + len(batch))
-        self._start(worker)
+        self.start(worker)
 
-    def _classified(self, message) -> None:
-        generation, entry_id, result, error, thumb = message
-        entry = self.entries.get(entry_id)
-        if entry is None or generation != self.generation:
+    def _classified(self, message: Classified) -> None:
+        entry = self.entries.get(message.entry_id)
+        if entry is None or message.generation != self.generation:
             return  # the image was cleared, or the model changed since
-        entry.result, entry.error = result, error
-        if thumb is not None:
-            entry.thumb = thumb
+        entry.result, entry.error = message.result, message.error
+        if message.thumb is not None:
+            entry.thumb = message.thumb
         self._done += 1
         self.image_updated.emit(entry)
 
@@ -327,135 +290,12 @@ class Studio(QObject):
         self._in_flight = False
         self._dispatch()
 
-    # Details of one image: a preview, and on request its feature maps and CAM ------------------------------
-
-    def request_details(self, entry_id: int, activations: bool, block: str | None = None, top_n: int = 16,
-                        class_index: int | None = None, preview_side: int = 480, weakest: bool = False,
-                        parts: bool = False) -> None:
-        """Newest request wins: results of older requests are dropped when they arrive."""
-        entry = self.entries.get(entry_id)
-        if entry is None or self.info is None or entry.error:
-            return
-        self._detail_ticket += 1
-        ticket, info, engine, path = self._detail_ticket, self.info, self.engine, entry.path
-
-        def work(emit, cancel):
-            # One decode serves the preview and the model input: RGB -> L equals decoding to L directly.
-            image = load_image(path, "RGB", min_side=max(preview_side, info.preprocess["resize"]))
-            model_image = image if info.preprocess["color"] == "RGB" else image.convert("L")
-            preview = image.copy()
-            preview.thumbnail((preview_side, preview_side), Image.Resampling.BILINEAR)
-            box = crop_box(image.size, info.preprocess)
-            scale = preview.width / image.width
-            details = Details(entry_id, np.asarray(preview), as_picture(engine.model_input(info, model_image),
-                                                                        info.preprocess),
-                              None if covers_whole(box, image.size) else tuple(v * scale for v in box))
-            if activations and block and parts and block in info.block_parts:
-                details.parts = engine.block_parts(info, model_image, block, min(top_n, 8))
-                details.responses = engine.layer_responses(info, engine.model_input(info, model_image)[None])[0]
-            elif activations and block:
-                details.maps = engine.feature_maps(info, model_image, block, top_n, weakest)
-            if activations and info.has_cam:
-                found = engine.cam(info, model_image, class_index)
-                heat = Image.fromarray(found.heat, mode="F").resize(preview.size, Image.Resampling.BILINEAR)
-                details.cam = np.clip(np.asarray(heat), 0, 1)
-                details.cam_class, details.cam_probability = found.class_index, found.probability
-            emit((ticket, details))
-
-        worker = Worker(work)
-        worker.signals.result.connect(self._details_done)
-        worker.signals.error.connect(self.activation_failed.emit)
-        self._start(worker)
-
-    def _details_done(self, message) -> None:
-        ticket, details = message
-        if ticket == self._detail_ticket:
-            self.details_ready.emit(details)
-
-    def _start(self, worker: Worker) -> None:
+    def start(self, worker: Worker) -> None:
         # Python must hold each worker (and so its signals object) until its last signal is delivered.
         worker.setAutoDelete(False)
         self._workers.add(worker)
         worker.signals.finished.connect(lambda: self._workers.discard(worker))
         self.pool.start(worker)
-
-    def request_why(self, entry_id: int, models: tuple[ModelInfo, ModelInfo], preview_side: int = 240) -> None:
-        """One image through a plain and a residual model: CAM, top three and layer responses of each."""
-        entry = self.entries.get(entry_id)
-        if entry is None or entry.error:
-            return
-        self._why_ticket += 1
-        ticket, engine, path = self._why_ticket, self.engine, entry.path
-
-        def work(emit, cancel):
-            image = load_image(path, "RGB", min_side=preview_side)
-            preview = image.copy()
-            preview.thumbnail((preview_side, preview_side), Image.Resampling.BILINEAR)
-            comparison = {"name": entry.name, "preview": np.asarray(preview)}
-            for side, info in zip(("plain", "residual"), models):
-                model_image = image if info.preprocess["color"] == "RGB" else image.convert("L")
-                batch = engine.model_input(info, model_image)[None]
-                (result,) = engine.classify_arrays(info, batch, [path], k=3)
-                found = engine.cam(info, model_image)
-                heat = Image.fromarray(found.heat, mode="F").resize(preview.size, Image.Resampling.BILINEAR)
-                comparison[side] = {
-                    "title": f"{info.variant}: {result.predictions[0].label} {result.predictions[0].percent}",
-                    "heat": np.clip(np.asarray(heat), 0, 1),
-                    "lines": [f"{p.label} — {p.percent}" for p in result.predictions]
-                    + (["unlike the training data"] if result.out_of_distribution else []),
-                    "responses": engine.layer_responses(info, batch)[0]}
-            emit((ticket, comparison))
-
-        worker = Worker(work)
-        worker.signals.result.connect(self._why_done)
-        worker.signals.error.connect(self.activation_failed.emit)
-        self._start(worker)
-
-    def _why_done(self, message) -> None:
-        ticket, comparison = message
-        if ticket == self._why_ticket:
-            self.why_ready.emit(comparison)
-
-    def request_mean_responses(self, limit: int = 64) -> None:
-        """The layer responses averaged over the loaded images (at most ``limit``), off the GUI thread."""
-        info, engine, generation = self.info, self.engine, self.generation
-        paths = [e.path for e in self.entries.values() if e.result is not None][:limit]
-        if info is None or not info.block_parts or not paths:
-            return
-        # Every click in the block view asks; the same model and images are computed once.
-        key = (generation, tuple(paths))
-        if key == self._responses_key:
-            if self._responses is not None:
-                self.responses_ready.emit(*self._responses)
-            return
-        self._responses_key, self._responses = key, None
-
-        def work(emit, cancel):
-            rows = []
-            for start in range(0, len(paths), BATCH):
-                batch = []
-                for path in paths[start:start + BATCH]:
-                    try:
-                        batch.append(engine.model_input(info, engine.decode(info, path)))
-                    except ImageRejected:
-                        continue
-                if cancel.is_set():
-                    return
-                if batch:
-                    rows.append(engine.layer_responses(info, np.stack(batch)))
-            if rows:
-                emit((generation, np.concatenate(rows).mean(axis=0), sum(len(r) for r in rows)))
-
-        worker = Worker(work)
-        worker.signals.result.connect(self._responses_done)
-        worker.signals.error.connect(self.activation_failed.emit)
-        self._start(worker)
-
-    def _responses_done(self, message) -> None:
-        generation, mean, count = message
-        if generation == self.generation:
-            self._responses = (mean, count)
-            self.responses_ready.emit(mean, count)
 
     def results(self) -> list[Result]:
         """Every image's result or reason, in the order the images were added; images still waiting are left out."""

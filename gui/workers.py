@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import threading
 import traceback
+import urllib.parse
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QObject, QRunnable, Signal
+from PySide6.QtCore import QObject, QRunnable, QUrl, Signal
 
 from .core.local_file import Rejected
 from .core.session import ProviderError
@@ -66,3 +67,15 @@ def scan_folders(folders: list[Path], cap: int, emit_batch: Callable[[list[str]]
                         progress(found, cap)
     emit_batch(batch)
     progress(found, cap)
+
+
+def url_to_path(url: QUrl) -> str:
+    """A local path from a file URL, keeping names that are not valid UTF-8; other URLs as text.
+
+    ``QUrl.toLocalFile`` decodes percent-escapes as UTF-8 and so mangles such names; the raw
+    bytes go through the filesystem encoding instead.
+    """
+    if not url.isLocalFile():
+        return url.toString()
+    encoded = bytes(url.toEncoded()).decode("ascii")
+    return os.fsdecode(urllib.parse.unquote_to_bytes(urllib.parse.urlsplit(encoded).path))

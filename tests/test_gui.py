@@ -151,7 +151,7 @@ def test_activations_are_not_computed_while_hidden(window, qtbot, images):
     qtbot.waitUntil(lambda: all_done(window), timeout=TIMEOUT)
     window.tabs.setCurrentIndex(0)
     got = []
-    window.studio.details_ready.connect(got.append)
+    window.analyses.details_ready.connect(got.append)
     window.list.setCurrentRow(0)
     window._refresh_details()
     qtbot.waitUntil(lambda: bool(got), timeout=TIMEOUT)

@@ -264,11 +264,11 @@ def test_an_imported_model_gets_its_warning_fitted_to_a_folder_from_the_picker(q
     assert any("warning to a folder" in t for t in texts)
     few = tmp_path / "few"
     few.mkdir()
-    window.calibrate(offer, str(few))
-    assert "needs 64 or more" in window.notice.text() and window.calibrate_job is None
-    window.calibrate(offer, str(typical))
+    window.actions.calibrate(offer, str(few))
+    assert "needs 64 or more" in window.notice.text() and window.actions.calibrate_job is None
+    window.actions.calibrate(offer, str(typical))
     assert window.busy.isVisible()
-    qtbot.waitUntil(lambda: window.calibrate_job is None, timeout=120_000)
+    qtbot.waitUntil(lambda: window.actions.calibrate_job is None, timeout=120_000)
     qtbot.waitUntil(lambda: window.studio.info.ood is not None, timeout=60_000)
     assert window.studio.info.ood.description == "images like those in skies"
     assert read_model(models / "resnet18-small.onnx").ood.means.shape[0] == 1

@@ -139,8 +139,8 @@ def test_choosing_an_unexported_variant_exports_it_and_reclassifies(app_window, 
     add_images(window, qtbot, tmp_path)
     stages = []
     choose(window, qtbot, "resnet32 random")
-    assert window.export_job is not None and window.export_bar.isVisible()
-    window.export_job.stage.connect(lambda precision, stage, done, total: stages.append(stage))
+    assert window.actions.export_job is not None and window.export_bar.isVisible()
+    window.actions.export_job.stage.connect(lambda precision, stage, done, total: stages.append(stage))
     qtbot.waitUntil(lambda: window.studio.info.variant == "resnet32"
                     and all(e.result and e.result.model == "resnet32-random-fp32"
                             for e in window.studio.entries.values()), timeout=TIMEOUT)
@@ -157,10 +157,10 @@ def test_cancel_halfway_leaves_nothing_and_keeps_the_model(app_window, qtbot):
     before = window.studio.info.path
     choose(window, qtbot, "resnet110")
     seen = []
-    window.export_job.stage.connect(lambda precision, stage, done, total: seen.append(stage))
+    window.actions.export_job.stage.connect(lambda precision, stage, done, total: seen.append(stage))
     qtbot.waitUntil(lambda: "export" in seen, timeout=TIMEOUT)
     qtbot.mouseClick(window.export_bar.cancel, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: window.export_job is None, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: window.actions.export_job is None, timeout=TIMEOUT)
     assert user_files(window) == []
     assert window.studio.info.path == before and not window.export_bar.isVisible()
     assert "cancelled" in window.status_line.message
@@ -169,7 +169,7 @@ def test_cancel_halfway_leaves_nothing_and_keeps_the_model(app_window, qtbot):
 def test_offline_imagenet_says_where_the_file_goes_and_falls_back_to_random(app_window, qtbot, tmp_path):
     window = app_window()
     choose(window, qtbot, "resnet18 imagenet")
-    qtbot.waitUntil(lambda: window.export_job is None, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: window.actions.export_job is None, timeout=TIMEOUT)
     message = window.export_bar.label.text()
     assert "http://127.0.0.1:9/models/resnet18-f37072fd.pth" in message
     assert str(tmp_path / "torch" / "hub" / "checkpoints" / "resnet18-f37072fd.pth") in message
@@ -193,11 +193,11 @@ def test_twins_run_int8_on_the_cpu_and_the_menu_overrides_it(app_window, qtbot):
     window = app_window()
     assert window.studio.info.path.name == f"{DEFAULT_MODEL}-int8.onnx"
     assert window.provider.text() == "CPU · int8"
-    window._precision_actions["fp32"].trigger()
+    window.menus.precision["fp32"].trigger()
     qtbot.waitUntil(lambda: window.studio.info.precision == "fp32", timeout=TIMEOUT)
     assert window.studio.info.path.name == f"{DEFAULT_MODEL}.onnx" and window.provider.text() == "CPU · fp32"
     assert window.picker.button.text() == f"{DEFAULT_MODEL} · fp32"
-    window._precision_actions["auto"].trigger()
+    window.menus.precision["auto"].trigger()
     qtbot.waitUntil(lambda: window.studio.info.precision == "int8", timeout=TIMEOUT)
 
 
@@ -211,10 +211,10 @@ def test_an_int8_twin_calibrated_on_the_users_images_joins_its_model(app_window,
     for i in range(64):
         Image.fromarray(rng.integers(0, 255, (40, 40), dtype=np.uint8), "L").save(photos / f"{i}.png")
     # What the context menu's "Make an int8 twin…" starts once the folder is chosen.
-    window._start_export("resnet20", "random", ["int8"], str(photos))
+    window.actions.start_export("resnet20", "random", ["int8"], str(photos))
     stages = []
-    window.export_job.stage.connect(lambda precision, stage, done, total: stages.append(stage))
-    qtbot.waitUntil(lambda: window.export_job is None and window.studio.info.precision == "int8", timeout=TIMEOUT)
+    window.actions.export_job.stage.connect(lambda precision, stage, done, total: stages.append(stage))
+    qtbot.waitUntil(lambda: window.actions.export_job is None and window.studio.info.precision == "int8", timeout=TIMEOUT)
     assert "quantize" in stages and not window.export_bar.isVisible()
     offer = window.studio.current_offer()
     assert sorted(offer.files) == ["fp32", "int8"] and offer.pick("cpu").path.name == "resnet20-random-int8.onnx"

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QListWidget, QListWidgetItem, QWidget
 
 from ..core.text import shown
 from ..plain_text import tooltip
-from ..state import ImageEntry
+from ..messages import ImageEntry
 
 
 class ImageList(QListWidget):

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QS
 from ..core.colormap import overlay
 from ..core.text import shown
 from ..core.why_residual import Pair, curves, summary
+from ..messages import Comparison
 from ..plain_text import plain_label
 from ..qt_images import rgb_to_qimage
 
@@ -165,10 +166,9 @@ class WhyResidualPanel(QWidget):
         self.plain_responses.setData([], [])
         self.residual_responses.setData([], [])
 
-    def show_image(self, comparison: dict) -> None:
-        """``comparison``: preview, and per side (plain, residual) title, heat, top lines and responses."""
-        self.image_note.setText(shown(comparison["name"], 120))
-        for card, side, curve in ((self.plain_card, comparison["plain"], self.plain_responses),
-                                  (self.residual_card, comparison["residual"], self.residual_responses)):
-            card.present(side["title"], comparison["preview"], side["heat"], side["lines"])
-            curve.setData(np.arange(len(side["responses"])), side["responses"])
+    def show_image(self, comparison: Comparison) -> None:
+        self.image_note.setText(shown(comparison.name, 120))
+        for card, side, curve in ((self.plain_card, comparison.plain, self.plain_responses),
+                                  (self.residual_card, comparison.residual, self.residual_responses)):
+            card.present(side.title, comparison.preview, side.heat, side.lines)
+            curve.setData(np.arange(len(side.responses)), side.responses)

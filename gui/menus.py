@@ -1,0 +1,68 @@
+"""The main window's menu bar: every command with its shortcut, and the device and precision choices."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, QUrl
+from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QKeySequence
+
+TABS = ("Predictions", "Activations", "Structure", "Why residual?")
+PRECISION_CHOICES = ("auto", "fp32", "fp16", "int8")
+
+
+class Menus(QObject):
+    """Built on ``window`` (a MainWindow); keeps the actions the toolbar and the settings need."""
+
+    def __init__(self, window) -> None:
+        super().__init__(window)
+        self.window = window
+        studio = window.studio
+        bar = window.menuBar()
+        files = bar.addMenu("&File")
+        self.open = self._action(files, "&Open images…", QKeySequence.StandardKey.Open, window.open_files)
+        self.folder = self._action(files, "Open &folder…", "Ctrl+Shift+O", window.open_folder)
+        self._action(files, "Open &model file…", "Ctrl+M", window.open_model)
+        self.paste = self._action(files, "&Paste image", QKeySequence.StandardKey.Paste, window.paste)
+        self.clear = self._action(files, "&Clear images", "Ctrl+Shift+Backspace", window.clear_images)
+        self._action(files, "&Export results…", "Ctrl+E", window.export_results)
+        files.addSeparator()
+        self._action(files, "&Quit", QKeySequence.StandardKey.Quit, window.close)
+        view = bar.addMenu("&View")
+        self._action(view, "&Next image", "Ctrl+Down", lambda: window.step(1))
+        self._action(view, "&Previous image", "Ctrl+Up", lambda: window.step(-1))
+        for index, title in enumerate(TABS):
+            self._action(view, f"Show {title.lower()}", f"Ctrl+{index + 1}",
+                         lambda checked=False, i=index: window.tabs.setCurrentIndex(i))
+        devices = view.addMenu("&Device")
+        self.device: dict[str, QAction] = {}
+        for device in ("auto", "cpu", "cuda"):
+            action = self._action(devices, device, None, lambda checked=False, d=device: self.set_device(d))
+            action.setCheckable(True)
+            action.setChecked(device == studio.device)
+            self.device[device] = action
+        precisions = view.addMenu("P&recision")
+        group = QActionGroup(self)
+        self.precision: dict[str, QAction] = {}
+        for precision in PRECISION_CHOICES:
+            text = "auto (int8 on the CPU, fp16 on CUDA, when the model has them)" if precision == "auto" else precision
+            action = self._action(precisions, text, None, lambda checked=False, p=precision: studio.set_precision(p))
+            action.setCheckable(True)
+            group.addAction(action)
+            self.precision[precision] = action
+        models = bar.addMenu("&Models")
+        self._action(models, "&Choose model…", "Ctrl+Shift+M", window.picker.open_popup)
+        self._action(models, "&Refresh models folder", QKeySequence.StandardKey.Refresh, studio.refresh_models)
+        self._action(models, "&Show models folder", None,
+                     lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(window.catalog.models_dir))))
+
+    def _action(self, menu, text, shortcut, slot) -> QAction:
+        action = QAction(text, self.window)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def set_device(self, device: str) -> None:
+        for name, action in self.device.items():
+            action.setChecked(name == device)
+        self.window.studio.set_device(device)
