@@ -118,6 +118,18 @@ def test_model_switch_while_images_are_queued(window, qtbot, images, models_dir)
     assert window.picker.button.text().startswith("resnext29-random")
 
 
+def test_cancel_leaves_the_rest_unclassified_and_nothing_runs_on(window, qtbot, images):
+    drop(window, files([images / "img0.png"] * 300))
+    qtbot.waitUntil(lambda: any(e.result for e in window.studio.entries.values()), timeout=TIMEOUT)
+    window.cancel.click()
+    done = sum(1 for e in window.studio.entries.values() if e.result or e.error)
+    qtbot.wait(1000)  # a chunk in flight stops between two images; nothing more arrives
+    entries = list(window.studio.entries.values())
+    assert sum(1 for e in entries if e.result or e.error) == done and not any(e.error for e in entries)
+    assert done < 300 and f"cancelled: {300 - done} image(s) left unclassified" in window.notice.text()
+    assert not window.progress.isVisible()
+
+
 def test_a_model_that_fails_to_load_keeps_the_previous_one(window, qtbot, tmp_path):
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(b"definitely not protobuf")
