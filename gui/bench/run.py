@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..core.timing import run_case, timed
+from ..core.timing import run_case, steady_state, timed
 
 
 def _images(info, batch: int):
@@ -64,16 +64,15 @@ def time_app(model: str, device: str, count: int) -> dict:
         if loop.exec():
             return {"error": "the model did not load"}
         studio.queue_changed.connect(lambda done, total: loop.quit() if total and done == total else None)
-        timings = []
-        for _ in range(2):  # the first pass warms the session up
+        passes = []
+        for chosen in (photos, photos, photos * 3):  # the first pass warms the session up
             studio.clear()
             started = time.perf_counter()
-            studio.add_paths(photos)
+            studio.add_paths(chosen)
             loop.exec()
-            timings.append(time.perf_counter() - started)
+            passes.append({"latency_ms": (time.perf_counter() - started) * 1000, "runs": 1})
         app.processEvents()
-    return {"images_per_second": round(count / timings[-1], 2), "latency_ms": round(timings[-1] * 1000 / count, 3),
-            "runs": 1, "images": count}
+    return steady_state(passes[1], passes[2], count, 3 * count)
 
 
 def worker(kind: str, model: str, batch: int, threads: int, seconds: float, device: str) -> dict:
@@ -104,7 +103,9 @@ def worker(kind: str, model: str, batch: int, threads: int, seconds: float, devi
         folder = tempfile.TemporaryDirectory()
         photos = _photos(Path(folder.name), max(32, 4 * batch))
         engine = Engine(pool)
-        result = timed(lambda: list(engine.classify_files(info, photos, batch_size=batch)), len(photos), seconds)
+        runs = [timed(lambda: list(engine.classify_files(info, chosen, batch_size=batch)), len(chosen), seconds / 2)
+                for chosen in (photos, photos * 3)]
+        result = steady_state(*runs, len(photos), 3 * len(photos))
         folder.cleanup()
     elif kind == "raw":
         x = np.random.default_rng(0).standard_normal(
@@ -182,7 +183,8 @@ def bench(model: Path, batch: int, threads: int, seconds: float, device: str, wi
         ratios["jpeg_12mp_to_top5_vs_inference"] = round(jpeg / single, 3)
     for key in ("photos_to_results", "app"):
         if raw and report[key].get("images_per_second"):
-            # Time per image against the raw session's on decoded tensors: decoding's cost not hidden.
+            # Steady-state time per image against the raw session's on decoded tensors: what decoding
+            # costs beyond what overlapping it with inference hides (#16 asked for at most 1.15x).
             ratios[f"{key}_time_vs_raw"] = round(raw / report[key]["images_per_second"], 3)
     if raw and report.get("torch_eager", {}).get("images_per_second"):
         ratios["ort_vs_torch"] = round(raw / report["torch_eager"]["images_per_second"], 3)

@@ -32,6 +32,15 @@ def timed(step: Callable[[], object], images: int, seconds: float, min_runs: int
             "runs": len(times)}
 
 
+def steady_state(small: dict, large: dict, small_images: int, large_images: int) -> dict:
+    """Per-image cost once a pipeline runs: the difference of runs over two image counts, so that what
+    each run pays once (start-up, filling and draining a prefetch queue) drops out."""
+    per_image_ms = (large["latency_ms"] - small["latency_ms"]) / (large_images - small_images)
+    return {"images_per_second": round(1000 / per_image_ms, 2) if per_image_ms > 0 else None,
+            "latency_ms": round(per_image_ms, 3), "runs": small["runs"] + large["runs"],
+            "images": [small_images, large_images]}
+
+
 def run_case(module: str, *args: str) -> dict:
     """``python -m module args...`` in a fresh process: its last stdout line as JSON, or {"error": reason}."""
     out = subprocess.run([sys.executable, "-m", module, *map(str, args)], capture_output=True, text=True)
