@@ -19,6 +19,11 @@ from .state import BATCH, Studio
 from .workers import Worker
 
 
+def heat_at(heat: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A class activation map resized to the preview it is drawn over, in [0, 1]."""
+    return np.clip(np.asarray(Image.fromarray(heat, mode="F").resize(size, Image.Resampling.BILINEAR)), 0, 1)
+
+
 class Analyses(QObject):
     details_ready = Signal(object)  # Details
     responses_ready = Signal(object, int)  # mean layer responses over the loaded images, and how many
@@ -61,8 +66,7 @@ class Analyses(QObject):
                 details.maps = engine.feature_maps(info, model_image, block, top_n, weakest)
             if activations and info.has_cam:
                 found = engine.cam(info, model_image, class_index)
-                heat = Image.fromarray(found.heat, mode="F").resize(preview.size, Image.Resampling.BILINEAR)
-                details.cam = np.clip(np.asarray(heat), 0, 1)
+                details.cam = heat_at(found.heat, preview.size)
                 details.cam_class, details.cam_probability = found.class_index, found.probability
             emit(DetailsDone(ticket, details))
 
@@ -93,10 +97,9 @@ class Analyses(QObject):
                 batch = engine.model_input(info, model_image)[None]
                 (result,) = engine.classify_arrays(info, batch, [path], k=3)
                 found = engine.cam(info, model_image)
-                heat = Image.fromarray(found.heat, mode="F").resize(preview.size, Image.Resampling.BILINEAR)
                 sides.append(WhySide(
                     f"{info.variant}: {result.predictions[0].label} {result.predictions[0].percent}",
-                    np.clip(np.asarray(heat), 0, 1),
+                    heat_at(found.heat, preview.size),
                     [f"{p.label} — {p.percent}" for p in result.predictions]
                     + (["unlike the training data"] if result.out_of_distribution else []),
                     engine.layer_responses(info, batch)[0]))
