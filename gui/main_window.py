@@ -20,7 +20,7 @@ from .core.text import shown
 from .analyses import Analyses
 from .menus import PRECISION_CHOICES, TABS, Menus
 from .window_settings import restore, save, stored
-from .workers import url_to_path
+from .workers import collect_garbage_on_the_gui_thread, url_to_path
 from .model_actions import ModelActions
 from .plain_text import plain_label, tooltip, warning_label
 from .messages import Details, ImageEntry
@@ -41,6 +41,7 @@ class MainWindow(QMainWindow):
     def __init__(self, catalog: Catalog, settings: QSettings, device: str | None = None,
                  model: str | None = None) -> None:
         super().__init__()
+        collect_garbage_on_the_gui_thread()
         self.settings = settings
         self.catalog = catalog
         device = device or stored(settings, "device", "auto", str)
@@ -142,8 +143,8 @@ class MainWindow(QMainWindow):
         self.structure.notice.connect(self.show_notice)
         self.studio.models_listed.connect(self._models_listed)
         self.picker.chosen.connect(self._offer_chosen)
-        self.actions = ModelActions(self, self.studio, catalog, self.export_bar, self.busy, self.status_line,
-                                    self.show_notice)
+        self.actions = ModelActions(self, self.studio, catalog, self.export_bar, self.busy, self.status_line)
+        self.actions.notice.connect(self.show_notice)
         self.picker.reveal_requested.connect(self.actions.reveal)
         self.picker.delete_requested.connect(self.actions.delete)
         self.picker.twin_requested.connect(self.actions.make_twin)

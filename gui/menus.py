@@ -10,12 +10,14 @@ PRECISION_CHOICES = ("auto", "fp32", "fp16", "int8")
 
 
 class Menus(QObject):
-    """Built on ``window`` (a MainWindow); keeps the actions the toolbar and the settings need."""
+    """Built on ``window`` (a MainWindow); keeps the actions the toolbar and the settings need.
+
+    No Python reference back to the window (see ``ModelActions``): actions are parented to it in Qt.
+    """
 
     def __init__(self, window) -> None:
         super().__init__(window)
-        self.window = window
-        studio = window.studio
+        self.studio = studio = window.studio
         bar = window.menuBar()
         files = bar.addMenu("&File")
         self.open = self._action(files, "&Open images…", QKeySequence.StandardKey.Open, window.open_files)
@@ -55,7 +57,7 @@ class Menus(QObject):
                      lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(window.catalog.models_dir))))
 
     def _action(self, menu, text, shortcut, slot) -> QAction:
-        action = QAction(text, self.window)
+        action = QAction(text, self.parent())
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
         action.triggered.connect(slot)
@@ -65,4 +67,4 @@ class Menus(QObject):
     def set_device(self, device: str) -> None:
         for name, action in self.device.items():
             action.setChecked(name == device)
-        self.window.studio.set_device(device)
+        self.studio.set_device(device)

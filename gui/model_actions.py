@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from typing import Callable
 
-from PySide6.QtCore import QObject, Qt, QUrl
+from PySide6.QtCore import QObject, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
@@ -26,11 +25,16 @@ MIN_CALIBRATION_IMAGES = 64
 
 
 class ModelActions(QObject):
+    """Owned by the window through Qt's parent link only: a Python reference back to it would make a
+    cycle, and Python's collector may break cycles on a worker thread, where deleting a widget deadlocks."""
+
+    notice = Signal(str)
+
     def __init__(self, window: QWidget, studio: Studio, catalog: Catalog, export_bar: ExportBar, busy: BusyBar,
-                 status_line: StatusLine, notice: Callable[[str], None]) -> None:
+                 status_line: StatusLine) -> None:
         super().__init__(window)
-        self.window, self.studio, self.catalog = window, studio, catalog
-        self.export_bar, self.busy, self.status_line, self.notice = export_bar, busy, status_line, notice
+        self.studio, self.catalog = studio, catalog
+        self.export_bar, self.busy, self.status_line = export_bar, busy, status_line
         self.export_job: ExportJob | None = None
         self.calibrate_job: CalibrateJob | None = None
         self._fallback_variant: str | None = None  # the variant whose ImageNet download just failed
@@ -48,7 +52,7 @@ class ModelActions(QObject):
                       calibration: str | None = None) -> None:
         """Export ``variant`` in a child process; its files load by themselves when it has finished."""
         if self.export_job is not None:
-            self.notice(f"an export of {self.export_job.variant} is already running; cancel it first")
+            self.notice.emit(f"an export of {self.export_job.variant} is already running; cancel it first")
             return
         if precisions is None:
             handle = self.studio.handle
@@ -114,7 +118,7 @@ class ModelActions(QObject):
     def delete(self, offer: lineup.Offer) -> None:
         names = "\n".join(shown(p.name) for p in offer.paths())
         box = QMessageBox(QMessageBox.Icon.Question, "Delete model", f"Delete {shown(offer.title)}? These files are removed:"
-                          f"\n\n{names}", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self.window)
+                          f"\n\n{names}", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self.parent())
         box.setTextFormat(Qt.TextFormat.PlainText)
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
         if box.exec() != QMessageBox.StandardButton.Yes:
@@ -122,7 +126,7 @@ class ModelActions(QObject):
         try:
             lineup.delete(offer)
         except ModelRejected as exc:
-            self.notice(str(exc))
+            self.notice.emit(str(exc))
         self.studio.refresh_models()
 
     def _enough_images(self, folder: str, purpose: str) -> bool:
@@ -130,11 +134,11 @@ class ModelActions(QObject):
         images = (p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
         count = sum(1 for _ in itertools.islice(images, MIN_CALIBRATION_IMAGES))
         if count < MIN_CALIBRATION_IMAGES:
-            self.notice(f"{folder} holds {count} images; {purpose} needs {MIN_CALIBRATION_IMAGES} or more")
+            self.notice.emit(f"{folder} holds {count} images; {purpose} needs {MIN_CALIBRATION_IMAGES} or more")
         return count >= MIN_CALIBRATION_IMAGES
 
     def make_twin(self, offer: lineup.Offer) -> None:
-        folder = QFileDialog.getExistingDirectory(self.window, f"Images to calibrate int8 {offer.title} on "
+        folder = QFileDialog.getExistingDirectory(self.parent(), f"Images to calibrate int8 {offer.title} on "
                                                         f"({MIN_CALIBRATION_IMAGES} or more, like those you classify)")
         if not folder or not self._enough_images(folder, "int8 calibration"):
             return
@@ -143,7 +147,7 @@ class ModelActions(QObject):
 
     def choose_calibration(self, offer: lineup.Offer) -> None:
         folder = QFileDialog.getExistingDirectory(
-            self.window, f"{MIN_CALIBRATION_IMAGES} or more typical images for {offer.title}: the warning will flag "
+            self.parent(), f"{MIN_CALIBRATION_IMAGES} or more typical images for {offer.title}: the warning will flag "
                   f"what is unlike them")
         if folder:
             self.calibrate(offer, folder)
@@ -166,7 +170,7 @@ class ModelActions(QObject):
 
         def failed(reason: str) -> None:
             self.busy.stop(0)
-            self.notice(f"fitting the warning failed: {reason}")
+            self.notice.emit(f"fitting the warning failed: {reason}")
             self.calibrate_job = None
 
         job.finished.connect(done)

@@ -9,10 +9,22 @@ import urllib.parse
 from pathlib import Path
 from typing import Callable
 
+from pyqtgraph.util.garbage_collector import GarbageCollector
 from PySide6.QtCore import QObject, QRunnable, QUrl, Signal
 
 from .core.local_file import Rejected
 from .core.session import ProviderError
+
+_collector: GarbageCollector | None = None
+
+
+def collect_garbage_on_the_gui_thread() -> None:
+    """Python's cycle collector runs in whichever thread happens to allocate; a window it frees on a
+    worker thread deadlocks in Qt's destructor (seen in CI: a closed window collected inside a catalog
+    scan). pyqtgraph's GarbageCollector turns automatic collection off and collects on a GUI-thread timer."""
+    global _collector
+    if _collector is None:
+        _collector = GarbageCollector(interval=1.0)
 
 
 class WorkerSignals(QObject):
