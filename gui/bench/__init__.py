@@ -1,12 +1,10 @@
-"""Every benchmark, one timing loop (``core.timing.timed``) and one child-process runner (``run_case``).
+"""The benchmarks' driver: ``resnet-studio bench`` (``run``) and the window as a user feels it
+(``app_timing``: time to a shown window, event-loop stalls).
 
-- ``run``: ``resnet-studio bench``, the table in the README: raw ONNX Runtime session, the core,
-  photos to results (the ``predict`` pipeline), a 12 MP JPEG, the app's own path, and PyTorch eager
-  (fp32, channels-last, bf16 autocast), plus the export time for a variant;
-- ``eager``: the PyTorch cases, each in a child process so that torch never shares one with ONNX Runtime;
-- ``export`` and ``ort_outputs``: how long an export takes, and what activation outputs and int8 cost;
-- ``app_timing``: the window as a user feels it (time to a shown window, event-loop stalls).
-
-Every case reports ``images_per_second``, ``latency_ms`` and ``runs``; the machine is shared, so
-read the ratios within one run.
+Every case runs on one timing loop and one child-process runner (``core.timing``) and reports
+``images_per_second``, ``latency_ms`` and ``runs``. A case that needs torch lives in the layer that
+may import it and runs as a child process by module name, so nothing under gui/ imports torch:
+``models.eager_timing`` (eager fp32, channels-last, bf16), ``export.random_export`` (the export time)
+and ``export.benchmark`` (export, activation outputs and int8 costs). ``core.ort_timing`` times raw
+ONNX Runtime sessions. The machine is shared: read the ratios within one run.
 """

@@ -137,21 +137,6 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def export_variant(variant: str, precision: str, folder: Path) -> Path:
-    """A random-weights export of ``variant`` (speed does not depend on the weights)."""
-    from resnet_studio.export.api import export, prepare
-
-    prepared = prepare(variant)
-    path = folder / f"{variant}-{precision}.onnx"
-    samples = None
-    if precision == "int8":
-        rng = np.random.default_rng(0)
-        shape = (32, prepared.in_channels, prepared.image_size, prepared.image_size)
-        samples = rng.standard_normal(shape, dtype=np.float32)
-    export(prepared, path, precision=precision, samples=samples, sample_name="synthetic", verify=False)
-    return path
-
-
 def bench(model: Path, batch: int, threads: int, seconds: float, device: str, with_torch: bool,
           baseline: Path | None = None) -> dict:
     from resnet_studio.gui.core.model_file import read_model
@@ -172,7 +157,7 @@ def bench(model: Path, batch: int, threads: int, seconds: float, device: str, wi
     if with_torch and info.variant:
         for mode, key in (("fp32", "torch_eager"), ("channels_last", "torch_eager_channels_last"),
                           ("bf16", "torch_eager_bf16")):
-            report[key] = run_case("resnet_studio.gui.bench.eager", info.variant, info.num_classes,
+            report[key] = run_case("resnet_studio.models.eager_timing", info.variant, info.num_classes,
                                    info.input_shape[0], info.preprocess["crop"], batch, threads, seconds, mode)
     raw = report["raw_session"].get("images_per_second")
     ratios = {}
@@ -239,24 +224,22 @@ def main(argv: list[str]) -> int:
     p.add_argument("--models-dir")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
-    try:
-        from resnet_studio.models.registry import VARIANTS
-    except ImportError:
-        VARIANTS = {}
+    from resnet_studio.models.registry import VARIANTS  # torch-free: the registry is plain data
     with tempfile.TemporaryDirectory() as tmp:
         baseline, exported = None, None
         if args.model in VARIANTS:
-            try:
-                started = time.perf_counter()
-                model = export_variant(args.model, args.precision, Path(tmp))
-                exported = {"variant": args.model, "precision": args.precision,
-                            "seconds": round(time.perf_counter() - started, 2)}
-                if args.precision != "fp32":
-                    baseline = export_variant(args.model, "fp32", Path(tmp))
-            except ImportError as exc:
-                print(f"resnet-studio bench: exporting a variant needs PyTorch ({exc.name} is missing)",
-                      file=sys.stderr)
+            model = Path(tmp) / f"{args.model}-{args.precision}.onnx"
+            # In a child process: torch is never imported where ONNX Runtime is timed.
+            made = run_case("resnet_studio.export.random_export", args.model, args.precision, model)
+            if args.precision != "fp32" and "error" not in made:
+                baseline = Path(tmp) / f"{args.model}-fp32.onnx"
+                failed = run_case("resnet_studio.export.random_export", args.model, "fp32", baseline)
+                made = failed if "error" in failed else made
+            if "error" in made:
+                print(f"resnet-studio bench: exporting {args.model} failed ({made['error']}); "
+                      f"exporting a variant needs PyTorch", file=sys.stderr)
                 return 2
+            exported = {"variant": args.model, "precision": args.precision, "seconds": made["seconds"]}
         else:
             try:
                 model = Catalog(args.models_dir).resolve(args.model).path

@@ -1,6 +1,6 @@
 """Time ONNX Runtime on the CPU in a process of its own (torch in the same process skews both).
 
-``python -m resnet_studio.gui.bench.ort_outputs MODEL --batch 8 [--outputs a,b] [--logits-only]``
+``python -m resnet_studio.gui.core.ort_timing MODEL --batch 8 [--outputs a,b] [--logits-only]``
 prints one JSON line: images per second and median latency.
 """
 
@@ -14,8 +14,8 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from resnet_studio.gui.core.graph import logits_only
-from resnet_studio.gui.core.timing import timed
+from .graph import logits_only
+from .timing import timed
 
 
 def session(model_bytes: bytes, threads: int) -> ort.InferenceSession:

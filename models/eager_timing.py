@@ -1,9 +1,10 @@
 """PyTorch eager timing for ``resnet-studio bench``, run in a process of its own.
 
-``python -m resnet_studio.gui.bench.eager VARIANT CLASSES CHANNELS SIZE BATCH THREADS SECONDS MODE``
+``python -m resnet_studio.models.eager_timing VARIANT CLASSES CHANNELS SIZE BATCH THREADS SECONDS MODE``
 prints one JSON line. MODE is what a PyTorch user would reach for: ``fp32``, ``channels_last``, or
 ``bf16`` (autocast, channels-last; only where the CPU has bf16 instructions, else it says so).
-It runs as a child of the bench, so the process that times ONNX Runtime never loads torch.
+It lives with the models, where torch may be imported (the app side, gui/, never imports it), and
+runs as a child of the bench, so no process times torch and ONNX Runtime together.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import torch
 
 from resnet_studio.gui.core.timing import timed
 
-from resnet_studio.models.registry import build_model
+from .registry import build_model
 
 MODES = ("fp32", "channels_last", "bf16")
 # x86 flags of native bf16 arithmetic; without them autocast emulates it, slower than fp32.
