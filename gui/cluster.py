@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from typing import Iterator
 
 import numpy as np
 
-from .core.engine import Engine, Result, decode
-from .core.intake import ImageRejected
+from .core.engine import Engine, Result, read_input
 from .core.model_file import ModelInfo, read_model
-from .core.preprocess import to_input
 from .core.session import SessionPool
 
 INSTALL = "pip install 'resnet-studio[cluster]' (or: pip install 'ray[data]')"
@@ -34,18 +31,10 @@ def decode_batch(batch: dict[str, np.ndarray], preprocess: dict) -> dict[str, np
     """Paths to model inputs; a file that cannot be read gets zeros and its reason."""
     channels = 1 if preprocess["color"] == "L" else 3
     blank = np.zeros((channels, int(preprocess["crop"]), int(preprocess["crop"])), np.float32)
-    inputs, errors, times = [], [], []
-    for path in batch["path"]:
-        started = time.perf_counter()
-        try:
-            inputs.append(to_input(decode(preprocess, str(path)), preprocess))
-            errors.append("")
-        except ImageRejected as exc:
-            inputs.append(blank)
-            errors.append(str(exc))
-        times.append(round((time.perf_counter() - started) * 1000, 3))
-    return {"path": batch["path"], "input": np.stack(inputs), "error": np.array(errors, dtype=object),
-            "decode_ms": np.array(times)}
+    read = [read_input(preprocess, str(path)) for path in batch["path"]]
+    return {"path": batch["path"], "input": np.stack([blank if array is None else array for array, _, _ in read]),
+            "error": np.array([error or "" for _, error, _ in read], dtype=object),
+            "decode_ms": np.array([ms for _, _, ms in read])}
 
 
 class Classifier:
@@ -66,8 +55,7 @@ class Classifier:
                 results[i] = result
         for i, error in enumerate(batch["error"]):
             if error:
-                results[i] = Result(sources[i], self.info.name, self.info.weights_source, error=str(error),
-                                    precision=self.info.precision)
+                results[i] = Result.failure(self.info, sources[i], str(error))
         for result, decode_ms in zip(results, batch["decode_ms"]):
             result.decode_ms = float(decode_ms)
         return {"result": np.array([json.dumps(r.to_json()) for r in results], dtype=object)}

@@ -323,8 +323,7 @@ class Studio(QObject):
             if entry.result is not None:
                 out.append(entry.result)
             elif entry.error is not None and self.info is not None:
-                out.append(Result(entry.path, self.info.name, self.info.weights_source, error=entry.error,
-                                  precision=self.info.precision))
+                out.append(Result.failure(self.info, entry.path, entry.error))
         return out
 
     def shutdown(self) -> None:

@@ -74,6 +74,11 @@ class Result:
         return asdict(self)
 
     @classmethod
+    def failure(cls, info: ModelInfo, source: str, reason: str) -> Result:
+        """An image that could not be classified, with the one-line reason."""
+        return cls(source, info.name, info.weights_source, error=reason, precision=info.precision)
+
+    @classmethod
     def from_json(cls, data: dict) -> Result:
         return cls(**{**data, "predictions": [Prediction(**p) for p in data["predictions"]]})
 
@@ -150,6 +155,23 @@ def decode(preprocess: dict, path: str | Path) -> Image.Image:
     return load_image(path, preprocess["color"], min_side=preprocess["resize"])
 
 
+def read_input(preprocess: dict, path: str | Path,
+               decoded_hook: Callable[[str, Image.Image], None] | None = None) -> tuple[np.ndarray | None, str | None, float]:
+    """One file to the model's input, or the reason it cannot be read; with the milliseconds it took.
+
+    The one intake step of local ``predict``, the app and ``predict --ray``.
+    """
+    started = time.perf_counter()
+    try:
+        image = decode(preprocess, path)
+        if decoded_hook is not None:
+            decoded_hook(str(path), image)
+        array, error = to_input(image, preprocess), None
+    except ImageRejected as exc:
+        array, error = None, str(exc)
+    return array, error, round((time.perf_counter() - started) * 1000, 3)
+
+
 class Engine:
     def __init__(self, pool: SessionPool | None = None) -> None:
         self.pool = pool or SessionPool()
@@ -197,15 +219,7 @@ class Engine:
                 for path in paths:
                     if stop.is_set():
                         return
-                    source, started = str(path), time.perf_counter()
-                    try:
-                        image = self.decode(info, path)
-                        if decoded_hook is not None:
-                            decoded_hook(source, image)
-                        item = (source, self.model_input(info, image), None)
-                    except ImageRejected as exc:
-                        item = (source, None, str(exc))
-                    item += (round((time.perf_counter() - started) * 1000, 3),)
+                    item = (str(path), *read_input(info.preprocess, path, decoded_hook))
                     while not stop.is_set():
                         try:
                             decoded.put(item, timeout=0.1)
@@ -243,7 +257,7 @@ class Engine:
                     raise error
                 if error is not None:
                     yield from flush(pending)
-                    yield Result(source, info.name, info.weights_source, error=error, precision=info.precision)
+                    yield Result.failure(info, source, error)
                     continue
                 pending.append((source, array, decode_ms))
                 if len(pending) >= batch_size:
