@@ -378,12 +378,12 @@ def main(argv: list[str] | None = None, finished: Callable[[Trained], None] | No
         return train(args, finished)
     except (DatasetError, FolderError, CheckpointError, UnknownVariantError, WeightsError, OSError,
             DistributedError, *errors) as exc:
-        print(f"resnet-studio train: {exc}", file=sys.stderr)
+        print(printable(f"resnet-studio train: {exc}"), file=sys.stderr)  # folder and file names among them
         return 2
     except torch.distributed.DistError as exc:
         # A peer died or stopped answering within --dist-timeout; torchrun ends the rest of the run.
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        print(f"resnet-studio train: another process of this run stopped ({first})", file=sys.stderr)
+        print(printable(f"resnet-studio train: another process of this run stopped ({first})"), file=sys.stderr)
         return 1
 
 
