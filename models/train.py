@@ -117,22 +117,19 @@ def normalise(batch: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> tor
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, data: Dataset, batch_size: int = 500,
-             world: World | None = None) -> tuple[float, np.ndarray]:
+def evaluate(model: torch.nn.Module, data: Dataset, world: World, batch_size: int = 500) -> tuple[float, np.ndarray]:
     """Top-1 accuracy and the confusion matrix (rows: true class); each process scores its share."""
     model.eval()
-    device = world.device if world else torch.device("cpu")
     mean, std = torch.tensor(data.mean).view(1, -1, 1, 1), torch.tensor(data.std).view(1, -1, 1, 1)
-    share = torch.arange(world.rank if world else 0, len(data), world.size if world else 1)
+    share = torch.arange(world.rank, len(data), world.size)
     k = len(data.classes)
     confusion = np.zeros((k, k), dtype=np.int64)
     for start in range(0, len(share), batch_size):
         index = share[start:start + batch_size]
-        x = normalise(data.images[index], mean, std).to(device)
+        x = normalise(data.images[index], mean, std).to(world.device)
         pred = model(x).argmax(1).cpu().numpy()
         np.add.at(confusion, (data.labels[index].numpy(), pred), 1)
-    if world is not None:
-        confusion = summed(world, confusion)
+    confusion = summed(world, confusion)
     return float(np.trace(confusion) / confusion.sum()), confusion
 
 
@@ -227,7 +224,7 @@ def _train(args: argparse.Namespace, world: World, finished: Callable[[Trained],
 
     meta = {"variant": variant.name, "in_channels": in_channels, "num_classes": len(train_set.classes),
             "labels": train_set.classes, "dataset": train_set.name, "input_size": input_size,
-            "mean": train_set.mean, "std": train_set.std, "weights_init": args.weights, "processes": world.size,
+            "mean": train_set.mean, "std": train_set.std, "weights_init": args.weights,
             "command": "resnet-studio train " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["train"] else sys.argv[1:])}
     mean = torch.tensor(train_set.mean).view(1, -1, 1, 1)
     std = torch.tensor(train_set.std).view(1, -1, 1, 1)
@@ -269,7 +266,7 @@ def _train(args: argparse.Namespace, world: World, finished: Callable[[Trained],
                    "test_error": None}
             text = f"epoch {epoch}/{args.epochs}: loss {loss_sum / seen:.4f} train acc {correct / seen:.2%}"
             if epoch % args.eval_every == 0 or epoch == args.epochs:
-                held_out = evaluate(model, val_set, world=world)[0]
+                held_out = evaluate(model, val_set, world)[0]
                 row["test_error"] = round(1 - held_out, 5)
                 text += f" {'val' if args.data else 'test'} acc {held_out:.2%}"
             row["seconds"] = round(time.monotonic() - started, 1)
@@ -284,7 +281,7 @@ def _train(args: argparse.Namespace, world: World, finished: Callable[[Trained],
                   f"(resume with --resume)", file=sys.stderr)
         return 130
 
-    accuracy, confusion = evaluate(model, val_set, world=world)
+    accuracy, confusion = evaluate(model, val_set, world)
     if not world.main:
         return 0
     wall = time.monotonic() - started
