@@ -77,7 +77,9 @@ def predict(argv: list[str]) -> int:
                    help="with --ray: ONNX Runtime actors (default: one per GPU, else one per CPU)")
     _common(p)
     args = p.parse_args(argv)
-    if args.output and Path(args.output).suffix.lower() not in (".jsonl", ".csv"):
+    from .core.report import STREAM_SUFFIXES
+
+    if args.output and Path(args.output).suffix.lower() not in STREAM_SUFFIXES:
         print("resnet-studio predict: --output: choose a .jsonl or .csv file name", file=sys.stderr)
         return 2
     from . import lineup
@@ -131,12 +133,7 @@ def predict(argv: list[str]) -> int:
     if args.json:
         print(json.dumps({"model": model_json(info), "results": results, "images": total, "failed": failed},
                          indent=2))
-    elif total == 0:
-        print("no images found", file=sys.stderr)
-    elapsed = time.perf_counter() - started
-    if total:
-        print(f"{total} image(s) in {elapsed:.1f} s ({total / elapsed:.1f} img/s), {failed} failed", file=sys.stderr)
-    return 1 if failed or total == 0 else 0
+    return _summary(total, failed, started)
 
 
 def _cluster_errors() -> tuple[type[Exception], ...]:
@@ -154,12 +151,17 @@ def _stream(results, output: str, k: int, started: float) -> int:
     except (ProviderError, RunFailed, ReportError, *_cluster_errors()) as exc:
         print(printable(f"resnet-studio predict: {exc}"), file=sys.stderr)
         return 2
+    return _summary(total, failed, started, f"; results in {output}")
+
+
+def _summary(total: int, failed: int, started: float, where: str = "") -> int:
+    """The closing line on stderr, and the exit code: 1 when any image failed or none was found."""
     elapsed = time.perf_counter() - started
     if total == 0:
         print("no images found", file=sys.stderr)
     else:
-        print(printable(f"{total} image(s) in {elapsed:.1f} s ({total / elapsed:.1f} img/s), {failed} failed; "
-                        f"results in {output}"), file=sys.stderr)
+        print(printable(f"{total} image(s) in {elapsed:.1f} s ({total / elapsed:.1f} img/s), {failed} failed{where}"),
+              file=sys.stderr)
     return 1 if failed or total == 0 else 0
 
 

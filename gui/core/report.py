@@ -18,6 +18,7 @@ from .local_file import atomic_path
 
 FORMAT = "resnet-studio results"
 VERSION = 1
+STREAM_SUFFIXES = (".jsonl", ".csv")  # what predict --output streams to
 FIELDS = ["path", "model", "weights", "precision", "provider", "out_of_distribution", "ood_score", "error"]
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP, "CSV Injection"),
 # and labels and file names are untrusted: such cells get a leading apostrophe, removed on reading.
@@ -90,7 +91,7 @@ def stream(path: str | os.PathLike, results: Iterable[Result], top_k: int) -> tu
     """
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix not in (".csv", ".jsonl"):
+    if suffix not in STREAM_SUFFIXES:
         raise ReportError(f"{path.name}: choose a .jsonl or .csv file name")
     total = failed = 0
     try:
