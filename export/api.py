@@ -21,9 +21,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from resnet_studio.gui.core.file_contract import ActivationOutputs, FileMetadata
+from resnet_studio.core.file_contract import ActivationOutputs, FileMetadata
 from resnet_studio.models import build_model, describe, get_variant
-from resnet_studio.gui.core.local_file import atomic_path
+from resnet_studio.core.local_file import atomic_path
 from resnet_studio.models.registry import IMAGENET_MEAN, IMAGENET_STD, Variant
 from resnet_studio.models.weights import apply_state_dict, imagenet_entry, resolve_weights
 
@@ -282,7 +282,7 @@ def _finish_graph(path: Path, meta: FileMetadata, activations: bool) -> None:
     model.producer_name, model.producer_version = PRODUCER, meta.producer["version"]
     onnx.helper.set_model_props(model, meta.to_props())
     if not activations:
-        from resnet_studio.gui.core.graph import logits_only
+        from resnet_studio.core.graph import logits_only
 
         model = onnx.shape_inference.infer_shapes(logits_only(model))
     onnx.save_model(model, str(path))
@@ -386,7 +386,7 @@ def export(prepared: Prepared, output: Path, *, precision: str = "fp32", opset: 
 
 def _check_readable(prepared: Prepared) -> None:
     """The reader's own checks, before anything is written: never export a file the app would refuse."""
-    from resnet_studio.gui.core.model_file import ModelRejected, check_labels, check_preprocess
+    from resnet_studio.core.model_file import ModelRejected, check_labels, check_preprocess
 
     try:
         check_labels(prepared.labels, "the labels", ModelRejected)

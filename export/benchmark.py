@@ -15,11 +15,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from resnet_studio.gui.core.timing import run_case
+from resnet_studio.core.timing import run_case
 
 
 def ort_time(path: Path, batch: int, seconds: float, *flags: str) -> dict:
-    return run_case("resnet_studio.gui.core.ort_timing", path, "--batch", batch, "--seconds", seconds, *flags)
+    return run_case("ort_timing", path, "--batch", batch, "--seconds", seconds, *flags)
 
 
 def main() -> None:

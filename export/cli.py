@@ -10,9 +10,9 @@ import time
 import traceback
 from pathlib import Path
 
-from resnet_studio.gui.core.arguments import Parser, int_in
-from resnet_studio.gui.core.limits import MAX_CLASSES, MAX_INPUT_SIDE
-from resnet_studio.gui.core.text import printable
+from resnet_studio.core.arguments import Parser, int_in
+from resnet_studio.core.limits import MAX_CLASSES, MAX_INPUT_SIDE
+from resnet_studio.core.text import printable
 from resnet_studio.models.registry import VARIANTS, UnknownVariantError, get_variant
 
 EXAMPLES = """examples:
@@ -118,8 +118,8 @@ def stage_printer(args: argparse.Namespace):
 
 
 def export_one(args: argparse.Namespace, variant: str, output: Path):
-    from resnet_studio.export.api import export, prepare
-    from resnet_studio.export.scoring import fashion_mnist_samples, folder_samples
+    from .api import export, prepare
+    from .scoring import fashion_mnist_samples, folder_samples
 
     progress = stage_printer(args)
     prepared = prepare(variant, args.weights, args.num_classes, args.image_size, progress=progress)
@@ -137,7 +137,7 @@ def export_one(args: argparse.Namespace, variant: str, output: Path):
                     activations=not args.no_activations, verify=not args.no_verify,
                     samples=samples, sample_name=sample_name, progress=progress)
     if prepared.dataset == "Fashion-MNIST" and not args.no_verify:
-        from resnet_studio.export.scoring import fashion_mnist_test, record_accuracy
+        from .scoring import fashion_mnist_test, record_accuracy
 
         progress("score", None, None)
         test_images, test_labels, test_name = fashion_mnist_test(prepared.preprocess)
@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     # The app cancels with SIGTERM: unwinding as for Ctrl-C removes every temp file.
     signal.signal(signal.SIGTERM, _interrupt)
-    from resnet_studio.export.errors import ExportError
+    from .errors import ExportError
     from resnet_studio.models.checkpoint import CheckpointError
     from resnet_studio.models.fashion_mnist import DatasetError
     from resnet_studio.models.weights import DownloadError, WeightsError

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from resnet_studio.gui.core.file_contract import encode
-from resnet_studio.gui.core.graph import logits_only_bytes
-from resnet_studio.gui.core.local_file import atomic_path
+from resnet_studio.core.file_contract import encode
+from resnet_studio.core.graph import logits_only_bytes
+from resnet_studio.core.local_file import atomic_path
 
 
 def _cpu_session(path: Path, pruned: bool = False, also: tuple[str, ...] = ()):

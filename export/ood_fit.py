@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from resnet_studio.gui.core.ood import OutOfDistribution, auroc, fit, small_sample_shrinkage
+from resnet_studio.core.ood import OutOfDistribution, auroc, fit, small_sample_shrinkage
 
 HELD_IN_SHARE = 0.96  # the 95th percentile flagged 5.4% of the unseen test half; this keeps it under 5%
 FASHION_MNIST = "10 kinds of clothing, greyscale, on black"
@@ -31,7 +31,7 @@ MAX_FIT_IMAGES = 10_000  # enough for a covariance of 2,048 features; bounds the
 def features_of(path: Path, samples: np.ndarray, batch: int = 128) -> np.ndarray:
     """The pooled features of ``samples``, from the graph pruned to them: with every activation
     output kept, ONNX Runtime held over 20 GB for ResNeXt-29 on 60,000 images here."""
-    from resnet_studio.export.onnx_file import _cpu_session
+    from .onnx_file import _cpu_session
 
     session = _cpu_session(path, pruned=True, also=("features",))
     return np.concatenate([session.run(["features"], {"input": samples[i:i + batch]})[0]
@@ -44,7 +44,7 @@ def fit_file(path: Path, train: np.ndarray, train_labels: np.ndarray, held_in: n
 
     ``shrink``: lean the covariance on its diagonal as far as few images in many dimensions need.
     """
-    from resnet_studio.export.onnx_file import _set_metadata
+    from .onnx_file import _set_metadata
 
     classes = int(train_labels.max()) + 1
     features = features_of(path, train)
@@ -69,10 +69,10 @@ def fit_folder_split(path: Path, train: np.ndarray, train_labels: np.ndarray, he
 
 def calibrate(path: Path, folder: Path, description: str | None = None) -> dict:
     """Fit one centre to a folder of typical images: every fifth sets the threshold, the rest fit."""
-    from resnet_studio.export.errors import ExportError
-    from resnet_studio.export.onnx_file import _set_metadata
-    from resnet_studio.export.scoring import folder_samples
-    from resnet_studio.gui.core.model_file import read_model
+    from .errors import ExportError
+    from .onnx_file import _set_metadata
+    from .scoring import folder_samples
+    from resnet_studio.core.model_file import read_model
 
     info = read_model(path)
     samples, skipped = folder_samples(folder, info.preprocess, limit=MAX_FIT_IMAGES)
@@ -95,8 +95,8 @@ def calibrate(path: Path, folder: Path, description: str | None = None) -> dict:
 
 def fit_fashion_mnist(path: Path) -> dict:
     """Fit a Fashion-MNIST model; returns the flagged rates on the held-in and the unseen test halves."""
-    from resnet_studio.export.scoring import fashion_mnist_samples
-    from resnet_studio.gui.core.model_file import read_model
+    from .scoring import fashion_mnist_samples
+    from resnet_studio.core.model_file import read_model
     from resnet_studio.models.fashion_mnist import load_split
 
     preprocess = read_model(path).preprocess
@@ -110,8 +110,8 @@ def fit_fashion_mnist(path: Path) -> dict:
 
 def evaluate(path: Path, folder: Path) -> dict:
     """How a fitted file does on a folder of out-of-domain images, against the unseen test half."""
-    from resnet_studio.export.scoring import fashion_mnist_samples, folder_samples
-    from resnet_studio.gui.core.model_file import read_model
+    from .scoring import fashion_mnist_samples, folder_samples
+    from resnet_studio.core.model_file import read_model
 
     info = read_model(path)
     inside = info.ood.scores(features_of(path, fashion_mnist_samples(info.preprocess, 10_000)[5000:]))
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
                         "(for models whose training data is not at hand, such as the ImageNet exports)")
     p.add_argument("--describe", help="with --calibrate: what the folder holds, for the warning users read")
     args = p.parse_args(argv)
-    from resnet_studio.export.errors import ExportError
+    from .errors import ExportError
 
     for path in args.files:
         try:

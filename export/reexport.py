@@ -58,10 +58,10 @@ def state_from_onnx(path: Path, variant: str, num_classes: int, in_channels: int
 
 
 def reexport(old: Path, new: Path) -> None:
-    from resnet_studio.export.onnx_file import _cpu_session, _set_metadata
-    from resnet_studio.export.scoring import fashion_mnist_test
-    from resnet_studio.export.trained import export_trained
-    from resnet_studio.gui.core.model_file import read_model
+    from .onnx_file import _cpu_session, _set_metadata
+    from .scoring import fashion_mnist_test
+    from .trained import export_trained
+    from resnet_studio.core.model_file import read_model
     from resnet_studio.models.checkpoint import save_safetensors
 
     info = read_model(old)

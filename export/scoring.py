@@ -16,7 +16,7 @@ def fashion_mnist_samples(preprocess: dict[str, Any], count: int, split: str = "
     """The first ``count`` images of a Fashion-MNIST split, preprocessed as the model expects."""
     from PIL import Image
 
-    from resnet_studio.gui.core.preprocess import to_input
+    from resnet_studio.core.preprocess import to_input
     from resnet_studio.models.fashion_mnist import load_split
 
     images, _ = load_split(split, data_dir)
@@ -25,10 +25,10 @@ def fashion_mnist_samples(preprocess: dict[str, Any], count: int, split: str = "
 
 def folder_samples(folder: Path, preprocess: dict[str, Any], limit: int = 256) -> tuple[np.ndarray, list[str]]:
     """Preprocessed images from ``folder`` (recursively), plus one reason per file that could not be read."""
-    from resnet_studio.gui.core.intake import ImageRejected, load_image
+    from resnet_studio.core.intake import ImageRejected, load_image
 
     arrays, skipped = [], []
-    from resnet_studio.gui.core.preprocess import to_input
+    from resnet_studio.core.preprocess import to_input
 
     for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
         if len(arrays) >= limit:

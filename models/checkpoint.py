@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from resnet_studio.gui.core.local_file import atomic_path
+from resnet_studio.core.local_file import atomic_path
 
 
 class CheckpointError(Exception):

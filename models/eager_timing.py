@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from resnet_studio.gui.core.timing import timed
+from resnet_studio.core.timing import timed
 
 from .registry import build_model
 

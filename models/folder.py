@@ -17,9 +17,9 @@ class FolderError(Exception):
 
 def load_folder_split(root: Path, image_size: int, val_fraction: float, seed: int) -> tuple[Dataset, Dataset]:
     """Decode every image once at ``image_size`` and split each class by ``val_fraction`` (stratified)."""
-    from resnet_studio.gui.core.intake import ImageRejected, load_image
-    from resnet_studio.gui.core.model_file import check_labels
-    from resnet_studio.gui.core.preprocess import centre_crop, resize_shorter
+    from resnet_studio.core.intake import ImageRejected, load_image
+    from resnet_studio.core.model_file import check_labels
+    from resnet_studio.core.preprocess import centre_crop, resize_shorter
 
     if not root.is_dir():
         raise FolderError(f"{root}: not a folder")

@@ -16,14 +16,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from resnet_studio.gui.core.arguments import Parser, float_in, int_in
-from resnet_studio.gui.core.limits import MAX_INPUT_SIDE
-from resnet_studio.gui.core.text import printable
+from resnet_studio.core.arguments import Parser, float_in, int_in
+from resnet_studio.core.limits import MAX_INPUT_SIDE
+from resnet_studio.core.text import printable
 
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 
-from . import distributed
+from resnet_studio.models import distributed
 from .checkpoint import atomic_save_torch, load_checkpoint, save_safetensors
 from .dataset import Dataset
 from .distributed import World, summed

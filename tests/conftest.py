@@ -12,8 +12,8 @@ def open_window(qtbot, tmp_path):
     """Open the main window on a model, with settings in a temp file; wait until the model is loaded."""
     from PySide6.QtCore import QSettings
 
-    from resnet_studio.gui.core.catalog import Catalog
-    from resnet_studio.gui.main_window import MainWindow
+    from resnet_studio.core.catalog import Catalog
+    from resnet_studio.gui.qt.main_window import MainWindow
 
     opened = []
 

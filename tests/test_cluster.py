@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from resnet_studio.gui.core import report
+from resnet_studio.core import report
 
 STUDIO = str(Path(sys.executable).with_name("resnet-studio"))
 MODEL = "resnet20-fashion-mnist"
@@ -82,7 +82,7 @@ def test_streamed_csv_reads_back_as_the_json_lines(tmp_path):
 def test_ray_missing_or_a_bad_output_name_is_one_line(tmp_path):
     Image.new("RGB", (32, 32)).save(tmp_path / "one.png")
     script = ("import sys; sys.modules['ray'] = None\n"  # as if Ray were not installed
-              "from resnet_studio.gui.cli import main\n"
+              "from resnet_studio.gui.cli.main import main\n"
               f"sys.exit(main(['predict', {str(tmp_path / 'one.png')!r}, '--model', {MODEL!r}, '--ray', "
               f"'--output', {str(tmp_path / 'out.jsonl')!r}]))")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)

@@ -10,13 +10,13 @@ import pytest
 from PIL import Image
 
 from onnx_builders import colour_cam_model, save, third_party_classifier
-from resnet_studio.gui.cli import main as studio_main
-from resnet_studio.gui.core.catalog import Catalog
-from resnet_studio.gui.core.engine import Engine, normalise_maps, percent, softmax
-from resnet_studio.gui.core.intake import ImageRejected, load_image
-from resnet_studio.gui.core.model_file import ModelRejected, read_model
-from resnet_studio.gui.core.preprocess import as_picture, covers_whole, crop_box, describe_input, to_input
-from resnet_studio.gui.core.session import CPU, ProviderError, SessionPool, cuda_unavailable_reason
+from resnet_studio.gui.cli.main import main as studio_main
+from resnet_studio.core.catalog import Catalog
+from resnet_studio.core.engine import Engine, normalise_maps, percent, softmax
+from resnet_studio.core.intake import ImageRejected, load_image
+from resnet_studio.core.model_file import ModelRejected, read_model
+from resnet_studio.core.preprocess import as_picture, covers_whole, crop_box, describe_input, to_input
+from resnet_studio.core.session import CPU, ProviderError, SessionPool, cuda_unavailable_reason
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +38,8 @@ def imagenet_model(tmp_path_factory):
 
 
 def test_the_core_imports_neither_torch_nor_qt():
-    code = ("import sys; import resnet_studio.gui.core.engine, resnet_studio.gui.core.catalog, "
-            "resnet_studio.gui.cli; bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'PySide6')]; "
+    code = ("import sys; import resnet_studio.core.engine, resnet_studio.core.catalog, "
+            "resnet_studio.gui.cli.main; bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'PySide6')]; "
             "print(bad); sys.exit(bool(bad))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -166,7 +166,7 @@ def test_third_party_file_runs_on_imagenet_preprocessing(tmp_path):
 
 @pytest.mark.parametrize("fixture", ["small_model", "imagenet_model", "int8_model"])
 def test_pruning_the_serialized_model_equals_pruning_the_parsed_one(request, fixture):
-    from resnet_studio.gui.core.graph import logits_only, logits_only_bytes
+    from resnet_studio.core.graph import logits_only, logits_only_bytes
 
     path = request.getfixturevalue(fixture)
     data = path.read_bytes()
@@ -188,7 +188,7 @@ def test_pruning_the_serialized_model_equals_pruning_the_parsed_one(request, fix
 
 @pytest.fixture
 def int8_model():
-    from resnet_studio.gui.core.catalog import shipped_models_dir
+    from resnet_studio.core.catalog import shipped_models_dir
 
     return shipped_models_dir() / "resnext29-fashion-mnist-int8.onnx"
 
@@ -394,7 +394,7 @@ def test_models_cli_lists_entries(small_model, tmp_path, capsys):
 
 
 def test_bench_reports_every_case_and_the_ratios(small_model):
-    result = subprocess.run([sys.executable, "-m", "resnet_studio.gui.cli", "bench", "--model", str(small_model),
+    result = subprocess.run([sys.executable, "-m", "resnet_studio.gui.cli.main", "bench", "--model", str(small_model),
                              "--seconds", "0.2", "--batch", "4", "--device", "cpu", "--json"],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from resnet_studio.gui.core.engine import Engine
-from resnet_studio.gui.core.model_file import read_model
-from resnet_studio.gui.core.session import ProviderError, SessionPool
+from resnet_studio.core.engine import Engine
+from resnet_studio.core.model_file import read_model
+from resnet_studio.core.session import ProviderError, SessionPool
 from resnet_studio.models.fashion_mnist import DEFAULT_DIR
 
 

@@ -6,8 +6,8 @@ from dataclasses import fields
 
 import pytest
 
-from resnet_studio.gui.core.file_contract import FILE_SCHEMA, KINDS, ActivationOutputs, FileMetadata, encode
-from resnet_studio.gui.core.model_file import ModelRejected
+from resnet_studio.core.file_contract import FILE_SCHEMA, KINDS, ActivationOutputs, FileMetadata, encode
+from resnet_studio.core.model_file import ModelRejected
 
 
 def full() -> FileMetadata:

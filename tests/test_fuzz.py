@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from onnx_builders import colour_cam_model
-from resnet_studio.gui.core.intake import ImageRejected, load_image
-from resnet_studio.gui.core.model_file import ModelRejected, read_model
+from resnet_studio.core.intake import ImageRejected, load_image
+from resnet_studio.core.model_file import ModelRejected, read_model
 
 settings.register_profile("ci", max_examples=int(os.environ.get("FUZZ_EXAMPLES", "150")), deadline=None,
                           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

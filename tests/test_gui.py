@@ -15,8 +15,8 @@ from PySide6.QtGui import QImage  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from qt_events import drop, files  # noqa: E402
-from resnet_studio.gui.core.catalog import Catalog  # noqa: E402
-from resnet_studio.gui.main_window import MainWindow  # noqa: E402
+from resnet_studio.core.catalog import Catalog  # noqa: E402
+from resnet_studio.gui.qt.main_window import MainWindow  # noqa: E402
 
 TIMEOUT = 60_000
 
@@ -69,7 +69,7 @@ def test_an_untrained_model_never_headlines_a_class(window, qtbot, images):
 
 
 def test_the_list_and_the_panel_round_alike(qtbot, open_window, tmp_path):
-    from resnet_studio.gui.core.catalog import shipped_models_dir
+    from resnet_studio.core.catalog import shipped_models_dir
 
     window = open_window(tmp_path / "user", shipped_models_dir() / "resnet20-fashion-mnist.onnx")
     drop(window, files([shipped_models_dir() / "samples" / "bag-test18.png"]))
@@ -228,8 +228,8 @@ def test_the_app_process_never_imports_torch(models_dir, tmp_path):
         "import os, sys; os.environ['QT_QPA_PLATFORM'] = 'offscreen'\n"
         "from PySide6.QtWidgets import QApplication\n"
         "from PySide6.QtCore import QSettings\n"
-        "from resnet_studio.gui.main_window import MainWindow\n"
-        "from resnet_studio.gui.core.catalog import Catalog\n"
+        "from resnet_studio.gui.qt.main_window import MainWindow\n"
+        "from resnet_studio.core.catalog import Catalog\n"
         "app = QApplication([])\n"
         f"w = MainWindow(Catalog({str(models_dir)!r}), QSettings({str(tmp_path / 's.ini')!r}, "
         "QSettings.Format.IniFormat), 'cpu')\n"
@@ -247,8 +247,8 @@ def test_first_start_shows_the_samples_then_never_again(tmp_path):
         "import sys, time\n"
         "from PySide6.QtCore import QTimer\n"
         "from PySide6.QtWidgets import QApplication\n"
-        "from resnet_studio.gui.app import main\n"
-        "from resnet_studio.gui.main_window import MainWindow\n"
+        "from resnet_studio.gui.qt.app import main\n"
+        "from resnet_studio.gui.qt.main_window import MainWindow\n"
         "def report():\n"
         "    app = QApplication.instance()\n"
         "    window = next(w for w in app.topLevelWidgets() if isinstance(w, MainWindow))\n"
@@ -268,7 +268,7 @@ def test_first_start_shows_the_samples_then_never_again(tmp_path):
 def test_signal_emit_keeps_reference_counts():
     # PySide6 6.12.0 returned True from emit() without a reference; the app aborted after a few
     # thousand signals. pyproject excludes that release; this guards against its return.
-    from resnet_studio.gui.workers import WorkerSignals
+    from resnet_studio.gui.qt.workers import WorkerSignals
 
     signals = WorkerSignals()
     signals.result.connect(lambda message: None)
@@ -280,7 +280,7 @@ def test_signal_emit_keeps_reference_counts():
 
 def test_the_classes_a_model_knows_are_listed_and_searchable(qtbot, open_window, tmp_path):
     from onnx_builders import save, third_party_classifier
-    from resnet_studio.gui.core.catalog import shipped_models_dir
+    from resnet_studio.core.catalog import shipped_models_dir
 
     window = open_window(tmp_path / "user", shipped_models_dir() / "resnet20-fashion-mnist.onnx")
     panel = window.predictions

@@ -12,10 +12,10 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QImage
 
 from qt_events import drop, files
-from resnet_studio.gui.core import report
-from resnet_studio.gui.core.catalog import shipped_models_dir
-from resnet_studio.gui.core.colormap import VIRIDIS
-from resnet_studio.gui.core.engine import Prediction, Result
+from resnet_studio.core import report
+from resnet_studio.core.catalog import shipped_models_dir
+from resnet_studio.gui.viewmodel.colormap import VIRIDIS
+from resnet_studio.core.engine import Prediction, Result
 
 TIMEOUT = 60_000
 FASHION = shipped_models_dir() / "resnet20-fashion-mnist.onnx"
@@ -209,8 +209,8 @@ SCREEN_CHECK = textwrap.dedent("""
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
     app = QApplication([])
-    from resnet_studio.gui.core.catalog import Catalog
-    from resnet_studio.gui.main_window import MainWindow
+    from resnet_studio.core.catalog import Catalog
+    from resnet_studio.gui.qt.main_window import MainWindow
     folder = tempfile.mkdtemp()
     window = MainWindow(Catalog(folder), QSettings(folder + "/s.ini", QSettings.Format.IniFormat), "cpu")
     window.show()
@@ -245,7 +245,7 @@ def test_the_first_window_fits_a_1366x768_screen(tmp_path, dpr):
 def test_an_imported_model_gets_its_warning_fitted_to_a_folder_from_the_picker(qtbot, open_window, tmp_path):
     """What is honest for ImageNet exports: a warning fitted to the user's own typical images."""
     from resnet_studio.export.api import export, prepare
-    from resnet_studio.gui.core.model_file import read_model
+    from resnet_studio.core.model_file import read_model
 
     models = tmp_path / "models"
     models.mkdir()

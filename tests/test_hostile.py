@@ -12,11 +12,11 @@ import pytest
 import torch
 
 from hostile import MARKER_NAME, RunsCode, image_cases, model_cases
-from resnet_studio.gui.cli import expand
-from resnet_studio.gui.core.catalog import DEFAULT_MODEL, shipped_models_dir
-from resnet_studio.gui.core.engine import Engine
-from resnet_studio.gui.core.model_file import read_model
-from resnet_studio.gui.core.session import SessionPool
+from resnet_studio.gui.cli.main import expand
+from resnet_studio.core.catalog import DEFAULT_MODEL, shipped_models_dir
+from resnet_studio.core.engine import Engine
+from resnet_studio.core.model_file import read_model
+from resnet_studio.core.session import SessionPool
 
 DEFAULT = shipped_models_dir() / f"{DEFAULT_MODEL}.onnx"
 
@@ -34,7 +34,7 @@ def test_there_are_enough_cases(cases):
 
 def test_every_image_case_through_the_cli(cases):
     folder, found = cases
-    result = subprocess.run([sys.executable, "-m", "resnet_studio.gui.cli", "predict", *[c[1] for c in found],
+    result = subprocess.run([sys.executable, "-m", "resnet_studio.gui.cli.main", "predict", *[c[1] for c in found],
                              "--model", str(DEFAULT), "--json", "--device", "cpu"],
                             capture_output=True, timeout=600)
     assert result.returncode == 1  # some inputs failed, and the process ended normally
@@ -56,7 +56,7 @@ def test_every_image_case_through_the_cli(cases):
 def test_cli_prints_odd_file_names_without_crashing(cases):
     folder, found = cases
     odd = next(source for name, source, _ in found if name == "a non-UTF-8 file name")
-    result = subprocess.run([sys.executable, "-m", "resnet_studio.gui.cli", "predict", odd, "--model", str(DEFAULT),
+    result = subprocess.run([sys.executable, "-m", "resnet_studio.gui.cli.main", "predict", odd, "--model", str(DEFAULT),
                              "--device", "cpu"], capture_output=True, timeout=120)
     assert result.returncode == 0, result.stderr.decode(errors="replace")
     assert b"caf" in result.stdout
@@ -65,8 +65,8 @@ def test_cli_prints_odd_file_names_without_crashing(cases):
 def test_every_image_case_through_the_drop_path(cases, qtbot, tmp_path):
     from PySide6.QtCore import QSettings, QUrl
 
-    from resnet_studio.gui.core.catalog import Catalog
-    from resnet_studio.gui.main_window import MainWindow
+    from resnet_studio.core.catalog import Catalog
+    from resnet_studio.gui.qt.main_window import MainWindow
     from qt_events import drop
 
     folder, found = cases
@@ -99,7 +99,7 @@ def test_an_unreadable_file(tmp_path):
     path = tmp_path / "secret.png"
     Image.new("RGB", (8, 8)).save(path)
     path.chmod(0o000)
-    command = [sys.executable, "-c", "import sys; from resnet_studio.gui.core.intake import load_image, ImageRejected\n"
+    command = [sys.executable, "-c", "import sys; from resnet_studio.core.intake import load_image, ImageRejected\n"
                "try: load_image(sys.argv[1])\nexcept ImageRejected as e: print(e)\n", str(path)]
     if os.geteuid() == 0:
         # Root reads any file; without these two capabilities the permission bits apply to it too.
@@ -129,7 +129,7 @@ def test_a_file_deleted_between_listing_and_reading(tmp_path):
 def test_model_cases_are_refused_through_the_cli(tmp_path):
     image = shipped_models_dir() / "samples" / "bag-test18.png"
     for name, path, expect in model_cases(tmp_path / "models", DEFAULT):
-        result = subprocess.run([sys.executable, "-m", "resnet_studio.gui.cli", "predict", str(image),
+        result = subprocess.run([sys.executable, "-m", "resnet_studio.gui.cli.main", "predict", str(image),
                                  "--model", str(path)], capture_output=True, text=True, timeout=120)
         assert result.returncode == 2, name
         assert expect in result.stderr and "Traceback" not in result.stderr, f"{name}: {result.stderr}"

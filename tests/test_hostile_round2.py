@@ -21,17 +21,17 @@ from PySide6.QtCore import QSettings
 
 from onnx_builders import endless_loop_classifier, save, third_party_classifier
 from qt_events import drop, files
-from resnet_studio.gui.core.catalog import DEFAULT_MODEL, Catalog, shipped_models_dir
-from resnet_studio.gui.core.model_file import ModelRejected, read_model
-from resnet_studio.gui.core.session import RunFailed, SessionPool, cuda_reason, driver_problem
-from resnet_studio.gui.main_window import MainWindow
+from resnet_studio.core.catalog import DEFAULT_MODEL, Catalog, shipped_models_dir
+from resnet_studio.core.model_file import ModelRejected, read_model
+from resnet_studio.core.session import RunFailed, SessionPool, cuda_reason, driver_problem
+from resnet_studio.gui.qt.main_window import MainWindow
 
 DEFAULT = shipped_models_dir() / f"{DEFAULT_MODEL}.onnx"
 TIMEOUT = 60_000
 
 
 def cli(*args, timeout=120, **kwargs):
-    return subprocess.run([sys.executable, "-m", "resnet_studio.gui.cli", *map(str, args)], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "resnet_studio.gui.cli.main", *map(str, args)], capture_output=True,
                           text=True, timeout=timeout, errors="replace", **kwargs)
 
 
@@ -114,8 +114,8 @@ sys.path.insert(0, sys.argv[3])
 from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtWidgets import QApplication, QLabel, QToolTip
 from qt_events import drop, files
-from resnet_studio.gui.core.catalog import Catalog
-from resnet_studio.gui.main_window import MainWindow
+from resnet_studio.core.catalog import Catalog
+from resnet_studio.gui.qt.main_window import MainWindow
 
 app = QApplication([])
 window = MainWindow(Catalog(sys.argv[2]), QSettings("s.ini", QSettings.Format.IniFormat), "cpu", sys.argv[1])
@@ -197,7 +197,7 @@ def test_terminal_output_cannot_be_forged(tmp_path):
 
 
 def test_class_folder_names_follow_the_label_rules(tmp_path, monkeypatch):
-    from resnet_studio.gui.core import model_file
+    from resnet_studio.core import model_file
     from resnet_studio.models.folder import FolderError, load_folder_split
 
     # Linux caps a name at 255 bytes, under the 500-character label bound; a lower bound shows the wiring.
@@ -349,7 +349,7 @@ def test_a_16_bit_png_is_bounded_by_bytes(tmp_path):
     side = 9400
     Image.fromarray(np.tile(np.arange(side, dtype=np.uint16), (side, 1))).save(tmp_path / "deep.png")
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec, so a child would report pytest's own size.
-    code = ("import re, sys\nfrom resnet_studio.gui.core.intake import load_image\n"
+    code = ("import re, sys\nfrom resnet_studio.core.intake import load_image\n"
             "image = load_image(sys.argv[1], 'L')\n"
             "peak = int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)) // 1024\n"
             "print(image.size, peak)\n")
@@ -464,7 +464,7 @@ def test_a_missing_driver_is_told_apart_from_missing_cuda_libraries(tmp_path):
 def test_a_file_from_a_newer_version_says_so_and_accuracy_has_one_unit(tmp_path):
     from resnet_studio.export.api import export, prepare
     from resnet_studio.export.onnx_file import _set_metadata
-    from resnet_studio.gui.core.file_contract import FILE_SCHEMA
+    from resnet_studio.core.file_contract import FILE_SCHEMA
 
     path = tmp_path / "m.onnx"
     export(prepare("resnet20"), path)

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from qt_events import drop, files
-from resnet_studio.gui.core.catalog import shipped_models_dir
+from resnet_studio.core.catalog import shipped_models_dir
 
 MODELS = shipped_models_dir()
 TIMEOUT = 300_000
@@ -96,7 +96,7 @@ def test_predict_on_ten_thousand_images_streams(tmp_path):
     def run(target) -> tuple[float, str]:
         started = time.perf_counter()
         out = subprocess.run([sys.executable, "-c",
-                              "import resource, sys; from resnet_studio.gui.cli import main; code = main(sys.argv[1:]);"
+                              "import resource, sys; from resnet_studio.gui.cli.main import main; code = main(sys.argv[1:]);"
                               " print('maxrss_kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr);"
                               " sys.exit(code)", "predict", str(target), "--device", "cpu", "--top-k", "1"],
                              capture_output=True, text=True, timeout=900)

@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 
 from qt_events import drop, files
-from resnet_studio.gui.core.catalog import DEFAULT_MODEL, shipped_models_dir
-from resnet_studio.gui.core.model_file import read_model
-from resnet_studio.gui.core.ood import OutOfDistribution, auroc, fit
+from resnet_studio.core.catalog import DEFAULT_MODEL, shipped_models_dir
+from resnet_studio.core.model_file import read_model
+from resnet_studio.core.ood import OutOfDistribution, auroc, fit
 
 SHIPPED = sorted(shipped_models_dir().glob("*.onnx"))
 
@@ -54,7 +54,7 @@ def test_predict_json_carries_the_flag_and_a_model_without_parameters_has_none(t
     export(prepare("resnet20"), plain)
 
     def results(model):
-        out = subprocess.run([sys.executable, "-m", "resnet_studio.gui.cli", "predict", photo, shirt, "--model",
+        out = subprocess.run([sys.executable, "-m", "resnet_studio.gui.cli.main", "predict", photo, shirt, "--model",
                               model, "--json", "--device", "cpu"], capture_output=True, text=True, timeout=120)
         return json.loads(out.stdout)["results"]
 

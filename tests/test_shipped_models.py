@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from resnet_studio.gui.core.catalog import DEFAULT_MODEL, Catalog, shipped_models_dir
-from resnet_studio.gui.core.engine import Engine
-from resnet_studio.gui.core.model_file import read_model
-from resnet_studio.gui.core.session import SessionPool
+from resnet_studio.core.catalog import DEFAULT_MODEL, Catalog, shipped_models_dir
+from resnet_studio.core.engine import Engine
+from resnet_studio.core.model_file import read_model
+from resnet_studio.core.session import SessionPool
 from resnet_studio.models.fashion_mnist import DEFAULT_DIR
 
 SHIPPED = sorted(shipped_models_dir().glob("*.onnx"))
@@ -50,7 +50,7 @@ def test_accuracy_targets():
 def test_recorded_accuracy_is_reproduced(path):
     from PIL import Image
 
-    from resnet_studio.gui.core.preprocess import to_input
+    from resnet_studio.core.preprocess import to_input
     from resnet_studio.models.fashion_mnist import load_split
 
     info = read_model(path)

@@ -5,9 +5,9 @@ import onnxruntime as ort
 import pytest
 from PySide6.QtCore import Qt
 
-from resnet_studio.gui.core import block_graph
-from resnet_studio.gui.core.catalog import shipped_models_dir
-from resnet_studio.gui.core.model_file import read_model
+from resnet_studio.gui.viewmodel import block_graph
+from resnet_studio.core.catalog import shipped_models_dir
+from resnet_studio.core.model_file import read_model
 from resnet_studio.models import VARIANTS, build_model, describe
 
 FASHION = shipped_models_dir() / "resnet20-fashion-mnist.onnx"
@@ -188,7 +188,7 @@ def test_every_block_exports_its_branch_and_shortcut(tmp_path):
     assert not any(n.op_type == "Add" for n in onnx.load(str(tmp_path / "plain20.onnx")).graph.node)
     assert any(n.op_type == "Add" for n in onnx.load(str(tmp_path / "resnet18.onnx")).graph.node)
     # Plain classification prunes to logits: byte for byte the same graph as without the new outputs.
-    from resnet_studio.gui.core.graph import logits_only_bytes
+    from resnet_studio.core.graph import logits_only_bytes
 
     full = onnx.load(str(tmp_path / "resnet18.onnx"))
     kept = [o for o in full.graph.output if not o.name.endswith((".branch", ".shortcut"))]
@@ -214,8 +214,8 @@ def with_parts(tmp_path_factory):
 def test_what_a_block_adds_in_the_engine(with_parts):
     from PIL import Image
 
-    from resnet_studio.gui.core.engine import Engine
-    from resnet_studio.gui.core.session import SessionPool
+    from resnet_studio.core.engine import Engine
+    from resnet_studio.core.session import SessionPool
 
     info = read_model(with_parts / "resnet20-parts.onnx")
     engine = Engine(SessionPool("cpu"))

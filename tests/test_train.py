@@ -10,8 +10,8 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from resnet_studio.gui.cli import main as studio_main
-from resnet_studio.gui.core.model_file import read_model
+from resnet_studio.gui.cli.main import main as studio_main
+from resnet_studio.core.model_file import read_model
 from resnet_studio.models import build_model
 from resnet_studio.models.checkpoint import load_checkpoint, safetensors_metadata
 from resnet_studio.models.fashion_mnist import DEFAULT_DIR

@@ -13,9 +13,9 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QSettings, Qt
 
-from resnet_studio.gui import lineup
-from resnet_studio.gui.core.catalog import DEFAULT_MODEL, Catalog, shipped_models_dir
-from resnet_studio.gui.main_window import MainWindow
+from resnet_studio.gui.viewmodel import lineup
+from resnet_studio.core.catalog import DEFAULT_MODEL, Catalog, shipped_models_dir
+from resnet_studio.gui.qt.main_window import MainWindow
 from resnet_studio.models.registry import VARIANTS
 
 TIMEOUT = 120_000
@@ -102,7 +102,7 @@ def test_a_cached_checkpoint_is_said_so(tmp_path, offline):
 
 def _cli(*args, env_extra=None):
     env = {**os.environ, **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "resnet_studio.gui.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "resnet_studio.gui.cli.main", *args], capture_output=True, text=True,
                           timeout=120, env=env)
 
 

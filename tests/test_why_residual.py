@@ -7,9 +7,9 @@ import onnx
 import pytest
 
 from qt_events import drop, files
-from resnet_studio.gui.core import why_residual
-from resnet_studio.gui.core.catalog import shipped_models_dir
-from resnet_studio.gui.core.model_file import read_model
+from resnet_studio.gui.viewmodel import why_residual
+from resnet_studio.core.catalog import shipped_models_dir
+from resnet_studio.core.model_file import read_model
 from resnet_studio.models.fashion_mnist import DEFAULT_DIR
 
 DEPTHS = (20, 56)
@@ -49,7 +49,7 @@ def test_pairs_are_found_by_variant_and_history():
 
 @pytest.mark.skipif(not DEFAULT_DIR.exists(), reason="dataset-fashion-mnist is not installed")
 def test_a_two_epoch_run_records_two_rows_that_reach_the_model_file(tmp_path):
-    from resnet_studio.gui.cli import main as studio_main
+    from resnet_studio.gui.cli.main import main as studio_main
     from resnet_studio.models.checkpoint import safetensors_metadata
 
     out, model = tmp_path / "run", tmp_path / "plain20-tiny.onnx"

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import statistics
-import subprocess
-import sys
 import time
+from pathlib import Path
 from typing import Callable
+
+from . import children
 
 
 def timed(step: Callable[[], object], images: int, seconds: float, min_runs: int = 5, warmup: int = 2) -> dict:
@@ -41,9 +42,26 @@ def steady_state(small: dict, large: dict, small_images: int, large_images: int)
             "images": [small_images, large_images]}
 
 
-def run_case(module: str, *args: str) -> dict:
-    """``python -m module args...`` in a fresh process: its last stdout line as JSON, or {"error": reason}."""
-    out = subprocess.run([sys.executable, "-m", module, *map(str, args)], capture_output=True, text=True)
+def run_case(child: str, *args: object) -> dict:
+    """Child ``child`` (a name in ``children.MODULES``) in a fresh process: its last stdout line as JSON,
+    or {"error": reason}."""
+    out = children.run(child, *args)
     if out.returncode != 0:
         return {"error": (out.stderr.strip().splitlines() or ["no output"])[-1]}
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def photo_jpegs(folder: Path, count: int) -> list[Path]:
+    """``count`` 640x480 photo-like JPEGs (smooth colour and grain), the size a phone's preview saves."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(count):
+        base = rng.integers(0, 255, (30, 40, 3), dtype=np.uint8)
+        grain = rng.integers(-12, 12, (480, 640, 3))
+        picture = np.asarray(Image.fromarray(base).resize((640, 480), Image.Resampling.BICUBIC), np.int64) + grain
+        paths.append(folder / f"{i:04d}.jpg")
+        Image.fromarray(picture.clip(0, 255).astype(np.uint8)).save(paths[-1], quality=90)
+    return paths

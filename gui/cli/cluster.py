@@ -1,0 +1,110 @@
+"""``resnet-studio predict --ray``: the core's decode and classify steps, run on a Ray cluster.
+
+Ray Data streams the file paths through two stages: ``map_batches`` tasks decode and preprocess
+(the core's ``decode`` and ``to_input``), and an actor pool of ONNX Runtime sessions (one per GPU,
+or one per CPU with one thread each) classifies. Where both stages ask for the same resources (CPU
+workers) Ray fuses them, so each actor decodes its own batches. Results come back in input order.
+Every node reads the images and the model file by path, so they must sit at the same path on
+each node (shared storage); on one machine that is always so.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Iterator
+
+import numpy as np
+
+from resnet_studio.core.engine import Engine, Result, read_input
+from resnet_studio.core.model_file import ModelInfo, read_model
+from resnet_studio.core.session import SessionPool
+
+INSTALL = "pip install 'resnet-studio[cluster]' (or: pip install 'ray[data]')"
+
+
+class ClusterError(Exception):
+    """Why the Ray run cannot start; ``str()`` is one line."""
+
+
+def decode_batch(batch: dict[str, np.ndarray], preprocess: dict) -> dict[str, np.ndarray]:
+    """Paths to model inputs; a file that cannot be read gets zeros and its reason."""
+    channels = 1 if preprocess["color"] == "L" else 3
+    blank = np.zeros((channels, int(preprocess["crop"]), int(preprocess["crop"])), np.float32)
+    read = [read_input(preprocess, str(path)) for path in batch["path"]]
+    return {"path": batch["path"], "input": np.stack([blank if array is None else array for array, _, _ in read]),
+            "error": np.array([error or "" for _, error, _ in read], dtype=object),
+            "decode_ms": np.array([ms for _, _, ms in read])}
+
+
+class Classifier:
+    """One ONNX Runtime session in a Ray actor; each call classifies one batch of decoded images."""
+
+    def __init__(self, model_path: str, device: str, threads: int, k: int) -> None:
+        self.info: ModelInfo = read_model(model_path)
+        self.engine = Engine(SessionPool(device, threads=threads))
+        self.k = k
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        sources = [str(p) for p in batch["path"]]
+        good = [i for i, error in enumerate(batch["error"]) if not error]
+        results: list[Result | None] = [None] * len(sources)
+        if good:
+            classified = self.engine.classify_arrays(self.info, batch["input"][good], [sources[i] for i in good], self.k)
+            for i, result in zip(good, classified):
+                results[i] = result
+        for i, error in enumerate(batch["error"]):
+            if error:
+                results[i] = Result.failure(self.info, sources[i], str(error))
+        for result, decode_ms in zip(results, batch["decode_ms"]):
+            result.decode_ms = float(decode_ms)
+        return {"result": np.array([json.dumps(r.to_json()) for r in results], dtype=object)}
+
+
+def classify(info: ModelInfo, paths: list[str], address: str | None, k: int, batch_size: int, device: str,
+             workers: int | None = None) -> Iterator[Result]:
+    """Results for ``paths`` in their order, computed on the cluster at ``address`` (None: a local one)."""
+    try:
+        import ray
+        import ray.data
+    except ImportError:
+        raise ClusterError(f"--ray needs Ray Data: {INSTALL}") from None
+    for name in ("ray", "ray.data"):  # Ray's own progress lines would bury the one-line summary
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        ray.init(address=address or "local", include_dashboard=False, log_to_driver=False,
+                 logging_level=logging.ERROR)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise ClusterError(f"cannot reach the Ray cluster at {address or 'a new local one'}: {_first_line(exc)}") from None
+    try:
+        context = ray.data.DataContext.get_current()
+        context.execution_options.preserve_order = True
+        context.enable_progress_bars = False
+        resources = ray.cluster_resources()
+        gpus = int(resources.get("GPU", 0)) if device != "cpu" else 0
+        if device == "cuda" and not gpus:
+            raise ClusterError("--device cuda: the Ray cluster has no GPU")
+        # On CPUs Ray fuses the decoding into the actors, so one actor per CPU keeps every core busy
+        # (2 cores here: 2 actors ran 1.35x the images per second of 1).
+        pool = workers or (gpus if gpus else max(1, int(resources.get("CPU", 1))))
+        dataset = ray.data.from_items([{"path": p} for p in paths],
+                                      override_num_blocks=max(1, min(len(paths) // batch_size, 64 * pool)))
+        dataset = dataset.map_batches(decode_batch, fn_kwargs={"preprocess": info.preprocess},
+                                      batch_size=batch_size, batch_format="numpy")
+        dataset = dataset.map_batches(Classifier, fn_constructor_kwargs={
+            "model_path": str(info.path), "device": "cuda" if gpus else device, "threads": 1, "k": k},
+            batch_size=batch_size, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=pool),
+            num_gpus=1 if gpus else 0, num_cpus=0 if gpus else 1)
+        try:
+            for row in dataset.iter_rows():
+                yield Result.from_json(json.loads(row["result"]))
+        except ray.exceptions.RayError as exc:
+            cause = getattr(exc, "cause", None) or exc
+            raise ClusterError(f"a Ray worker failed: {_first_line(cause)}") from None
+    finally:
+        ray.shutdown()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__

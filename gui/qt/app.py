@@ -1,0 +1,54 @@
+"""``resnet-studio`` with no command: the desktop app. This process never imports torch."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="resnet-studio", description="See what a residual network does.")
+    p.add_argument("images", nargs="*", help="images or folders to classify at start")
+    p.add_argument("--model", help="a model name or an .onnx path (default: the last one used, else the "
+                                   "shipped resnet20-fashion-mnist)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default: the last one used, else auto")
+    p.add_argument("--models-dir", help="user models folder")
+    p.add_argument("--settings", help="settings file (INI) instead of the platform's")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from resnet_studio.core.catalog import Catalog, shipped_models_dir
+    from .main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("ResNet Studio")
+    app.setOrganizationName("ResNet Studio")
+    app.setStyle("Fusion")
+    settings = QSettings(args.settings, QSettings.Format.IniFormat) if args.settings else QSettings()
+    window = MainWindow(Catalog(args.models_dir), settings, args.device, args.model)
+    install_excepthook(window)
+    window.show()
+    if args.images:
+        window.studio.add_paths(args.images)
+    elif not settings.value("first_run_done", False, type=bool):
+        # The first start shows the shipped samples, so there is something real to look at.
+        window.studio.add_paths([str(shipped_models_dir() / "samples")])
+    settings.setValue("first_run_done", True)
+    return app.exec()
+
+
+def install_excepthook(window) -> None:
+    """The backstop: an exception that escapes a slot is shown, not fatal."""
+    previous = sys.excepthook
+
+    def hook(kind, value, traceback) -> None:
+        previous(kind, value, traceback)
+        first = str(value).strip().splitlines()[0] if str(value).strip() else ""
+        window.show_notice(f"internal error: {kind.__name__}: {first}")
+
+    sys.excepthook = hook

@@ -1,0 +1,319 @@
+"""Feature maps of one block (viridis, with its legend) and the class activation map over the image."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout,
+                               QPushButton, QScrollArea, QSizePolicy, QSlider, QSpinBox, QStackedWidget, QVBoxLayout,
+                               QWidget)
+
+from resnet_studio.gui.viewmodel.colormap import colorize, overlay
+from resnet_studio.core.engine import BlockParts, FeatureMaps, percent
+from resnet_studio.core.model_file import ModelInfo
+from resnet_studio.core.text import shown
+from ..plain_text import plain_label
+from ..qt_images import draw_crop_box, rgb_to_qimage, save_image
+from .block_adds import BlockAddsView
+from .channels import TILE, ChannelDialog, ColourLegend, Tile, number
+
+EMPTY_HINT = "Select an image in the list to see what this block computes."
+NO_IMAGES_HINT = "Drop images onto the window, then select one to see its feature maps."
+
+
+class ActivationsPanel(QWidget):
+    """Asks for work through ``requested``; the owner decides when (only while the panel is visible)."""
+
+    requested = Signal()
+    notice = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.block = QComboBox()
+        self.block.setAccessibleName("Block")
+        self.block.setMinimumContentsLength(14)
+        self.top_n = QSpinBox()
+        self.top_n.setRange(1, 64)
+        self.top_n.setValue(16)
+        self.order = QComboBox()
+        self.order.setAccessibleName("Order")
+        self.order.addItem("strongest first", False)
+        self.order.addItem("weakest first", True)
+        self.scale = QComboBox()
+        self.scale.setAccessibleName("Scale")
+        self.scale.addItem("per channel", False)
+        self.scale.addItem("shared by all channels", True)
+        self.cam_class = QComboBox()
+        self.cam_class.setAccessibleName("CAM class")
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(55)
+        self.opacity.setAccessibleName("CAM opacity")
+        self.mode = QComboBox()
+        self.mode.setAccessibleName("Show")
+        self.mode.addItem("the block's output channels", False)
+        self.mode.addItem("what the block adds: x, F(x), shortcut, output", True)
+        self.mode.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.mode.setMinimumContentsLength(16)
+        self.legend = ColourLegend()
+        self.save_grid_button = QPushButton("Save PNG…")
+        self.save_cam_button = QPushButton("Save PNG…")
+        for button in (self.save_grid_button, self.save_cam_button):
+            button.setEnabled(False)
+
+        self.controls = controls = QFormLayout()
+        controls.addRow(plain_label("Block"), self.block)
+        controls.addRow(plain_label("Show"), self.mode)
+        channels = QHBoxLayout()
+        channels.addWidget(self.top_n)
+        channels.addWidget(self.order, 1)
+        controls.addRow(plain_label("Channels"), channels)
+        scale = QHBoxLayout()
+        scale.addWidget(self.scale, 1)
+        scale.addWidget(self.save_grid_button)
+        controls.addRow(plain_label("Scale"), scale)
+        self.grid_box = QGroupBox("Feature maps")
+        self.grid = QGridLayout()
+        self.grid.setSpacing(6)
+        self.grid_holder = QWidget()
+        self.grid_holder.setLayout(self.grid)
+        self.hint = plain_label(NO_IMAGES_HINT)
+        self.hint.setWordWrap(True)
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.grid_holder)
+        self.adds = BlockAddsView()
+        # Scrolls as a whole, so a small window keeps its minimum size.
+        adds_scroll = QScrollArea()
+        adds_scroll.setWidgetResizable(True)
+        adds_scroll.setWidget(self.adds)
+        self.pages = QStackedWidget()
+        self.pages.addWidget(scroll)
+        self.pages.addWidget(adds_scroll)
+        box_layout = QVBoxLayout(self.grid_box)
+        box_layout.addLayout(controls)
+        box_layout.addWidget(self.legend)
+        box_layout.addWidget(self.hint)
+        box_layout.addWidget(self.pages, 1)
+
+        self.cam_box = QGroupBox("Class activation map")
+        self.cam_view = plain_label(NO_IMAGES_HINT)
+        self.cam_view.setWordWrap(True)
+        self.cam_view.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.cam_view.setMinimumSize(200, 200)
+        self.cam_view.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.cam_note = plain_label()
+        self.cam_note.setWordWrap(True)
+        cam_controls = QFormLayout()
+        cam_controls.addRow(plain_label("Class"), self.cam_class)
+        opacity = QHBoxLayout()
+        opacity.addWidget(self.opacity, 1)
+        opacity.addWidget(self.save_cam_button)
+        cam_controls.addRow(plain_label("Opacity"), opacity)
+        cam_layout = QVBoxLayout(self.cam_box)
+        cam_layout.addLayout(cam_controls)
+        cam_layout.addWidget(self.cam_view, 1)
+        cam_layout.addWidget(self.cam_note)
+
+        layout = QHBoxLayout(self)
+        layout.addWidget(self.grid_box, 3)
+        layout.addWidget(self.cam_box, 2)
+        self.channel_dialog = ChannelDialog(self)
+        self._maps: FeatureMaps | None = None
+        self._model_input: np.ndarray | None = None
+        self._image: np.ndarray | None = None
+        self._cam: np.ndarray | None = None
+        self._crop: tuple[float, float, float, float] | None = None
+        self.block.currentIndexChanged.connect(lambda _: self.requested.emit())
+        self.top_n.valueChanged.connect(lambda _: self.requested.emit())
+        self.order.currentIndexChanged.connect(lambda _: self.requested.emit())
+        self.mode.currentIndexChanged.connect(self._mode_changed)
+        self.cam_class.currentIndexChanged.connect(lambda _: self.requested.emit())
+        self.scale.currentIndexChanged.connect(lambda _: self._draw_maps())
+        self.opacity.valueChanged.connect(lambda _: self._draw_cam())
+        self.save_grid_button.clicked.connect(lambda: self._ask_and_save("feature-maps.png", self.save_grid))
+        self.save_cam_button.clicked.connect(lambda: self._ask_and_save("class-activation-map.png", self.save_cam))
+
+    def set_model(self, info: ModelInfo) -> None:
+        for combo in (self.block, self.cam_class):
+            combo.blockSignals(True)
+            combo.clear()
+        for name in info.activation_outputs:
+            self.block.addItem(shown(name.removeprefix("act.")), name)
+        self.cam_class.addItem("top class", None)
+        for index, label in enumerate(info.labels):
+            self.cam_class.addItem(f"{index}: {shown(label)}", index)
+        for combo in (self.block, self.cam_class):
+            combo.blockSignals(False)
+        self.grid_box.setEnabled(info.has_activations)
+        self.mode.model().item(1).setEnabled(bool(info.block_parts))
+        if not info.block_parts:
+            self.mode.setCurrentIndex(0)
+        self.adds.set_blocks([b for b in info.activation_outputs if b in info.block_parts])
+        self.cam_box.setEnabled(info.has_cam)
+        self.clear(EMPTY_HINT if info.has_activations else "This model file carries no activation outputs.",
+                   "" if info.has_cam else "This model file carries no class activation map.")
+
+    def clear(self, hint: str, cam_hint: str | None = None) -> None:
+        """Forget the shown maps at once (a model switch, no image) and say what to do instead."""
+        self._clear_grid()
+        self._maps = self._model_input = self._image = self._cam = None
+        self.hint.setText(hint)
+        self.hint.show()
+        self.adds.clear()
+        self.cam_view.clear()
+        self.cam_view.setText(hint if cam_hint is None else cam_hint or hint)
+        self.cam_note.setText("")
+        self.grid_box.setTitle("Feature maps")
+        self.cam_box.setTitle("Class activation map")
+        self.legend.set_range(None, None, shared=self.shared)
+        self.channel_dialog.hide()
+        for button in (self.save_grid_button, self.save_cam_button):
+            button.setEnabled(False)
+
+    @property
+    def shared(self) -> bool:
+        return bool(self.scale.currentData())
+
+    @property
+    def showing_adds(self) -> bool:
+        return bool(self.mode.currentData())
+
+    def _mode_changed(self) -> None:
+        self.pages.setCurrentIndex(1 if self.showing_adds else 0)
+        self.legend.setVisible(not self.showing_adds)
+        for row in (2, 3):  # channels and scale belong to the output-channel grid
+            self.controls.setRowVisible(row, not self.showing_adds)
+        self.requested.emit()
+
+    def show_parts(self, parts: BlockParts, responses: np.ndarray | None) -> None:
+        self.hint.hide()
+        self.adds.show_parts(parts)
+        self.adds.show_responses(responses, None, 0)
+        self.grid_box.setTitle(f"What {shown(parts.block.removeprefix('act.'), 60)} adds")
+
+    @property
+    def weakest(self) -> bool:
+        return bool(self.order.currentData())
+
+    def select_block(self, name: str) -> None:
+        index = self.block.findData(f"act.{name}" if not name.startswith("act.") else name)
+        if index >= 0:
+            self.block.setCurrentIndex(index)
+
+    def current_block(self) -> str | None:
+        return self.block.currentData()
+
+    def current_class(self) -> int | None:
+        return self.cam_class.currentData()
+
+    def _clear_grid(self) -> None:
+        while self.grid.count():
+            item = self.grid.takeAt(0)
+            if item.widget():
+                item.widget().deleteLater()
+
+    def show_maps(self, maps: FeatureMaps, model_input: np.ndarray | None = None) -> None:
+        self._maps, self._model_input = maps, model_input
+        self._draw_maps()
+
+    def _draw_maps(self) -> None:
+        maps = self._maps
+        if maps is None:
+            return
+        self._clear_grid()
+        self.hint.hide()
+        scaled, low, high = maps.scaled(self.shared)
+        self.legend.set_range(low, high, self.shared)
+        columns = max(1, (self.grid_box.width() - 40) // (TILE + 8))
+        c, h, w = maps.shape
+        for i, (channel, tile) in enumerate(zip(maps.channels, colorize(scaled))):
+            values = maps.values[i]
+            silent = values.max() <= 0  # on this image; a channel silent on every image is dead
+            pixmap = QPixmap.fromImage(rgb_to_qimage(tile)).scaled(
+                TILE, TILE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation)
+            cell = Tile(channel, pixmap, f"channel {channel}: mean {number(maps.means[i])}, "
+                        f"min {number(values.min())}, max {number(values.max())}; click to enlarge",
+                        f"ch {channel}" + (" · all 0" if silent else ""))
+            cell.clicked.connect(self.enlarge)
+            self.grid.addWidget(cell, i // columns, i % columns, Qt.AlignmentFlag.AlignTop)
+        self.grid.setRowStretch(len(maps.channels) // columns + 1, 1)
+        order = "weakest" if self.weakest else "top"
+        self.grid_box.setTitle(f"Feature maps · {shown(maps.block.removeprefix('act.'))} · {c}×{h}×{w}, "
+                               f"{order} {len(maps.channels)} channels by mean activation")
+        self.save_grid_button.setEnabled(True)
+
+    def enlarge(self, channel: int) -> None:
+        maps = self._maps
+        if maps is None or channel not in maps.channels:
+            return
+        i = maps.channels.index(channel)
+        scaled, _, _ = maps.scaled(self.shared)
+        values = maps.values[i]
+        block = maps.block.removeprefix("act.")
+        self.channel_dialog.show_channel(
+            f"{block} · channel {channel}",
+            f"{block}, channel {channel} of {maps.shape[0]}: {maps.shape[1]}×{maps.shape[2]} values from "
+            f"{number(values.min())} to {number(values.max())}, mean {number(maps.means[i])}; "
+            f"{'shared' if self.shared else 'per-channel'} scale.", scaled[i], self._model_input)
+
+    def show_cam(self, image_rgb: np.ndarray, cam: np.ndarray, class_label: str, probability: float | None,
+                 crop: tuple[float, float, float, float] | None) -> None:
+        self._image, self._cam, self._crop = image_rgb, cam, crop
+        chance = f" ({percent(probability)})" if probability is not None else ""
+        self.cam_box.setTitle(f"Class activation map · {shown(class_label)}{chance}")
+        self.cam_note.setText(
+            "The model sees only the part inside the dashed box (its centre crop); nothing outside it can light up."
+            if crop else "The model sees the whole image.")
+        self.save_cam_button.setEnabled(True)
+        self._draw_cam()
+
+    def cam_picture(self) -> QPixmap | None:
+        """The overlay at the image's preview resolution, with the crop outlined."""
+        if self._image is None or self._cam is None:
+            return None
+        blended = overlay(self._image, self._cam, self.opacity.value() / 100)
+        pixmap = QPixmap.fromImage(rgb_to_qimage(blended))
+        return draw_crop_box(pixmap, self._crop) if self._crop else pixmap
+
+    def _draw_cam(self) -> None:
+        picture = self.cam_picture()
+        if picture is None:
+            return
+        size = self.cam_view.size()
+        self.cam_view.setPixmap(picture.scaled(size.width() - 4, size.height() - 4, Qt.AspectRatioMode.KeepAspectRatio,
+                                               Qt.TransformationMode.SmoothTransformation))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._draw_cam()
+
+    # Saving ---------------------------------------------------------------------------------------------------
+
+    def save_grid(self, path: str) -> None:
+        if self._maps is None:
+            raise OSError("no feature maps to save yet")
+        image = self.grid_holder.grab().toImage()
+        save_image(image, path)
+
+    def save_cam(self, path: str) -> None:
+        picture = self.cam_picture()
+        if picture is None:
+            raise OSError("no class activation map to save yet")
+        save_image(picture.toImage(), path)
+
+    def _ask_and_save(self, suggested: str, save) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save as PNG", suggested, "PNG image (*.png)")
+        if not path:
+            return
+        if not path.lower().endswith(".png"):
+            path += ".png"
+        try:
+            save(path)
+        except OSError as exc:
+            self.notice.emit(str(exc))
+
+    def sizeHint(self) -> QSize:
+        return QSize(900, 600)

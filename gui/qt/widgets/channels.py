@@ -1,0 +1,132 @@
+"""The pieces of the feature-map view: the colour legend, a clickable channel tile, and one channel enlarged."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import QCheckBox, QDialog, QHBoxLayout, QSizePolicy, QVBoxLayout, QWidget
+
+from resnet_studio.gui.viewmodel.colormap import VIRIDIS, colorize, overlay
+from resnet_studio.core.text import shown
+from ..plain_text import plain_label
+from ..qt_images import rgb_to_qimage
+
+TILE = 96
+ENLARGED = 360
+
+
+def number(value: float) -> str:
+    return f"{value:.3g}"
+
+
+class ColourLegend(QWidget):
+    """The viridis scale and the values its two ends stand for."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        strip = np.repeat(VIRIDIS[None, :, :], 12, axis=0)
+        self.strip = plain_label()
+        self.strip.setScaledContents(True)
+        self.strip.setPixmap(QPixmap.fromImage(rgb_to_qimage(strip)))
+        self.strip.setMinimumWidth(120)
+        self.strip.setFixedHeight(12)
+        self.strip.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.low, self.high = plain_label(), plain_label()
+        self.low.setObjectName("legendLow")
+        self.high.setObjectName("legendHigh")
+        self.note = plain_label()
+        self.note.setWordWrap(True)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.low)
+        row.addWidget(self.strip, 1)
+        row.addWidget(self.high)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addLayout(row)
+        layout.addWidget(self.note)
+        self.set_range(None, None, shared=True)
+
+    def set_range(self, low: float | None, high: float | None, shared: bool) -> None:
+        if low is None or high is None:
+            self.low.setText("low")
+            self.high.setText("high")
+            self.note.setText("")
+        elif shared:
+            self.low.setText(number(low))
+            self.high.setText(number(high))
+            self.note.setText("One scale for every channel shown: a weak or dead channel stays dark.")
+        else:
+            self.low.setText("min")
+            self.high.setText("max")
+            self.note.setText(f"Each channel stretched over its own range (values here run from {number(low)} "
+                              f"to {number(high)}): shapes show, strength does not.")
+
+
+class Tile(QWidget):
+    clicked = Signal(int)
+
+    def __init__(self, channel: int, pixmap: QPixmap, tip: str, caption: str) -> None:
+        super().__init__()
+        self.channel = channel
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        picture = plain_label()
+        picture.setFixedSize(TILE, TILE)
+        picture.setPixmap(pixmap)
+        self.setToolTip(tip)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        text = plain_label(caption)
+        text.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout.addWidget(picture)
+        layout.addWidget(text)
+
+    def mouseReleaseEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.clicked.emit(self.channel)
+
+
+class ChannelDialog(QDialog):
+    """One channel, enlarged without smoothing, alone or over the model's input."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.picture = plain_label()
+        self.picture.setFixedSize(ENLARGED, ENLARGED)
+        self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.over_input = QCheckBox("Over the model's input")
+        self.caption = plain_label()
+        self.caption.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.picture)
+        layout.addWidget(self.caption)
+        layout.addWidget(self.over_input)
+        self.over_input.toggled.connect(lambda _: self._draw())
+        self._map: np.ndarray | None = None
+        self._input: np.ndarray | None = None
+
+    def show_channel(self, title: str, caption: str, heat: np.ndarray, model_input: np.ndarray | None) -> None:
+        self.setWindowTitle(shown(title, 120))
+        self.caption.setText(shown(caption, 300))
+        self._map, self._input = heat, model_input
+        self.over_input.setEnabled(model_input is not None)
+        self._draw()
+        self.show()
+        self.raise_()
+
+    def _draw(self) -> None:
+        if self._map is None:
+            return
+        if self.over_input.isChecked() and self._input is not None:
+            h, w = self._input.shape[:2]
+            upsampled = np.asarray(Image.fromarray(self._map.astype(np.float32), mode="F").resize(
+                (w, h), Image.Resampling.BILINEAR))
+            picture = overlay(self._input, np.clip(upsampled, 0, 1), 0.6)
+        else:
+            picture = colorize(self._map)
+        self.picture.setPixmap(QPixmap.fromImage(rgb_to_qimage(picture)).scaled(
+            ENLARGED, ENLARGED, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))

@@ -1,0 +1,380 @@
+"""The residual block structure as a data-flow graph, drawn from ``core.block_graph``.
+
+Columns are the stem, each stage and the head. Weight layers sit on the main path; the skip
+path leaves each block's input, runs down its right side (through a 1×1 projection where the
+shape changes) and joins the main path at ⊕. Column titles and model names stay pinned to the
+top of the view while it scrolls.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from PySide6.QtCore import QIODevice, QPointF, QRectF, QSaveFile, Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPainterPath, QPen
+from PySide6.QtSvg import QSvgGenerator
+from PySide6.QtWidgets import (QGraphicsItem, QGraphicsPathItem, QGraphicsRectItem, QGraphicsScene, QGraphicsView,
+                               QWidget)
+
+from resnet_studio.gui.viewmodel import block_graph
+from resnet_studio.gui.viewmodel.block_graph import Graph, Node
+from resnet_studio.core.text import shown
+from ..plain_text import tooltip
+from ..qt_images import save_image
+
+NODE_W, NODE_H, ROW_H, PROJ_W, LANE_GAP = 176, 26, 40, 118, 30
+HEADER_H, TITLE_H, BAND_GAP = 46, 58, 40
+DIFF = QColor("#d9730d")  # nodes that differ from the model compared with
+PROJECTION = QColor("#2f6fb3")
+FILLS = {"conv": "#e8f0fb", "projection": "#dce9f8", "add": "#fdf3e1", "run": "#f1f1f1", "input": "#eeeeee",
+         "output": "#eeeeee", "maxpool": "#f4f4f4", "avgpool": "#f4f4f4", "fc": "#e9f5ea"}
+
+
+class NodeItem(QGraphicsRectItem):
+    def __init__(self, node: Node, rect: QRectF, differs: bool) -> None:
+        super().__init__(rect)
+        self.node = node
+        self.differs = differs
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setToolTip(tooltip(block_graph.describe_node(node)))
+        self.setBrush(QBrush(QColor(FILLS.get(node.kind, "#ffffff"))))
+
+    def paint(self, painter, option, widget=None) -> None:
+        selected = self.isSelected()
+        colour = QColor("#1f5fbf") if selected else DIFF if self.differs else QColor("#8a8a8a")
+        pen = QPen(colour, 2.5 if selected or self.differs else 1)
+        if self.node.kind == "run":
+            pen.setStyle(Qt.PenStyle.DashLine)
+        painter.setPen(pen)
+        painter.setBrush(self.brush())
+        radius = NODE_H / 2 if self.node.kind == "add" else 5
+        if self.node.kind == "run":  # a stack: the blocks it stands for
+            painter.drawRoundedRect(self.rect().translated(6, 5), radius, radius)
+            painter.drawRoundedRect(self.rect().translated(3, 2.5), radius, radius)
+        painter.drawRoundedRect(self.rect(), radius, radius)
+        font = QFont(painter.font())
+        font.setBold(self.differs)
+        painter.setFont(font)
+        painter.setPen(QColor("#202020"))
+        text = painter.fontMetrics().elidedText(shown(self.node.label, 120), Qt.TextElideMode.ElideRight,
+                                                int(self.rect().width()) - 12)
+        painter.drawText(self.rect().adjusted(6, 0, -6, 0), Qt.AlignmentFlag.AlignCenter, text)
+
+
+class StructureView(QGraphicsView):
+    block_clicked = Signal(str)  # a block's name (layer2.0): show its activations
+    node_clicked = Signal(str)  # what the node is, in words
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setScene(QGraphicsScene(self))
+        self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)  # pinned headers
+        self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.graphs: list[Graph] = []
+        self.items: dict[str, NodeItem] = {}  # the primary model's nodes by id
+        self.expanded: set[str] = set()
+        self.build_ms = 0.0
+        self._models: tuple[Any, Any] = (None, None)
+        self._key: object = None
+        self.scene().selectionChanged.connect(self._selection)
+
+    @property
+    def stage_counts(self) -> list[int]:
+        arch = self._models[0][1] if self._models[0] else None
+        return [len(s["blocks"]) for s in arch["stages"]] if arch else []
+
+    def show_models(self, primary: tuple[str, dict] | None, other: tuple[str, dict] | None = None) -> None:
+        """Draw one model, or two aligned by role; a new primary model resets expansion and view."""
+        key = (primary[0], id(primary[1])) if primary else None
+        new_model = key != self._key
+        self._key = key
+        if new_model:
+            self.expanded = set()
+        self._models = (primary, other)
+        self._draw()
+        if new_model:
+            self.reset_view()
+
+    def toggle_stage(self, stage: str) -> None:
+        self.expanded ^= {stage}
+        self._draw()
+
+    def expand_all(self, on: bool) -> None:
+        arch = self._models[0][1] if self._models[0] else None
+        self.expanded = {s["name"] for s in arch["stages"]} if arch and on else set()
+        self._draw()
+
+    def _draw(self) -> None:
+        started = time.perf_counter()
+        scene = self.scene()
+        scene.clear()
+        self.node_clicked.emit("")  # nothing is selected in a new drawing
+        self.items = {}
+        primary, other = self._models
+        if primary is None:
+            self.graphs = []
+            scene.addSimpleText("This model file carries no architecture metadata.")
+            return
+        graphs = [block_graph.build(primary[1], primary[0], self.expanded)]
+        differs: tuple[set[str], set[str]] = (set(), set())
+        if other is not None:
+            graphs.append(block_graph.build(other[1], other[0], self.expanded))
+            differs = block_graph.align(graphs[0], graphs[1])
+        self.graphs = graphs
+        self._lay_out_columns()
+        for side, graph in enumerate(graphs):
+            items = {node.id: self._node(node, side, node.id in differs[side]) for node in graph.nodes.values()}
+            self._titles(graph, side)
+            self._frames(graph, side)
+            self._edges(graph, items)
+            if side == 0:
+                self.items = items
+        self.setSceneRect(scene.itemsBoundingRect().adjusted(-20, -HEADER_H, 40, 40))
+        self.build_ms = (time.perf_counter() - started) * 1000
+
+    def _lay_out_columns(self) -> None:
+        """Stem, stages and head side by side, wrapped into bands so the whole fits the view's shape."""
+        graphs = self.graphs
+        count = len(graphs[0].columns)
+        nodes = [n for g in graphs for n in g.nodes.values()]
+        self.side_w = [NODE_W + 30 + (LANE_GAP + PROJ_W if any(n.lane and n.column == c for n in nodes) else 30)
+                       for c in range(count)]
+        widths = [w * len(graphs) for w in self.side_w]
+        heights = [TITLE_H + (max((n.row for n in nodes if n.column == c), default=0) + 1) * ROW_H
+                   for c in range(count)]
+        view_w, view_h = max(400, self.viewport().width()), max(300, self.viewport().height() - HEADER_H)
+
+        def shape(per_row: int) -> tuple[float, float]:
+            bands = [range(i, min(i + per_row, count)) for i in range(0, count, per_row)]
+            return (max(sum(widths[c] for c in band) for band in bands),
+                    sum(max(heights[c] for c in band) for band in bands) + BAND_GAP * (len(bands) - 1))
+
+        per_row = max(range(1, count + 1), key=lambda k: (min(view_w / shape(k)[0], view_h / shape(k)[1]), k))
+        self.origins: list[tuple[float, float]] = []
+        self.bands: list[tuple[float, float]] = []  # each column's band: top and bottom
+        x = y = band_h = 0.0
+        for c in range(count):
+            if c and c % per_row == 0:
+                y += band_h + BAND_GAP
+                x = band_h = 0.0
+            self.origins.append((x, y))
+            x += widths[c]
+            band_h = max(band_h, *(heights[k] for k in range(c - c % per_row, min(c - c % per_row + per_row, count))))
+        self.bands = [(oy, oy + max(heights[k] for k in range(count) if self.origins[k][1] == oy))
+                      for _, oy in self.origins]
+
+    def _x(self, column: int, side: int) -> float:
+        return self.origins[column][0] + side * self.side_w[column]
+
+    def _node(self, node: Node, side: int, differs: bool) -> NodeItem:
+        x = self._x(node.column, side) + (NODE_W + LANE_GAP if node.lane else 0)
+        y = self.origins[node.column][1] + TITLE_H + node.row * ROW_H
+        item = NodeItem(node, QRectF(x, y, PROJ_W if node.lane else NODE_W, NODE_H), differs)
+        self.scene().addItem(item)
+        return item
+
+    def _titles(self, graph: Graph, side: int) -> None:
+        for column, title in enumerate(graph.columns):
+            x, y = self._x(column, side), self.origins[column][1]
+            for line, (text, bold) in enumerate(((graph.title, True), (title or "(no such stage)", False))):
+                item = self.scene().addSimpleText(shown(text, 60))
+                font = QFont(item.font())
+                font.setBold(bold)
+                item.setFont(font)
+                item.setBrush(QBrush(_side_colour(side, len(self.graphs)) if bold else QColor("#505050")))
+                item.setPos(x, y + line * 18)
+
+    def _frames(self, graph: Graph, side: int) -> None:
+        """A light frame around each expanded block, titled with its name."""
+        blocks: dict[str, list[Node]] = {}
+        for node in graph.nodes.values():
+            if node.block and node.kind != "run":
+                blocks.setdefault(node.block, []).append(node)
+        for name, nodes in blocks.items():
+            column = nodes[0].column
+            base = self.origins[column][1] + TITLE_H
+            top = base + min(n.row for n in nodes) * ROW_H - 20
+            bottom = base + max(n.row for n in nodes) * ROW_H + NODE_H + 6
+            x = self._x(column, side) - 10
+            frame = self.scene().addRect(QRectF(x, top, self.side_w[column] - 16, bottom - top),
+                                         QPen(QColor("#c9c9c9"), 1, Qt.PenStyle.DotLine))
+            frame.setZValue(-2)
+            title = self.scene().addSimpleText(shown(name, 60))
+            font = QFont(title.font())
+            font.setPointSizeF(font.pointSizeF() * 0.85)
+            title.setFont(font)
+            title.setBrush(QBrush(QColor("#6a6a6a")))
+            title.setPos(x + 4, top + 1)
+
+    def _edges(self, graph: Graph, items: dict[str, NodeItem]) -> None:
+        firsts: dict[str, QRectF] = {}  # each block's first main-path node: its input enters just above it
+        for item in sorted(items.values(), key=lambda i: i.node.row):
+            if item.node.block and item.node.lane == 0 and item.node.kind != "run":
+                firsts.setdefault(item.node.block, item.rect())
+        for edge in graph.edges:
+            source_item, target_item = items[edge.source], items[edge.target]
+            source, target = source_item.rect(), target_item.rect()
+            path = QPainterPath()
+            skip = edge.kind == block_graph.SKIP
+            block = target_item.node.block
+            junction = QPointF(firsts[block].center().x(), firsts[block].top() - 10) if block in firsts else None
+            if skip and source_item.node.kind == "projection":  # out of the projection, into ⊕ from the right
+                path.moveTo(source.center().x(), source.bottom())
+                path.lineTo(source.center().x(), target.center().y())
+                end = QPointF(target.right(), target.center().y())
+                path.lineTo(end)
+                _arrow_head(path, end, QPointF(-1, 0))
+            elif skip:  # from the block's input, around the weight layers
+                lane_x = target.center().x() if target_item.node.kind == "projection" else target.right() + 16
+                path.moveTo(junction)
+                path.lineTo(lane_x, junction.y())
+                if target_item.node.kind == "projection":
+                    end = QPointF(lane_x, target.top())
+                    path.lineTo(end)
+                    _arrow_head(path, end, QPointF(0, 1))
+                else:
+                    path.lineTo(lane_x, target.center().y())
+                    end = QPointF(target.right(), target.center().y())
+                    path.lineTo(end)
+                    _arrow_head(path, end, QPointF(-1, 0))
+                dot = self.scene().addEllipse(QRectF(junction.x() - 3, junction.y() - 3, 6, 6), QPen(Qt.PenStyle.NoPen),
+                                              QBrush(QColor("#444444")))
+                dot.setZValue(1)
+            else:
+                start, end = QPointF(source.center().x(), source.bottom()), QPointF(target.center().x(), target.top())
+                path.moveTo(start)
+                if source_item.node.column == target_item.node.column:
+                    path.lineTo(end)
+                else:  # on to the next column, or down to the next band
+                    bend = junction or QPointF(end.x(), end.y() - 10)
+                    # Leave downwards, arrive from the left, level with the block's input.
+                    path.cubicTo(QPointF(start.x(), start.y() + 40), QPointF(bend.x() - 90, bend.y()), bend)
+                    path.lineTo(end)
+                _arrow_head(path, end, QPointF(0, 1))
+            item = QGraphicsPathItem(path)
+            projection = skip and (source_item.node.kind == "projection" or target_item.node.kind == "projection")
+            pen = QPen(PROJECTION if projection else QColor("#7a7a7a") if skip else QColor("#444444"), 1.6)
+            if skip and not projection:
+                pen.setStyle(Qt.PenStyle.DashLine)  # the identity shortcut
+            item.setPen(pen)
+            item.setZValue(-1)
+            self.scene().addItem(item)
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+        """Model names and column titles of the band in view, pinned to the top of the view."""
+        if not self.graphs:
+            return
+        top = self.mapToScene(0, 0).y()
+        if top <= self.origins[0][1] + 2:  # the titles in the scene are in view: nothing to pin
+            return
+        painter.save()
+        painter.resetTransform()
+        band = QRectF(0, 0, self.viewport().width(), HEADER_H)
+        painter.fillRect(band, QColor(250, 250, 250, 240))
+        painter.setPen(QColor("#d0d0d0"))
+        painter.drawLine(band.bottomLeft(), band.bottomRight())
+        bold = QFont(painter.font())
+        bold.setBold(True)
+        in_view = [c for c, (upper, lower) in enumerate(self.bands) if upper <= top + HEADER_H < lower + BAND_GAP]
+        for side, graph in enumerate(self.graphs):
+            for column in in_view:
+                left = self.mapFromScene(QPointF(self._x(column, side), 0)).x()
+                right = self.mapFromScene(QPointF(self._x(column, side) + self.side_w[column] - 20, 0)).x()
+                if right < 0 or left > self.viewport().width():
+                    continue
+                room = int(right - max(left, 0))
+                painter.setFont(bold)
+                painter.setPen(_side_colour(side, len(self.graphs)))
+                painter.drawText(int(max(left, 0)) + 4, 18, painter.fontMetrics().elidedText(
+                    shown(graph.title, 80), Qt.TextElideMode.ElideRight, room))
+                painter.setFont(self.font())
+                painter.setPen(QColor("#505050"))
+                painter.drawText(int(max(left, 0)) + 4, 36, painter.fontMetrics().elidedText(
+                    shown(graph.columns[column] or "(no such stage)", 80), Qt.TextElideMode.ElideRight, room))
+        painter.restore()
+
+    def highlight(self, name: str) -> None:
+        item = next((i for i in self.items.values() if i.node.block == name), None)
+        if item and not item.isSelected():
+            self.scene().blockSignals(True)
+            self.scene().clearSelection()
+            item.setSelected(True)
+            self.scene().blockSignals(False)
+            self.ensureVisible(item)
+
+    def _selection(self) -> None:
+        selected = [i for i in self.scene().selectedItems() if isinstance(i, NodeItem)]
+        if not selected:
+            return
+        node = selected[0].node
+        self.node_clicked.emit(block_graph.describe_node(node))
+        if node.kind == "run":  # after this signal: redrawing clears the scene that is emitting it
+            QTimer.singleShot(0, lambda stage=node.attrs["stage"]: self.toggle_stage(stage))
+
+    def reset_view(self) -> None:
+        """Top-left, at a scale where the tallest column fits the height (never below half size)."""
+        self.resetTransform()
+        height = self.sceneRect().height()
+        if height > self.viewport().height() > 0:
+            factor = max(0.5, (self.viewport().height() - 10) / height)
+            self.scale(factor, factor)
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().minimum())
+        self.verticalScrollBar().setValue(self.verticalScrollBar().minimum())
+
+    def zoom(self, factor: float) -> None:
+        scale = self.transform().m11() * factor
+        if 0.05 <= scale <= 8:
+            self.scale(factor, factor)
+
+    def fit(self) -> None:
+        self.fitInView(self.sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
+
+    def save(self, path: str) -> None:
+        """The whole diagram as PNG (at twice the screen scale) or SVG, by the suffix; OSError on failure."""
+        area = self.scene().itemsBoundingRect().adjusted(-20, -20, 20, 20)
+        if path.lower().endswith(".svg"):
+            target = QSaveFile(path)
+            if not target.open(QIODevice.OpenModeFlag.WriteOnly):
+                raise OSError(f"{path}: cannot write ({target.errorString()})")
+            generator = QSvgGenerator()
+            generator.setOutputDevice(target)
+            generator.setSize(area.size().toSize())
+            generator.setViewBox(QRectF(0, 0, area.width(), area.height()))
+            generator.setTitle("ResNet Studio structure diagram")
+            painter = QPainter(generator)
+            self.scene().render(painter, QRectF(0, 0, area.width(), area.height()), area)
+            painter.end()
+            if not target.commit():
+                raise OSError(f"{path}: cannot write ({target.errorString()})")
+            return
+        image = QImage((area.size() * 2).toSize(), QImage.Format.Format_ARGB32)
+        image.fill(QColor("white"))
+        painter = QPainter(image)
+        painter.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
+        self.scene().render(painter, QRectF(image.rect()), area)
+        painter.end()
+        save_image(image, path)
+
+    def wheelEvent(self, event) -> None:
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.zoom(1.15 if event.angleDelta().y() > 0 else 1 / 1.15)
+        else:
+            super().wheelEvent(event)
+
+
+def _side_colour(side: int, sides: int) -> QColor:
+    return PROJECTION if sides > 1 and side == 0 else DIFF if sides > 1 else QColor("#202020")
+
+
+def _arrow_head(path: QPainterPath, tip: QPointF, direction: QPointF) -> None:
+    back = QPointF(-direction.x() * 7, -direction.y() * 7)
+    side = QPointF(-direction.y() * 4, direction.x() * 4)
+    path.moveTo(tip)
+    path.lineTo(tip + back + side)
+    path.moveTo(tip)
+    path.lineTo(tip + back - side)
