@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from resnet_studio.core.file_contract import ActivationOutputs, FileMetadata
+from resnet_studio.core.file_contract import PRECISIONS, ActivationOutputs, FileMetadata
 from resnet_studio.models import build_model, describe, get_variant
 from resnet_studio.core.local_file import atomic_path
 from resnet_studio.models.registry import IMAGENET_MEAN, IMAGENET_STD, Variant
@@ -31,9 +31,9 @@ from .errors import ExportError
 from .onnx_file import _cpu_session, _set_metadata
 from .precision import to_fp16, to_int8
 from .scoring import top1_agreement
+from resnet_studio.core.text import first_line
 
 PRODUCER = "resnet-studio"
-PRECISIONS = ("fp32", "fp16", "int8")
 EXPORT_BATCH = 2  # at least 2, or the exporter can specialise the batch to 1
 VERIFY_BATCHES = (1, 3)  # both differ from EXPORT_BATCH, which proves the batch is dynamic
 RTOL, ATOL = 1e-3, 1e-4
@@ -378,7 +378,7 @@ def export(prepared: Prepared, output: Path, *, precision: str = "fp32", opset: 
                 report.verified = True
             report.verify_seconds = round(time.perf_counter() - exported, 2)
         except onnx.checker.ValidationError as exc:
-            raise ExportError(f"verification failed: onnx.checker: {str(exc).strip().splitlines()[0]}") from None
+            raise ExportError(f"verification failed: onnx.checker: {first_line(exc)}") from None
         finally:
             fp32.unlink(missing_ok=True)
     return report
@@ -386,10 +386,10 @@ def export(prepared: Prepared, output: Path, *, precision: str = "fp32", opset: 
 
 def _check_readable(prepared: Prepared) -> None:
     """The reader's own checks, before anything is written: never export a file the app would refuse."""
-    from resnet_studio.core.model_file import ModelRejected, check_labels, check_preprocess
+    from resnet_studio.core.model_file import ModelRejected, check_preprocess, check_written_labels
 
     try:
-        check_labels(prepared.labels, "the labels", ModelRejected)
+        check_written_labels(prepared.labels, "the labels", ModelRejected)
         check_preprocess(prepared.preprocess, prepared.in_channels, "the preprocessing")
     except ModelRejected as exc:
         raise ExportError(f"{exc}; nothing was written") from None

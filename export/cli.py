@@ -12,7 +12,7 @@ from pathlib import Path
 
 from resnet_studio.core.arguments import Parser, int_in
 from resnet_studio.core.limits import MAX_CLASSES, MAX_INPUT_SIDE
-from resnet_studio.core.text import printable
+from resnet_studio.core.text import first_line, printable
 from resnet_studio.models.registry import VARIANTS, UnknownVariantError, get_variant
 
 EXAMPLES = """examples:
@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, no traceback
         if args.debug:
             traceback.print_exc()
-        return fail(f"unexpected {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        return fail(f"unexpected {type(exc).__name__}: {first_line(exc)}"
                     f" (rerun with --debug for details)", 1)
 
 

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
+from resnet_studio.core.limits import MIN_CALIBRATION_IMAGES
 from resnet_studio.core.ood import OutOfDistribution, auroc, fit, small_sample_shrinkage
 
 HELD_IN_SHARE = 0.96  # the 95th percentile flagged 5.4% of the unseen test half; this keeps it under 5%
 FASHION_MNIST = "10 kinds of clothing, greyscale, on black"
-MIN_CALIBRATION_IMAGES = 64
 MAX_FIT_IMAGES = 10_000  # enough for a covariance of 2,048 features; bounds the time on a big folder
 
 

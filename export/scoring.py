@@ -26,11 +26,11 @@ def fashion_mnist_samples(preprocess: dict[str, Any], count: int, split: str = "
 def folder_samples(folder: Path, preprocess: dict[str, Any], limit: int = 256) -> tuple[np.ndarray, list[str]]:
     """Preprocessed images from ``folder`` (recursively), plus one reason per file that could not be read."""
     from resnet_studio.core.intake import ImageRejected, load_image
+    from resnet_studio.core.preprocess import to_input
+    from resnet_studio.core.walk import files_in
 
     arrays, skipped = [], []
-    from resnet_studio.core.preprocess import to_input
-
-    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+    for path in files_in(folder):
         if len(arrays) >= limit:
             break
         try:

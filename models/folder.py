@@ -1,4 +1,9 @@
-"""A user's image folder, one subfolder per class, as an in-memory training set."""
+"""A user's image folder, one subfolder per class, as an in-memory training set.
+
+The folder rules are the app's: the images under each class folder are found by the core's one walker,
+links to files are read, and links to folders, class folders among them, are not followed, so nothing
+outside the chosen folder is trained on.
+"""
 
 from __future__ import annotations
 
@@ -7,33 +12,50 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .registry import IMAGENET_MEAN, IMAGENET_STD
 from .dataset import Dataset
+from .registry import IMAGENET_MEAN, IMAGENET_STD
 
 
 class FolderError(Exception):
     pass
 
 
-def load_folder_split(root: Path, image_size: int, val_fraction: float, seed: int) -> tuple[Dataset, Dataset]:
-    """Decode every image once at ``image_size`` and split each class by ``val_fraction`` (stratified)."""
-    from resnet_studio.core.intake import ImageRejected, load_image
-    from resnet_studio.core.model_file import check_labels
-    from resnet_studio.core.preprocess import centre_crop, resize_shorter
+def class_folders(root: Path) -> tuple[list[Path], list[Path]]:
+    """(class folders, links to folders that were left out), each sorted by name; the names are checked
+    as labels a model file will carry."""
+    from resnet_studio.core.model_file import check_written_labels
+    from resnet_studio.core.walk import linked_subfolders, subfolders
 
     if not root.is_dir():
         raise FolderError(f"{root}: not a folder")
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if len(classes) < 2:
-        raise FolderError(f"{root}: needs at least two class subfolders, found {len(classes)}")
-    # Folder names become the model's labels: the rules every model file's labels follow.
-    check_labels(classes, f"{root}: the class folder names", FolderError)
+    folders = subfolders(root)
+    if len(folders) < 2:
+        raise FolderError(f"{root}: needs at least two class subfolders, found {len(folders)}")
+    # Folder names become the model's labels: the rules every written model file's labels follow.
+    check_written_labels([f.name for f in folders], f"{root}: the class folder names", FolderError)
+    return folders, linked_subfolders(root)
+
+
+def split_counts(images: int, val_fraction: float) -> tuple[int, int]:
+    """(training, validation) images of one class: at least one of each, or a FolderError's reason."""
+    held = max(1, round(images * val_fraction))
+    return images - held, held
+
+
+def load_folder_split(root: Path, image_size: int, val_fraction: float, seed: int) -> tuple[Dataset, Dataset]:
+    """Decode every image once at ``image_size`` and split each class by ``val_fraction`` (stratified)."""
+    from resnet_studio.core.intake import ImageRejected, load_image
+    from resnet_studio.core.preprocess import centre_crop, resize_shorter
+    from resnet_studio.core.walk import files_in
+
+    folders, linked = class_folders(root)
+    classes = [f.name for f in folders]
     rng = np.random.default_rng(seed)
     splits: dict[str, list[tuple[np.ndarray, int]]] = {"train": [], "val": []}
-    skipped: list[str] = []
-    for label, name in enumerate(classes):
+    skipped = [f"{link}: a link to a folder, not followed (class folders must be real folders)" for link in linked]
+    for label, folder in enumerate(folders):
         images = []
-        for path in sorted(p for p in (root / name).rglob("*") if p.is_file()):
+        for path in files_in(folder):
             try:
                 image = centre_crop(resize_shorter(load_image(path, "RGB"), image_size), image_size)
             except ImageRejected as exc:
@@ -41,11 +63,15 @@ def load_folder_split(root: Path, image_size: int, val_fraction: float, seed: in
                 continue
             images.append(np.asarray(image, dtype=np.uint8).transpose(2, 0, 1))
         if len(images) < 2:
-            raise FolderError(f"{root / name}: needs at least 2 readable images, found {len(images)}")
+            raise FolderError(f"{folder}: needs at least 2 readable images (one to train on, one to hold out), "
+                              f"found {len(images)}")
+        train, held = split_counts(len(images), val_fraction)
+        if train < 1:
+            raise FolderError(f"{folder}: --val-fraction {val_fraction:g} holds out all {len(images)} images, "
+                              f"leaving none to train on")
         order = rng.permutation(len(images))
-        n_val = max(1, round(len(images) * val_fraction))
-        splits["val"].extend((images[i], label) for i in order[:n_val])
-        splits["train"].extend((images[i], label) for i in order[n_val:])
+        splits["val"].extend((images[i], label) for i in order[:held])
+        splits["train"].extend((images[i], label) for i in order[held:])
 
     def dataset(items: list[tuple[np.ndarray, int]]) -> Dataset:
         return Dataset(torch.from_numpy(np.stack([x for x, _ in items])), torch.tensor([y for _, y in items]),

@@ -24,3 +24,26 @@ def drop(window, urls: list[QUrl]) -> None:
 
 def files(paths) -> list[QUrl]:
     return [QUrl.fromLocalFile(str(p)) for p in paths]
+
+
+def action(window, text: str):
+    """The window's menu action whose text (without the & mnemonic) is ``text``."""
+    from PySide6.QtGui import QAction
+
+    found = [a for a in window.findChildren(QAction) if a.text().replace("&", "") == text]
+    assert len(found) == 1, f"{len(found)} actions named {text!r}"
+    return found[0]
+
+
+def answer_save_dialog(monkeypatch, path, chosen: str = "") -> list:
+    """Answer the next QFileDialog.getSaveFileName with ``path``; returns the (caption, folder) it was asked with."""
+    from PySide6.QtWidgets import QFileDialog
+
+    asked = []
+
+    def answer(parent, caption="", folder="", filters="", *args, **kwargs):
+        asked.append((caption, folder))
+        return str(path), chosen
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(answer))
+    return asked

@@ -165,7 +165,8 @@ def test_activations_are_not_computed_while_hidden(window, qtbot, images):
     got = []
     window.analyses.details_ready.connect(got.append)
     window.list.setCurrentRow(0)
-    window._refresh_details()
+    window.tabs.setCurrentIndex(2)
+    window.tabs.setCurrentIndex(0)
     qtbot.waitUntil(lambda: bool(got), timeout=TIMEOUT)
     assert got[-1].maps is None and got[-1].cam is None and got[-1].preview.ndim == 3
 
@@ -186,7 +187,7 @@ def test_paste_an_image(window, qtbot):
     image = QImage(32, 32, QImage.Format.Format_RGB32)
     image.fill(Qt.GlobalColor.darkCyan)
     QApplication.clipboard().setImage(image)
-    window.paste()
+    window.menus.paste.trigger()
     qtbot.waitUntil(lambda: all_done(window), timeout=TIMEOUT)
     (entry,) = window.studio.entries.values()
     assert entry.result is not None and entry.name.startswith("pasted-")

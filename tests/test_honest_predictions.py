@@ -11,7 +11,7 @@ from PIL import Image
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QImage
 
-from qt_events import drop, files
+from qt_events import action, answer_save_dialog, drop, files
 from resnet_studio.core import report
 from resnet_studio.core.catalog import shipped_models_dir
 from resnet_studio.gui.viewmodel.colormap import VIRIDIS
@@ -59,7 +59,7 @@ def test_the_exact_model_input_and_its_crop_are_shown(qtbot, open_window, tmp_pa
     assert (top_left.red(), top_left.green(), top_left.blue()) == (255, 244, 229) or top_left.red() > 240
 
 
-def test_results_export_to_csv_and_json_and_read_back(qtbot, open_window, tmp_path, landscape):
+def test_results_export_to_csv_and_json_and_read_back(qtbot, open_window, tmp_path, landscape, monkeypatch):
     window = open_window(tmp_path / "user", FASHION)
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n not really")
@@ -70,7 +70,8 @@ def test_results_export_to_csv_and_json_and_read_back(qtbot, open_window, tmp_pa
     assert len(expected) == 4
     for suffix in ("csv", "json"):
         target = tmp_path / f"results.{suffix}"
-        window.export_results(str(target))
+        answer_save_dialog(monkeypatch, target)
+        action(window, "Export results…").trigger()  # as File → Export results and Ctrl+E do
         back = report.read(target)
         assert back == json.loads(json.dumps(expected))
     by_path = {r["path"]: r for r in back}
@@ -82,7 +83,8 @@ def test_results_export_to_csv_and_json_and_read_back(qtbot, open_window, tmp_pa
     assert first["provider"] == "CPUExecutionProvider" and len(first["top_k"]) == 5
     assert "exported 4 result(s)" in window.status_line.message
     # An unwritable place is a notice, and nothing else happens.
-    window.export_results(str(tmp_path / "missing" / "results.csv"))
+    answer_save_dialog(monkeypatch, tmp_path / "missing" / "results.csv")
+    action(window, "Export results…").trigger()
     assert "cannot write" in window.notice.text()
 
 
@@ -165,7 +167,7 @@ def test_a_model_switch_clears_the_maps_before_anything_new_arrives(qtbot, open_
     window.tabs.setCurrentWidget(panel)
     qtbot.waitUntil(lambda: panel.grid.count() > 0 and "%" in panel.cam_box.title(), timeout=TIMEOUT)
     info = window.studio.info
-    window._model_changed(info)  # the switch itself, before any new result
+    window.studio.model_changed.emit(info)  # the switch itself, before any new result
     assert panel.grid.count() == 0 and panel.cam_view.pixmap().isNull()
     assert panel.cam_box.title() == "Class activation map" and panel.hint.isVisible()
 

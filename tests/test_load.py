@@ -66,7 +66,7 @@ def test_cancelling_halfway_leaves_the_app_usable(window, qtbot, tmp_path):
     drop(window, files(paths))
     qtbot.waitUntil(lambda: classified(window) >= 100, timeout=TIMEOUT)
     window.cancel.click()
-    qtbot.waitUntil(lambda: not window.studio._in_flight, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: not window.studio.queue.in_flight, timeout=TIMEOUT)
     done = classified(window)
     assert done < 1000 and not window.progress.isVisible()
     drop(window, files([paths[0]]))
@@ -83,7 +83,7 @@ def test_twenty_quick_model_switches_while_classifying(window, qtbot, tmp_path):
         qtbot.wait(30)
     final = names[19 % 4]
     qtbot.waitUntil(lambda: window.studio.info.name == final and classified(window) == 200
-                    and not window.studio._in_flight, timeout=TIMEOUT)
+                    and not window.studio.queue.in_flight, timeout=TIMEOUT)
     shown = {e.result.model for e in window.studio.entries.values()}
     assert shown == {final}
     assert all(window.list.item(i).text().count("·") == 1 for i in range(window.list.count()))

@@ -57,7 +57,9 @@ def test_a_two_epoch_run_records_two_rows_that_reach_the_model_file(tmp_path):
                         "--threads", "2", "--output", str(out), "--export", str(model), "--quiet"]) == 0
     history = safetensors_metadata(out / "model.safetensors")["metrics"]["history"]
     assert [row["epoch"] for row in history] == [1, 2]
-    assert set(history[0]) == {"epoch", "train_loss", "train_error", "test_error", "seconds"}
+    assert set(history[0]) == {"epoch", "train_loss", "train_error", "test_error", "responses", "seconds"}
+    # The std of each of plain20's 9 blocks' F(x) on a fixed held-out batch, recorded every epoch.
+    assert all(len(row["responses"]) == 9 and min(row["responses"]) > 0 for row in history)
     props = {p.key: p.value for p in onnx.load(str(model)).metadata_props}
     assert json.loads(props["metrics"])["history"] == history
     c = why_residual.curves(read_model(model))

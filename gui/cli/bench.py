@@ -10,13 +10,16 @@ import json
 import platform
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from resnet_studio.core.timing import photo_jpegs, run_case, steady_state, timed
+
+
+# The photos-to-results and app cases decode 4 x batch photos; past this a run is minutes of memory and time.
+MAX_BENCH_BATCH = 512
 
 
 def _images(info, batch: int):
@@ -159,19 +162,18 @@ def format_report(r: dict) -> str:
 
 
 def main(argv: list[str]) -> int:
-    import argparse
-
+    from resnet_studio.core.arguments import Parser, float_in, int_in
     from resnet_studio.core.catalog import Catalog
     from resnet_studio.core.model_file import ModelRejected
     from resnet_studio.core.session import physical_cores
 
-    p = argparse.ArgumentParser(prog="resnet-studio bench", description=__doc__)
+    p = Parser(prog="resnet-studio bench", description=__doc__)
     p.add_argument("--model", help="model name or .onnx path, or a registry variant to export first (needs torch)")
-    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--batch", type=int_in(1, MAX_BENCH_BATCH), default=8, help=f"images per run (1 to {MAX_BENCH_BATCH})")
     p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "int8"],
                    help="with a VARIANT: the precision to export (int8 and fp16 are compared with fp32)")
-    p.add_argument("--threads", type=int, default=physical_cores())
-    p.add_argument("--seconds", type=float, default=8.0, help="timing window for each case")
+    p.add_argument("--threads", type=int_in(1, 1024), default=physical_cores())
+    p.add_argument("--seconds", type=float_in(0.1, 3600), default=8.0, help="timing window for each case")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch eager case")
     p.add_argument("--models-dir")

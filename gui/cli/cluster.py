@@ -11,7 +11,12 @@ each node (shared storage); on one machine that is always so.
 from __future__ import annotations
 
 import json
+import contextlib
 import logging
+import os
+import socket
+import sys
+import threading
 from typing import Iterator
 
 import numpy as np
@@ -19,6 +24,7 @@ import numpy as np
 from resnet_studio.core.engine import Engine, Result, read_input
 from resnet_studio.core.model_file import ModelInfo, read_model
 from resnet_studio.core.session import SessionPool
+from resnet_studio.core.text import first_line
 
 INSTALL = "pip install 'resnet-studio[cluster]' (or: pip install 'ray[data]')"
 
@@ -61,6 +67,84 @@ class Classifier:
         return {"result": np.array([json.dumps(r.to_json()) for r in results], dtype=object)}
 
 
+CONNECT_TIMEOUT_S = 5.0
+# A new local cluster starts in about 8 s here; RESNET_STUDIO_RAY_CONNECT_S sets another bound.
+CONNECT_DEADLINE_S = float(os.environ.get("RESNET_STUDIO_RAY_CONNECT_S", "30"))
+RAY_CLIENT_PORT, GCS_PORT = 10001, 6379
+
+
+def probe(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """Reach ``address`` (``host:port`` or ``ray://host[:port]``) within ``timeout`` seconds, or say why not.
+
+    ``ray.init`` retries an address where nothing listens for most of a minute and logs each try on
+    stderr; one TCP connection answers the same question in at most ``timeout`` seconds. ``auto`` and
+    ``local`` name no host and are left to Ray, which answers those at once.
+    """
+    if address in ("auto", "local"):
+        return
+    client = address.startswith("ray://")
+    hostport = address.removeprefix("ray://").split("/", 1)[0]
+    host, _, port = hostport.rpartition(":") if ":" in hostport else (hostport, "", "")
+    try:
+        number = int(port) if port else (RAY_CLIENT_PORT if client else GCS_PORT)
+    except ValueError:
+        raise ClusterError(f"--ray {address}: {port!r} is not a port number") from None
+    try:
+        socket.create_connection((host.strip("[]") or "localhost", number), timeout=timeout).close()
+    except OSError as exc:
+        reason = "timed out" if isinstance(exc, TimeoutError) else (exc.strerror or first_line(exc)).lower()
+        raise ClusterError(f"no Ray cluster answers at {host or 'localhost'}:{number} ({reason} within "
+                           f"{timeout:.0f} s)") from None
+
+
+def connect(ray, address: str | None, deadline: float = CONNECT_DEADLINE_S) -> None:
+    """``ray.init``: a new local cluster (``address`` None), or the one at ``address`` within ``deadline``
+    seconds, with Ray's own log lines kept off the user's terminal meanwhile.
+
+    Something that accepts connections but is no Ray head keeps ``ray.init`` retrying for minutes, so
+    joining runs in a thread and the run ends with one line when the deadline passes. A new local
+    cluster starts on this thread: its processes end with the thread that spawned them (Linux's
+    parent-death signal follows the thread).
+    """
+    outcome: list[BaseException | None] = []
+
+    def start() -> None:
+        try:
+            ray.init(address=address or "local", include_dashboard=False, log_to_driver=False,
+                     logging_level=logging.ERROR)
+            outcome.append(None)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+            outcome.append(exc)
+
+    where = address or "a new local one"
+    with _quiet_stderr():
+        if address is None:
+            start()
+        else:
+            thread = threading.Thread(target=start, name="ray-init", daemon=True)
+            thread.start()
+            thread.join(deadline)
+    if not outcome:
+        raise ClusterError(f"the Ray cluster at {where} did not answer within {deadline:.0f} s (something listens "
+                           f"there, but not a Ray head node)")
+    if outcome[0] is not None:
+        raise ClusterError(f"cannot reach the Ray cluster at {where}: {first_line(outcome[0])}")
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Ray's C++ core writes its retries straight to file descriptor 2; send them to /dev/null meanwhile."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as sink:
+            os.dup2(sink.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def classify(info: ModelInfo, paths: list[str], address: str | None, k: int, batch_size: int, device: str,
              workers: int | None = None) -> Iterator[Result]:
     """Results for ``paths`` in their order, computed on the cluster at ``address`` (None: a local one)."""
@@ -71,11 +155,9 @@ def classify(info: ModelInfo, paths: list[str], address: str | None, k: int, bat
         raise ClusterError(f"--ray needs Ray Data: {INSTALL}") from None
     for name in ("ray", "ray.data"):  # Ray's own progress lines would bury the one-line summary
         logging.getLogger(name).setLevel(logging.ERROR)
-    try:
-        ray.init(address=address or "local", include_dashboard=False, log_to_driver=False,
-                 logging_level=logging.ERROR)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise ClusterError(f"cannot reach the Ray cluster at {address or 'a new local one'}: {_first_line(exc)}") from None
+    if address:
+        probe(address)
+    connect(ray, address)
     try:
         context = ray.data.DataContext.get_current()
         context.execution_options.preserve_order = True
@@ -100,11 +182,6 @@ def classify(info: ModelInfo, paths: list[str], address: str | None, k: int, bat
                 yield Result.from_json(json.loads(row["result"]))
         except ray.exceptions.RayError as exc:
             cause = getattr(exc, "cause", None) or exc
-            raise ClusterError(f"a Ray worker failed: {_first_line(cause)}") from None
+            raise ClusterError(f"a Ray worker failed: {first_line(cause)}") from None
     finally:
         ray.shutdown()
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -15,8 +14,8 @@ from pathlib import Path
 from resnet_studio.core.arguments import Parser, int_in
 from resnet_studio.core.limits import MAX_CLASSES
 from resnet_studio.core.text import printable
+from resnet_studio.core.walk import expand
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 USAGE = """usage: resnet-studio [IMAGE...] [--model NAME|PATH] [--device auto|cpu|cuda]   (the app)
        resnet-studio COMMAND [ARGS]
 
@@ -28,34 +27,6 @@ commands:
   train VARIANT [...]   train on Fashion-MNIST, or fine-tune on a folder (--data DIR)
 
 Run 'resnet-studio COMMAND --help' for a command's options."""
-
-
-def expand(inputs: list[str], cap: int | None = None):
-    """Files as given; folders expand (recursively, sorted) to the image files they contain.
-
-    A folder with no images is passed through, so that it is reported rather than silently skipped.
-    """
-    count = 0
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            before = count
-            for root, dirs, files in os.walk(path):
-                dirs.sort()
-                for name in sorted(files):
-                    if Path(name).suffix.lower() in IMAGE_SUFFIXES:
-                        yield os.path.join(root, name)
-                        count += 1
-                        if cap and count >= cap:
-                            return
-            if count == before:
-                yield item  # an empty folder gets its own reason instead of vanishing
-                count += 1
-        else:
-            yield item
-            count += 1
-            if cap and count >= cap:
-                return
 
 
 def _common(p: argparse.ArgumentParser) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 # 2: accuracies are fractions everywhere, and blocks carry their F(x) and shortcut outputs ("activations.parts").
 FILE_SCHEMA = 2
+PRECISIONS = ("fp32", "fp16", "int8")  # what our exporter writes: the file's 'precision'
 
 
 @dataclass

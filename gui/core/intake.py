@@ -9,8 +9,11 @@ import warnings
 from PIL import Image, ImageMode, ImageOps
 
 from .local_file import Rejected, check_local_file
+from .text import first_line
 
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF")
+# What a folder walk picks up as images: the allowed formats' usual suffixes (compared in lower case).
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
 # Memory is bounded by bytes, not pixels: a 16-bit or float image costs 2-4 times an 8-bit one.
 # 300 MB holds a 100-megapixel RGB photo.
@@ -80,7 +83,7 @@ def load_image(path: str | os.PathLike, color: str = "RGB", min_side: int | None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageRejected(f"{name}: too many pixels (possible decompression bomb)") from None
     except DECODE_ERRORS as exc:
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        detail = first_line(exc)
         raise ImageRejected(f"{name}: damaged or truncated image ({detail})") from None
 
 

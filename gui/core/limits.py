@@ -6,3 +6,5 @@ MAX_METADATA_BYTES = 8 * 1024**2
 MAX_CLASSES = 100_000  # ImageNet-21k has 21,843
 MAX_LABEL_CHARS = 500
 MAX_INPUT_SIDE = 4096
+# Fitting an int8 twin or the out-of-distribution warning to a user's folder needs at least this many images.
+MIN_CALIBRATION_IMAGES = 64

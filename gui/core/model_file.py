@@ -14,6 +14,7 @@ ImageNet preprocessing, labelled "no metadata".
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 from dataclasses import dataclass, field
@@ -25,8 +26,9 @@ import onnx
 
 from .file_contract import FileMetadata
 from .limits import MAX_CLASSES, MAX_INPUT_SIDE, MAX_LABEL_CHARS, MAX_METADATA_BYTES, MAX_MODEL_BYTES
-from .local_file import Rejected, check_local_file
+from .local_file import Rejected, check_local_file, open_regular
 from .ood import OutOfDistribution
+from .text import first_line, printable, unsafe_characters
 
 CONTROL_FLOW = {"Loop", "Scan", "If"}
 IMAGENET_PREPROCESS = {"resize": 256, "crop": 224, "interpolation": "bilinear",
@@ -37,9 +39,49 @@ class ModelRejected(Rejected):
     """Why a model file cannot be used."""
 
 
+@dataclass(frozen=True)
+class FileIdentity:
+    """The exact bytes a model was checked from: what every later read must find again."""
+
+    path: Path
+    size: int
+    mtime_ns: int
+    sha256: str
+
+
+def _read_once(path: Path) -> tuple[bytes, FileIdentity]:
+    """The file's bytes, read once through a regular-file check, and their identity."""
+    try:
+        with open_regular(path) as f:
+            data = f.read(MAX_MODEL_BYTES + 1)
+            mtime_ns = os.fstat(f.fileno()).st_mtime_ns
+    except OSError as exc:
+        raise ModelRejected(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if len(data) > MAX_MODEL_BYTES:
+        raise ModelRejected(f"{path}: over the 2 GiB limit")
+    return data, FileIdentity(path, len(data), mtime_ns, hashlib.sha256(data).hexdigest())
+
+
+def checked_bytes(identity: FileIdentity) -> bytes:
+    """The file's bytes again, if they are still the ones that were checked; ``ModelRejected`` if the
+    file is gone or has changed since (a file swapped after its check never runs unchecked)."""
+    try:
+        with open_regular(identity.path) as f:
+            data = f.read(identity.size + 1)
+    except FileNotFoundError:
+        raise ModelRejected(f"{identity.path}: the model file is gone since it was loaded") from None
+    except OSError as exc:
+        raise ModelRejected(f"{identity.path}: cannot read ({exc.strerror or exc})") from None
+    if len(data) != identity.size or hashlib.sha256(data).hexdigest() != identity.sha256:
+        raise ModelRejected(f"{identity.path}: changed on disk since it was checked; open it again "
+                            f"(Models → Refresh, F5) to check the new file")
+    return data
+
+
 @dataclass
 class ModelInfo:
     path: Path
+    identity: FileIdentity
     name: str
     labels: list[str]
     preprocess: dict[str, Any]
@@ -124,6 +166,17 @@ def check_labels(labels: list, what: str, error: type[Rejected]) -> None:
         raise error(f"{what} has a class name of {longest:,} characters; at most {MAX_LABEL_CHARS} are supported")
 
 
+def check_written_labels(labels: list, what: str, error: type[Rejected]) -> None:
+    """``check_labels``, and no control, line-separator or bidirectional characters: names about to be
+    written into a model file that other tools will read (a folder named "dog\nBag 100.0%" would forge a line)."""
+    check_labels(labels, what, error)
+    for label in labels:
+        bad = unsafe_characters(label)
+        if bad:
+            raise error(f"{what} has “{printable(label[:60])}”, with {', '.join(bad)}: class names may not hold "
+                        f"control or direction characters; rename it")
+
+
 def check_preprocess(pre: dict[str, Any], channels: int, path: Path | str) -> dict[str, Any]:
     """The preprocessing a file states, checked and normalised; the exporter checks with this too."""
     try:
@@ -153,10 +206,11 @@ def read_model(path: str | os.PathLike) -> ModelInfo:
     path, _, size = check_local_file(path, ModelRejected, "download the model file first")
     if size > MAX_MODEL_BYTES:
         raise ModelRejected(f"{path}: {size / 2**30:.1f} GiB is over the 2 GiB limit")
+    data, identity = _read_once(path)
     try:
-        model = onnx.load(str(path), load_external_data=False)
+        model = onnx.load_model_from_string(data)
     except Exception as exc:  # noqa: BLE001 - protobuf raises its own DecodeError among others
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        detail = first_line(exc)
         raise ModelRejected(f"{path}: not a readable ONNX file ({detail[:120]})") from None
     if any(t.data_location == onnx.TensorProto.EXTERNAL for t in _all_tensors(model.graph)):
         raise ModelRejected(f"{path}: uses external data, which is refused (it can point at any file on disk)")
@@ -240,7 +294,7 @@ def read_model(path: str | os.PathLike) -> ModelInfo:
     if architecture is not None:
         _check_architecture(architecture, path)
     info = ModelInfo(
-        path=path, name=path.stem, labels=labels, preprocess=preprocess, input_shape=[channels, *shape[2:]],
+        path=path, identity=identity, name=path.stem, labels=labels, preprocess=preprocess, input_shape=[channels, *shape[2:]],
         num_classes=num_classes, has_metadata=ours, logits_name=logits.name, input_name=image_input.name,
         fixed_batch=1 if shape[0] == 1 else None,
         ood=OutOfDistribution.from_metadata(meta.ood, num_classes) if "features" in outputs else None,
@@ -312,7 +366,7 @@ def fc_parameters(info: ModelInfo):
     import numpy as np
     from onnx import numpy_helper
 
-    model = onnx.load(str(info.path), load_external_data=False)
+    model = onnx.load_model_from_string(checked_bytes(info.identity))
     found = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer if i.name in (info.fc_weight,
                                                                                               info.fc_bias)}
     weight = found[info.fc_weight].astype(np.float32)

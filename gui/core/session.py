@@ -22,7 +22,8 @@ import onnxruntime as ort
 
 from .graph import logits_only_bytes
 from .local_file import Rejected
-from .model_file import ModelInfo
+from .model_file import ModelInfo, ModelRejected, checked_bytes
+from .text import first_line
 
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
@@ -178,36 +179,33 @@ class SessionPool:
         return options
 
     def get(self, info: ModelInfo, full: bool = False, cpu_only: bool = False) -> SessionHandle:
-        try:
-            stat = info.path.stat()
-        except OSError:
-            # Deleted (or unreadable) since it was loaded: the session in memory still works.
-            with self._lock:
-                for key, handle in self._sessions.items():
-                    if key[0] == str(info.path) and key[3:] == (full, cpu_only):
-                        return handle
-            raise ProviderError(f"{info.path}: the model file is gone and was not loaded before") from None
-        key = (str(info.path), stat.st_mtime_ns, stat.st_size, full, cpu_only)
+        """The session for ``info``'s checked bytes: a file's identity (path and sha256), never its path alone.
+
+        A session built once keeps running the bytes that were checked, whatever happens to the file
+        since; a new one (the activations' full graph, say) is built only from the same bytes again.
+        """
+        key = (str(info.identity.path), info.identity.sha256, full, cpu_only)
         with self._lock:
             handle = self._sessions.get(key)
             if handle is None:
                 handle = self._create(info, full, cpu_only)
                 # A replaced file gets new sessions; drop the stale ones.
-                self._sessions = {k: v for k, v in self._sessions.items() if k[0] != key[0] or k[1:3] == key[1:3]}
+                self._sessions = {k: v for k, v in self._sessions.items() if k[0] != key[0] or k[1] == key[1]}
                 self._sessions[key] = handle
             return handle
 
     def _create(self, info: ModelInfo, full: bool, cpu_only: bool) -> SessionHandle:
-        with open(info.path, "rb") as f:
-            model = f.read()
+        try:
+            model = checked_bytes(info.identity)
+        except ModelRejected as exc:
+            raise ProviderError(str(exc)) from None
         providers, reason = ([CPU], "CUDA ran out of memory") if cpu_only else self.provider_plan()
         try:
             if not full:
                 model = logits_only_bytes(model, info.logits_name, ("features",) if info.ood else ())
             session = ort.InferenceSession(model, self._options(), providers=providers)
         except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
-            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ProviderError(f"{info.path}: ONNX Runtime cannot load it ({detail[:160]})") from None
+            raise ProviderError(f"{info.path}: ONNX Runtime cannot load it ({first_line(exc, 160)})") from None
         active = session.get_providers()[0]
         if active != CUDA and reason is None:
             reason = "CUDA provider failed to start (no usable GPU or driver)"
@@ -248,7 +246,7 @@ class SessionPool:
                 if options.terminate:
                     raise RunFailed(f"{info.name}: a batch ran longer than {self.timeout_s:.0f} s and was "
                                     f"stopped") from None
-                detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                detail = first_line(exc)
                 raise RunFailed(f"{info.name}: ONNX Runtime failed running it ({detail[:200]})") from None
             finally:
                 with self._watch:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from resnet_studio.core.text import first_line
 
 
 def parser() -> argparse.ArgumentParser:
@@ -48,7 +49,7 @@ def install_excepthook(window) -> None:
 
     def hook(kind, value, traceback) -> None:
         previous(kind, value, traceback)
-        first = str(value).strip().splitlines()[0] if str(value).strip() else ""
+        first = first_line(value)
         window.show_notice(f"internal error: {kind.__name__}: {first}")
 
     sys.excepthook = hook

@@ -9,13 +9,14 @@ failure removes the private folder, so nothing half-made is ever listed.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QProcess, QTimer, Signal
+
+from resnet_studio.core import children
+from resnet_studio.core.local_file import replace_into
 
 from .child_process import start_child
 
@@ -135,7 +136,7 @@ class ExportJob(QObject):
     def _process_error(self, error) -> None:
         if error == QProcess.ProcessError.FailedToStart:
             self._process = None
-            self._fail(f"cannot start resnet-export with {sys.executable}", None)
+            self._fail(f"cannot start resnet-export ({' '.join(children.argv('export')[:4])})", None)
 
     def _install(self) -> None:
         """Rename each verified file into the models folder (atomic within one file system)."""
@@ -143,7 +144,7 @@ class ExportJob(QObject):
         try:
             for precision in self.precisions:
                 target = self.models_dir / self.output_name(precision)
-                os.replace(self._workdir / self.output_name(precision), target)
+                replace_into(self._workdir / self.output_name(precision), target)
                 written.append(target)
         except OSError as exc:
             self._fail(f"cannot move the export into {self.models_dir} ({exc.strerror or exc})", None)

@@ -10,34 +10,35 @@ PRECISION_CHOICES = ("auto", "fp32", "fp16", "int8")
 
 
 class Menus(QObject):
-    """Built on ``window`` (a MainWindow); keeps the actions the toolbar and the settings need.
+    """Built on ``window`` (a MainWindow); its commands are the controller's. Keeps the actions the toolbar
+    and the settings need.
 
     No Python reference back to the window (see ``ModelActions``): actions are parented to it in Qt.
     """
 
-    def __init__(self, window) -> None:
+    def __init__(self, window, controller) -> None:
         super().__init__(window)
         self.studio = studio = window.studio
         bar = window.menuBar()
         files = bar.addMenu("&File")
-        self.open = self._action(files, "&Open images…", QKeySequence.StandardKey.Open, window.open_files)
-        self.folder = self._action(files, "Open &folder…", "Ctrl+Shift+O", window.open_folder)
-        self._action(files, "Open &model file…", "Ctrl+M", window.open_model)
-        self.paste = self._action(files, "&Paste image", QKeySequence.StandardKey.Paste, window.paste)
-        self.clear = self._action(files, "&Clear images", "Ctrl+Shift+Backspace", window.clear_images)
-        self._action(files, "&Export results…", "Ctrl+E", window.export_results)
+        self.open = self._action(files, "&Open images…", QKeySequence.StandardKey.Open, controller.open_files)
+        self.folder = self._action(files, "Open &folder…", "Ctrl+Shift+O", controller.open_folder)
+        self._action(files, "Open &model file…", "Ctrl+M", controller.open_model)
+        self.paste = self._action(files, "&Paste image", QKeySequence.StandardKey.Paste, controller.paste)
+        self.clear = self._action(files, "&Clear images", "Ctrl+Shift+Backspace", controller.clear_images)
+        self._action(files, "&Export results…", "Ctrl+E", controller.export_results)
         files.addSeparator()
         self._action(files, "&Quit", QKeySequence.StandardKey.Quit, window.close)
         view = bar.addMenu("&View")
-        self._action(view, "&Next image", "Ctrl+Down", lambda: window.step(1))
-        self._action(view, "&Previous image", "Ctrl+Up", lambda: window.step(-1))
+        self._action(view, "&Next image", "Ctrl+Down", lambda: controller.step(1))
+        self._action(view, "&Previous image", "Ctrl+Up", lambda: controller.step(-1))
         for index, title in enumerate(TABS):
             self._action(view, f"Show {title.lower()}", f"Ctrl+{index + 1}",
-                         lambda checked=False, i=index: window.tabs.setCurrentIndex(i))
+                         lambda i=index: window.tabs.setCurrentIndex(i))
         devices = view.addMenu("&Device")
         self.device: dict[str, QAction] = {}
         for device in ("auto", "cpu", "cuda"):
-            action = self._action(devices, device, None, lambda checked=False, d=device: self.set_device(d))
+            action = self._action(devices, device, None, lambda d=device: self.set_device(d))
             action.setCheckable(True)
             action.setChecked(device == studio.device)
             self.device[device] = action
@@ -46,7 +47,7 @@ class Menus(QObject):
         self.precision: dict[str, QAction] = {}
         for precision in PRECISION_CHOICES:
             text = "auto (int8 on the CPU, fp16 on CUDA, when the model has them)" if precision == "auto" else precision
-            action = self._action(precisions, text, None, lambda checked=False, p=precision: studio.set_precision(p))
+            action = self._action(precisions, text, None, lambda p=precision: studio.set_precision(p))
             action.setCheckable(True)
             group.addAction(action)
             self.precision[precision] = action
@@ -60,7 +61,8 @@ class Menus(QObject):
         action = QAction(text, self.parent())
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
-        action.triggered.connect(slot)
+        # triggered(bool) passes "checked": a command that takes an argument must never receive it.
+        action.triggered.connect(lambda checked=False: slot())
         menu.addAction(action)
         return action
 

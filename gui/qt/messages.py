@@ -8,28 +8,13 @@ replaced since is dropped.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-from PySide6.QtGui import QImage
 
-from resnet_studio.gui.viewmodel import lineup
-from resnet_studio.core.engine import BlockParts, FeatureMaps, Result
+from resnet_studio.gui.viewmodel import intake, lineup
+from resnet_studio.core.engine import BlockParts, FeatureMaps
 from resnet_studio.core.model_file import ModelInfo
 from resnet_studio.core.session import SessionHandle
-
-
-@dataclass
-class ImageEntry:
-    id: int
-    path: str
-    result: Result | None = None
-    error: str | None = None
-    thumb: QImage | None = None
-
-    @property
-    def name(self) -> str:
-        return Path(self.path).name or self.path
 
 
 @dataclass(frozen=True)
@@ -45,23 +30,9 @@ class ModelLoaded:
 
 
 @dataclass(frozen=True)
-class ScanBatch:
-    paths: list[str]
-
-
-@dataclass(frozen=True)
-class ScanProgress:
-    found: int
-    cap: int
-
-
-@dataclass(frozen=True)
-class Classified:
-    generation: int  # of the model that produced it
-    entry_id: int
-    result: Result | None
-    error: str | None
-    thumb: QImage | None
+class IntakeBatch:
+    items: list[intake.Item]  # images to add, each with its reason when it was refused
+    notice: str | None = None  # said once the intake is done (a cap reached)
 
 
 @dataclass

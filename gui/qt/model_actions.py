@@ -13,15 +13,15 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 from resnet_studio.gui.viewmodel import lineup
 from .calibrate_job import CalibrateJob
 from resnet_studio.core.catalog import Catalog
+from resnet_studio.core.limits import MIN_CALIBRATION_IMAGES
+from resnet_studio.core.walk import files_in
 from resnet_studio.core.model_file import ModelRejected
 from resnet_studio.core.text import shown
 from .export_job import STAGES, ExportJob
 from .state import Studio
 from .widgets.bars import BusyBar, ExportBar
 from .widgets.status_line import StatusLine
-from .workers import IMAGE_SUFFIXES
 
-MIN_CALIBRATION_IMAGES = 64
 
 
 class ModelActions(QObject):
@@ -29,6 +29,7 @@ class ModelActions(QObject):
     cycle, and Python's collector may break cycles on a worker thread, where deleting a widget deadlocks."""
 
     notice = Signal(str)
+    export_landed = Signal(object)  # the first file a finished export wrote: it loads once it is listed
 
     def __init__(self, window: QWidget, studio: Studio, catalog: Catalog, export_bar: ExportBar, busy: BusyBar,
                  status_line: StatusLine) -> None:
@@ -38,7 +39,6 @@ class ModelActions(QObject):
         self.export_job: ExportJob | None = None
         self.calibrate_job: CalibrateJob | None = None
         self._fallback_variant: str | None = None  # the variant whose ImageNet download just failed
-        self.load_when_listed: Path | None = None  # an export that just landed loads once it is listed
         export_bar.cancel.clicked.connect(self.cancel_export)
         export_bar.fallback.clicked.connect(self.fallback_to_random)
 
@@ -82,8 +82,7 @@ class ModelActions(QObject):
         self.export_job = None
         self.export_bar.hide()
         self.status_line.show_message(shown(f"exported {', '.join(p.name for p in paths)}", 300), 8000)
-        self.load_when_listed = paths[0]
-        self.studio.refresh_models()
+        self.export_landed.emit(paths[0])
 
     def _export_failed(self, message: str, download) -> None:
         job, self.export_job = self.export_job, None
@@ -131,8 +130,7 @@ class ModelActions(QObject):
 
     def _enough_images(self, folder: str, purpose: str) -> bool:
         # Stops at the 64th image: a huge folder must not hold up the GUI thread.
-        images = (p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-        count = sum(1 for _ in itertools.islice(images, MIN_CALIBRATION_IMAGES))
+        count = sum(1 for _ in itertools.islice(files_in(folder), MIN_CALIBRATION_IMAGES))
         if count < MIN_CALIBRATION_IMAGES:
             self.notice.emit(f"{folder} holds {count} images; {purpose} needs {MIN_CALIBRATION_IMAGES} or more")
         return count >= MIN_CALIBRATION_IMAGES

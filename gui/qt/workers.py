@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import traceback
-import urllib.parse
-from pathlib import Path
 from typing import Callable
 
 from pyqtgraph.util.garbage_collector import GarbageCollector
 from PySide6.QtCore import QObject, QRunnable, QUrl, Signal
 
-from resnet_studio.core.local_file import Rejected
+from resnet_studio.core.local_file import Rejected, path_from_uri
 from resnet_studio.core.session import ProviderError
+from resnet_studio.core.text import first_line
 
 _collector: GarbageCollector | None = None
 
@@ -49,45 +47,16 @@ class Worker(QRunnable):
             self.signals.error.emit(str(exc))
         except Exception as exc:  # noqa: BLE001 - a worker must never take the app down
             traceback.print_exc()
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            first = first_line(exc)
             self.signals.error.emit(f"{type(exc).__name__}: {first}"[:300])
         finally:
             self.signals.finished.emit()
 
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
-
-
-def scan_folders(folders: list[Path], cap: int, emit_batch: Callable[[list[str]], None],
-                 progress: Callable[[int, int], None], cancel: threading.Event) -> None:
-    """Walk folders recursively for image files, in sorted order, stopping at ``cap`` or on cancel."""
-    found = 0
-    batch: list[str] = []
-    for folder in folders:
-        for root, dirs, files in os.walk(folder, followlinks=False):
-            dirs.sort()
-            for name in sorted(files):
-                if cancel.is_set() or found >= cap:
-                    emit_batch(batch)
-                    return
-                if Path(name).suffix.lower() in IMAGE_SUFFIXES:
-                    batch.append(os.path.join(root, name))
-                    found += 1
-                    if len(batch) >= 64:
-                        emit_batch(batch)
-                        batch = []
-                        progress(found, cap)
-    emit_batch(batch)
-    progress(found, cap)
-
-
 def url_to_path(url: QUrl) -> str:
-    """A local path from a file URL, keeping names that are not valid UTF-8; other URLs as text.
+    """The local path of a dropped or pasted URL (``core.local_file.path_from_uri``); ``Rejected`` otherwise.
 
-    ``QUrl.toLocalFile`` decodes percent-escapes as UTF-8 and so mangles such names; the raw
-    bytes go through the filesystem encoding instead.
+    ``QUrl.toLocalFile`` decodes percent-escapes as UTF-8 and so mangles names that are not; the
+    encoded form keeps the raw bytes.
     """
-    if not url.isLocalFile():
-        return url.toString()
-    encoded = bytes(url.toEncoded()).decode("ascii")
-    return os.fsdecode(urllib.parse.unquote_to_bytes(urllib.parse.urlsplit(encoded).path))
+    return path_from_uri(bytes(url.toEncoded()).decode("ascii"))

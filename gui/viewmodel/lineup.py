@@ -13,12 +13,12 @@ from pathlib import Path
 from resnet_studio.models.registry import VARIANTS, ImageNetWeights, Variant
 
 from resnet_studio.core.catalog import Catalog, ModelFileEntry
+from resnet_studio.core.file_contract import PRECISIONS
 from resnet_studio.core.model_file import ModelInfo, ModelRejected
 
 GROUP_TITLES = {"trained": "Trained", "imagenet": "ImageNet weights",
                 "untrained": "Untrained (random weights: predictions are meaningless)",
                 "no metadata": "No metadata", "unusable": "Unusable"}
-PRECISIONS = ("fp32", "fp16", "int8")
 # Fastest first. int8 (static QDQ, U8S8) ran ResNet-50 at 3.6x fp32 on this project's CPU; fp16 is for GPUs.
 PREFERENCE = {"cpu": ("int8", "fp32", "fp16"), "cuda": ("fp16", "fp32", "int8")}
 

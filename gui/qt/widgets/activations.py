@@ -194,6 +194,10 @@ class ActivationsPanel(QWidget):
         self.adds.show_responses(responses, None, 0)
         self.grid_box.setTitle(f"What {shown(parts.block.removeprefix('act.'), 60)} adds")
 
+    def show_mean_responses(self, mean: np.ndarray, images: int) -> None:
+        """The layer responses averaged over the loaded images, beside this image's."""
+        self.adds.show_responses(None, mean, images)
+
     @property
     def weakest(self) -> bool:
         return bool(self.order.currentData())

@@ -15,7 +15,7 @@ from resnet_studio.core.text import shown
 from ..plain_text import plain_label
 from ..qt_images import rgb_to_qimage
 
-TILE = 60
+CELL = 60  # the side of one map in the x / F(x) / shortcut / output grid, smaller than a channel tile
 ROWS = ("input x", "F(x)", "shortcut", "output")
 
 
@@ -35,7 +35,7 @@ class BlockAddsView(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(holder)
-        scroll.setFixedHeight(4 * (TILE + 4) + 44)
+        scroll.setFixedHeight(4 * (CELL + 4) + 44)
         self.plot = pg.PlotWidget(background="w")
         self.plot.setMinimumHeight(150)
         self.plot.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -107,9 +107,9 @@ class BlockAddsView(QWidget):
                 span = hi - lo if hi > lo else 1.0
                 tile = colorize((values[i] - lo) / span)
                 picture = plain_label()
-                picture.setFixedSize(TILE, TILE)
+                picture.setFixedSize(CELL, CELL)
                 picture.setPixmap(QPixmap.fromImage(rgb_to_qimage(tile)).scaled(
-                    TILE, TILE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
+                    CELL, CELL, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
                 picture.setToolTip(f"channel {channel}: {_number(values[i].min())} to {_number(values[i].max())}, "
                                    f"mean {_number(values[i].mean())}")
                 self.grid.addWidget(picture, row, i + 1)

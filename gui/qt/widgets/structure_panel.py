@@ -15,6 +15,7 @@ HINT = "Click a node to see its kernel, stride, groups, channels, params, MACs a
 
 class StructurePanel(QWidget):
     compare_requested = Signal(str)  # a catalog model name, or "" for none
+    block_requested = Signal(str)  # a block's name (layer2.0): show its activations
     notice = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -66,7 +67,15 @@ class StructurePanel(QWidget):
         self.compare.currentIndexChanged.connect(lambda _: self.compare_requested.emit(self.compare.currentData() or ""))
         self.expand.toggled.connect(self.view.expand_all)
         self.view.node_clicked.connect(self._node_clicked)
+        self.view.block_clicked.connect(self.block_requested.emit)
         self.show_activations.clicked.connect(lambda: self._block and self.view.block_clicked.emit(self._block))
+
+    def show_models(self, primary: tuple[str, dict] | None, other: tuple[str, dict] | None = None) -> None:
+        self.view.show_models(primary, other)
+
+    def highlight(self, block: str) -> None:
+        """Mark ``block`` (an activation output name or a block name) in the diagram."""
+        self.view.highlight(block.removeprefix("act."))
 
     def _node_clicked(self, text: str) -> None:
         self.details.setText(text or HINT)

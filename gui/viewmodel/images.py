@@ -1,0 +1,157 @@
+"""The images the app holds and the queue that classifies them, without Qt.
+
+``ImageRegistry`` numbers every image added; ``ClassificationQueue`` keeps which of them still wait
+for the current model, which are in flight, and how many are done. A model switch starts a new
+generation: answers computed for the old model carry the old number and are dropped.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from resnet_studio.core.engine import Engine, Result
+from resnet_studio.core.model_file import ModelInfo
+from resnet_studio.core.text import first_line
+
+
+@dataclass
+class ImageEntry:
+    id: int
+    path: str
+    result: Result | None = None
+    error: str | None = None
+    thumb: Any = None  # the view's thumbnail (a QImage in the app), made on the worker that decoded the image
+    refused: bool = False  # turned away on intake (a remote URL, say): never queued, whatever the model
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).name or self.path
+
+    @property
+    def done(self) -> bool:
+        return self.result is not None or self.error is not None
+
+
+class ImageRegistry:
+    """Every image added, in order, by id."""
+
+    def __init__(self) -> None:
+        self.entries: dict[int, ImageEntry] = {}
+        self._ids = itertools.count(1)
+
+    def next_id(self) -> int:
+        return next(self._ids)
+
+    def add(self, path: str, error: str | None = None) -> ImageEntry:
+        entry = ImageEntry(self.next_id(), path, error=error, refused=error is not None)
+        self.entries[entry.id] = entry
+        return entry
+
+    def clear(self) -> None:
+        self.entries.clear()
+
+    def classifiable(self) -> list[int]:
+        return [entry.id for entry in self.entries.values() if not entry.refused]
+
+    def results(self, info: ModelInfo | None) -> list[Result]:
+        """Every image's result or reason, in the order added; images still waiting are left out."""
+        out = []
+        for entry in self.entries.values():
+            if entry.result is not None:
+                out.append(entry.result)
+            elif entry.error is not None and info is not None:
+                out.append(Result.failure(info, entry.path, entry.error))
+        return out
+
+
+class ClassificationQueue:
+    """Which images wait for the current model, which are in flight, and how many are done."""
+
+    def __init__(self) -> None:
+        self.generation = 0
+        self.pending: list[int] = []
+        self.unanswered: set[int] = set()  # ids of the chunk in flight not answered yet
+        self.in_flight = False
+        self.done = 0
+
+    @property
+    def total(self) -> int:
+        return self.done + len(self.pending) + len(self.unanswered)
+
+    def restart(self, ids: list[int]) -> None:
+        """A new model (or a clear): every id in ``ids`` waits again; answers in flight become stale."""
+        self.generation += 1
+        self.pending = list(ids)
+        self.unanswered.clear()
+        self.done = 0
+
+    def take(self, count: int) -> list[int]:
+        chunk, self.pending = self.pending[:count], self.pending[count:]
+        self.unanswered = set(chunk)
+        self.in_flight = True
+        return chunk
+
+    def answer(self, generation: int, entry_id: int) -> bool:
+        """Whether an answer still counts (same model, still waited for); it is counted if so."""
+        if generation != self.generation or entry_id not in self.unanswered:
+            return False
+        self.unanswered.discard(entry_id)
+        self.done += 1
+        return True
+
+    def cancel(self) -> int:
+        """Drop everything waiting or in flight; returns how many images are left unclassified."""
+        dropped = len(self.pending) + len(self.unanswered)
+        self.pending.clear()
+        self.unanswered.clear()
+        return dropped
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One image's answer from a chunk: its result or reason, and the thumbnail made while decoding it."""
+
+    generation: int
+    entry_id: int
+    result: Result | None
+    error: str | None
+    thumb: Any
+
+
+def classify_chunk(engine: Engine, info: ModelInfo, generation: int, jobs: list[tuple[int, str, bool]],
+                   batch_size: int, cancelled: threading.Event,
+                   make_thumbnail: Callable[[Any], Any]) -> Iterator[Answer]:
+    """Classify ``jobs`` (entry id, path, wants a thumbnail), answering each in order.
+
+    A chunk stops between two images once ``cancelled`` is set, leaving the rest unanswered; when the
+    whole batch fails (the model cannot run), every remaining image gets that one-line reason.
+    """
+    thumbs: dict[str, list[Any]] = {}  # per path, in decoding order: a path given twice is answered twice
+    wanted = {path for _, path, needs_thumb in jobs if needs_thumb}
+
+    def keep_thumbnail(source: str, image) -> None:
+        thumbs.setdefault(source, []).append(make_thumbnail(image) if source in wanted else None)
+
+    def thumb_of(path: str):
+        return thumbs[path].pop(0) if thumbs.get(path) else None
+
+    answered = 0
+    results = engine.classify_files(info, [path for _, path, _ in jobs], batch_size=batch_size,
+                                    decoded_hook=keep_thumbnail)
+    try:
+        for (entry_id, path, _), result in zip(jobs, results):
+            if cancelled.is_set():
+                return
+            yield Answer(generation, entry_id, result if result.ok else None, result.error, thumb_of(path))
+            answered += 1
+    except Exception as exc:  # noqa: BLE001 - each image of a failed batch says why, never "…"
+        if cancelled.is_set():
+            return  # stopped on purpose: what is left stays unclassified
+        for entry_id, path, _ in jobs[answered:]:
+            yield Answer(generation, entry_id, None, first_line(exc), thumb_of(path))
+    finally:
+        results.close()  # stops the decoding thread of a chunk left early
