@@ -23,21 +23,18 @@ from torch import nn
 
 from resnet_studio.core.file_contract import PRECISIONS, ActivationOutputs, FileMetadata
 from resnet_studio.models import build_model, describe, get_variant
-from resnet_studio.core.local_file import atomic_path
+from resnet_studio.core.local_file import atomic_path, writable_target
 from resnet_studio.models.registry import IMAGENET_MEAN, IMAGENET_STD, Variant
 from resnet_studio.models.weights import apply_state_dict, imagenet_entry, resolve_weights
 
 from .errors import ExportError
-from .onnx_file import _cpu_session, _set_metadata
+from .onnx_file import _set_metadata
 from .precision import to_fp16, to_int8
-from .scoring import top1_agreement
+from .verify import MIN_AGREEMENT, top1_agreement, verify_fp32
 from resnet_studio.core.text import first_line
 
 PRODUCER = "resnet-studio"
 EXPORT_BATCH = 2  # at least 2, or the exporter can specialise the batch to 1
-VERIFY_BATCHES = (1, 3)  # both differ from EXPORT_BATCH, which proves the batch is dynamic
-RTOL, ATOL = 1e-3, 1e-4
-MIN_AGREEMENT = 0.9  # fp16/int8 top-1 agreement below this fails verification of trained weights
 MAX_ONNX_BYTES = 2 * 1024**3
 
 
@@ -82,6 +79,7 @@ class ExportReport:
     verify_seconds: float
     outputs: list[str]
     max_abs_diff: float | None = None
+    verification: str = ""  # the difference from PyTorch on the logits' own scale, in words
     agreement: float | None = None
     agreement_images: int = 0
     agreement_sample: str = ""
@@ -288,26 +286,6 @@ def _finish_graph(path: Path, meta: FileMetadata, activations: bool) -> None:
     onnx.save_model(model, str(path))
 
 
-def verify_fp32(prepared: Prepared, path: Path) -> float:
-    """Max |Δ| of logits between ORT (CPU) and PyTorch eager at two batch sizes; raises on mismatch."""
-    session = _cpu_session(path)
-    generator = torch.Generator().manual_seed(1)
-    worst = 0.0
-    for batch in VERIFY_BATCHES:
-        x = torch.randn(batch, prepared.in_channels, prepared.image_size, prepared.image_size, generator=generator)
-        with torch.no_grad():
-            expected = prepared.model.eval()(x).numpy()
-        (got,) = session.run(["logits"], {"input": x.numpy()})
-        if got.shape != expected.shape:
-            raise ExportError(f"verification failed: ORT gave logits {got.shape} at batch {batch}, "
-                              f"PyTorch {expected.shape}")
-        worst = max(worst, float(np.abs(got - expected).max()))
-        if not np.allclose(got, expected, rtol=RTOL, atol=ATOL):
-            raise ExportError(f"verification failed: ORT and PyTorch logits differ by up to {worst:.3g} at batch "
-                              f"{batch} (rtol {RTOL}, atol {ATOL})")
-    return worst
-
-
 def export(prepared: Prepared, output: Path, *, precision: str = "fp32", opset: int | None = None,
            activations: bool = True, verify: bool = True, samples: np.ndarray | None = None,
            sample_name: str = "", progress: Progress = _quiet) -> ExportReport:
@@ -324,6 +302,10 @@ def export(prepared: Prepared, output: Path, *, precision: str = "fp32", opset: 
     output = Path(output)
     if output.is_dir():
         raise ExportError(f"{output} is a directory; give a file path ending in .onnx")
+    try:
+        writable_target(output)
+    except OSError as exc:
+        raise ExportError(f"cannot write {output}: {exc.strerror}") from None
     if not output.parent.exists():
         raise ExportError(f"cannot write {output}: folder {output.parent} does not exist")
     if not os.access(output.parent, os.W_OK):
@@ -346,42 +328,51 @@ def export(prepared: Prepared, output: Path, *, precision: str = "fp32", opset: 
             else:
                 progress("quantize", None, None)
                 to_int8(fp32, tmp, samples)
+            written = onnx.load(str(tmp), load_external_data=False)
             report = ExportReport(
                 path=str(output), variant=prepared.variant.name, weights=prepared.weights.get("source", "?"),
-                precision=precision, opset=0, size_bytes=tmp.stat().st_size, export_seconds=0.0,
-                verify_seconds=0.0, outputs=[o.name for o in onnx.load(str(tmp), load_external_data=False).graph.output])
-            report.opset = next(o.version for o in onnx.load(str(tmp), load_external_data=False).opset_import
-                                if o.domain in ("", "ai.onnx"))
+                precision=precision, size_bytes=tmp.stat().st_size, export_seconds=round(exported - started, 2),
+                verify_seconds=0.0, outputs=[o.name for o in written.graph.output],
+                opset=next(o.version for o in written.opset_import if o.domain in ("", "ai.onnx")))
             if opset and report.opset != opset:
                 raise ExportError(f"opset {opset} was asked for but the exporter wrote {report.opset}")
             if report.size_bytes > MAX_ONNX_BYTES:
                 raise ExportError(f"{report.size_bytes / 2**30:.1f} GiB is over the 2 GiB a single ONNX file holds")
-            report.export_seconds = round(time.perf_counter() - started, 2)
             if verify:
                 progress("verify", None, None)
-                onnx.checker.check_model(str(tmp), full_check=True)
-                if precision == "fp32":
-                    report.max_abs_diff = verify_fp32(prepared, tmp)
-                else:
-                    report.max_abs_diff = verify_fp32(prepared, fp32)
-                    probe = samples if samples is not None else _synthetic(prepared)
-                    report.agreement = round(top1_agreement(fp32, tmp, probe), 4)
-                    report.agreement_images = len(probe)
-                    report.agreement_sample = sample_name if samples is not None else "synthetic noise"
-                    if prepared.weights.get("trained") and report.agreement < MIN_AGREEMENT:
-                        raise ExportError(f"verification failed: {precision} agrees with fp32 on top-1 for only "
-                                          f"{report.agreement:.1%} of {len(probe)} images")
-                    _set_metadata(tmp, {"metrics": {**meta.metrics, f"{precision}_top1_agreement_with_fp32":
-                                                    report.agreement, "agreement_images": len(probe),
-                                                    "agreement_sample": report.agreement_sample}})
-                    report.size_bytes = tmp.stat().st_size
-                report.verified = True
+                _verify(prepared, report, tmp, fp32, meta, samples, sample_name)
             report.verify_seconds = round(time.perf_counter() - exported, 2)
         except onnx.checker.ValidationError as exc:
             raise ExportError(f"verification failed: onnx.checker: {first_line(exc)}") from None
         finally:
             fp32.unlink(missing_ok=True)
     return report
+
+
+def _verify(prepared: Prepared, report: ExportReport, written: Path, fp32: Path, meta: FileMetadata,
+            samples: np.ndarray | None, sample_name: str) -> None:
+    """Check the written file and record what was found in its metrics: the difference from PyTorch, and
+    for fp16 and int8 the top-1 agreement with the fp32 file it was made from."""
+    import onnx
+
+    onnx.checker.check_model(str(written), full_check=True)
+    checked = verify_fp32(prepared.model, written if report.precision == "fp32" else fp32, prepared.in_channels,
+                          prepared.image_size)
+    report.max_abs_diff, report.verification = checked.max_abs_diff, checked.line()
+    metrics = {**meta.metrics, "verification": checked.to_json()}
+    if report.precision != "fp32":
+        probe = samples if samples is not None else _synthetic(prepared)
+        report.agreement = round(top1_agreement(fp32, written, probe), 4)
+        report.agreement_images = len(probe)
+        report.agreement_sample = sample_name if samples is not None else "synthetic noise"
+        if prepared.weights.get("trained") and report.agreement < MIN_AGREEMENT:
+            raise ExportError(f"verification failed: {report.precision} agrees with fp32 on top-1 for only "
+                              f"{report.agreement:.1%} of {len(probe)} images")
+        metrics.update({f"{report.precision}_top1_agreement_with_fp32": report.agreement,
+                        "agreement_images": len(probe), "agreement_sample": report.agreement_sample})
+    _set_metadata(written, {"metrics": metrics})
+    report.size_bytes = written.stat().st_size
+    report.verified = True
 
 
 def _check_readable(prepared: Prepared) -> None:

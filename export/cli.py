@@ -85,8 +85,8 @@ def summary(report) -> str:
     lines = [f"{report.variant} ({report.weights}, {report.precision}) -> {report.path}",
              f"  size {report.size_bytes / 1e6:.1f} MB, opset {report.opset}, outputs: logits{extra}",
              f"  export {report.export_seconds:.1f} s, verify {report.verify_seconds:.1f} s"]
-    if report.max_abs_diff is not None:
-        lines.append(f"  ORT vs PyTorch (batch 1 and 3): max |Δ| {report.max_abs_diff:.2e} on logits")
+    if report.verification:
+        lines.append(f"  ORT vs PyTorch (batch 1 and 3): {report.verification}")
     if report.agreement is not None:
         lines.append(f"  top-1 agreement with fp32: {report.agreement:.2%} of {report.agreement_images} "
                      f"images ({report.agreement_sample})")

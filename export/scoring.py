@@ -63,13 +63,3 @@ def onnx_accuracy(path: Path, samples: np.ndarray, labels: np.ndarray) -> float:
         logits = session.run(["logits"], {"input": samples[start:start + 256]})[0]
         hits += int((logits.argmax(1) == labels[start:start + 256]).sum())
     return hits / len(labels)
-
-
-def top1_agreement(reference: Path, candidate: Path, samples: np.ndarray) -> float:
-    a, b = _cpu_session(reference, pruned=True), _cpu_session(candidate, pruned=True)
-    hits = 0
-    for start in range(0, len(samples), 32):
-        chunk = samples[start:start + 32]
-        hits += int((a.run(["logits"], {"input": chunk})[0].argmax(1)
-                     == b.run(["logits"], {"input": chunk})[0].argmax(1)).sum())
-    return hits / len(samples)

@@ -11,9 +11,10 @@ from typing import Any
 
 from torch import nn
 
+from resnet_studio.core.architecture import SCHEMA_VERSION
+
 from .resnet import BasicBlock, Bottleneck, ResNet
 
-SCHEMA_VERSION = 1
 
 
 def _out_size(size: int, kernel: int, stride: int, padding: int, dilation: int = 1) -> int:

@@ -142,7 +142,8 @@ def download(url: str, target: Path, sha256_prefix: str, progress: DownloadProgr
             done = 0
             if progress:
                 progress(0, total)
-            while chunk := response.read(1 << 16):
+            # read1: what has arrived, after at most one wait; read(n) would wait for all n bytes of a trickle.
+            while chunk := response.read1(1 << 16):
                 done += len(chunk)
                 if max_bytes is not None and done > max_bytes:
                     raise ValueError(f"more than the {max_bytes:,} bytes this checkpoint can weigh arrived")

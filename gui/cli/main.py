@@ -13,6 +13,7 @@ from pathlib import Path
 
 from resnet_studio.core.arguments import Parser, int_in
 from resnet_studio.core.limits import MAX_CLASSES
+from resnet_studio.core.local_file import writable_target
 from resnet_studio.core.text import printable
 from resnet_studio.core.walk import expand
 
@@ -53,6 +54,12 @@ def predict(argv: list[str]) -> int:
     if args.output and Path(args.output).suffix.lower() not in STREAM_SUFFIXES:
         print("resnet-studio predict: --output: choose a .jsonl or .csv file name", file=sys.stderr)
         return 2
+    if args.output:
+        try:
+            writable_target(args.output)  # refused now, not after classifying every image
+        except OSError as exc:
+            print(printable(f"resnet-studio predict: --output {args.output}: {exc.strerror or exc}"), file=sys.stderr)
+            return 2
     from resnet_studio.gui.viewmodel import lineup
     from resnet_studio.core.catalog import Catalog
     from resnet_studio.core.engine import Engine

@@ -141,6 +141,11 @@ class Controller(QObject):
             self._used(path)
             self.studio.load_model(path)
 
+    @staticmethod
+    def takes(mime) -> bool:
+        """Whether a drag carries what a drop would take in: file URLs or an image."""
+        return mime.hasUrls() or mime.hasImage() or any(mime.hasFormat(kind) for kind in IMAGE_TYPES)
+
     def take_mime(self, mime) -> None:
         """What a drop or the clipboard carries: file URLs, or an image as data (never decoded here)."""
         if mime is None:

@@ -129,11 +129,11 @@ class MainWindow(QMainWindow):
     # Images in: the window system delivers them here ------------------------------------------------------
 
     def dragEnterEvent(self, event) -> None:
-        if event.mimeData().hasUrls() or event.mimeData().hasImage():
+        if self.controller.takes(event.mimeData()):
             event.acceptProposedAction()
 
     def dragMoveEvent(self, event) -> None:
-        if event.mimeData().hasUrls() or event.mimeData().hasImage():
+        if self.controller.takes(event.mimeData()):
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:

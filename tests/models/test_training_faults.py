@@ -1,0 +1,31 @@
+"""A full disk during a training checkpoint keeps the last good one."""
+
+import resource
+import signal
+import subprocess
+import sys
+
+import pytest
+from resnet_studio.models.fashion_mnist import DEFAULT_DIR
+
+
+@pytest.mark.skipif(not DEFAULT_DIR.exists(), reason="dataset-fashion-mnist is not installed")
+def test_a_full_disk_during_a_training_checkpoint_keeps_the_last_good_one(tmp_path):
+    from resnet_studio.models.checkpoint import load_checkpoint
+
+    out = tmp_path / "run"
+    base = [sys.executable, "-m", "resnet_studio.models.train", "resnet20", "--output", str(out), "--subset", "256",
+            "--batch-size", "128", "--threads", "1", "--quiet"]
+    assert subprocess.run(base + ["--epochs", "1"], capture_output=True, timeout=300).returncode == 0
+    good = (out / "last.pt").read_bytes()
+
+    def small_disk():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+
+    result = subprocess.run(base + ["--epochs", "2", "--resume"], capture_output=True, text=True, timeout=300,
+                            preexec_fn=small_disk)
+    assert result.returncode == 2 and "the disk may be full" in result.stderr, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert (out / "last.pt").read_bytes() == good and load_checkpoint(out / "last.pt")["epoch"] == 1
+

@@ -1,0 +1,61 @@
+"""Real Qt events for the tests, built as a window system would deliver them."""
+
+import warnings
+
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+
+
+def drop(window, urls: list[QUrl]) -> None:
+    mime = QMimeData()
+    mime.setUrls(urls)
+    with warnings.catch_warnings():
+        # PySide marks QDragEnterEvent's only constructor deprecated; there is no other way to build one.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        enter = QDragEnterEvent(QPoint(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                                Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, enter)
+    assert enter.isAccepted()
+    event = QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, event)
+
+
+def files(paths) -> list[QUrl]:
+    return [QUrl.fromLocalFile(str(p)) for p in paths]
+
+
+def action(window, text: str):
+    """The window's menu action whose text (without the & mnemonic) is ``text``."""
+    from PySide6.QtGui import QAction
+
+    found = [a for a in window.findChildren(QAction) if a.text().replace("&", "") == text]
+    assert len(found) == 1, f"{len(found)} actions named {text!r}"
+    return found[0]
+
+
+def answer_save_dialog(monkeypatch, path, chosen: str = "") -> list:
+    """Answer the next QFileDialog.getSaveFileName with ``path``; returns the (caption, folder) it was asked with."""
+    from PySide6.QtWidgets import QFileDialog
+
+    asked = []
+
+    def answer(parent, caption="", folder="", filters="", *args, **kwargs):
+        asked.append((caption, folder))
+        return str(path), chosen
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(answer))
+    return asked
+
+
+def drop_mime(window, mime) -> None:
+    """Drop ``mime`` (an image as data, say) on the window, as a window system would deliver it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        enter = QDragEnterEvent(QPoint(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                                Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, enter)
+    assert enter.isAccepted()
+    QApplication.sendEvent(window, QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime,
+                                              Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier))
