@@ -13,7 +13,6 @@ import os
 import time
 import warnings
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
 
@@ -21,7 +20,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from resnet_studio.core.file_contract import PRECISIONS, ActivationOutputs, FileMetadata
+from resnet_studio.core.architecture import Architecture
+from resnet_studio.core.contract_parts import Metrics, Preprocess, Tap, Taps, Weights
+from resnet_studio.core.file_contract import PRECISIONS, FileMetadata
+from resnet_studio.core.foreign import imagenet_labels
 from resnet_studio.models import build_model, describe, get_variant
 from resnet_studio.core.local_file import atomic_path, writable_target
 from resnet_studio.models.registry import IMAGENET_MEAN, IMAGENET_STD, Variant
@@ -53,7 +55,7 @@ class Prepared:
     model: nn.Module
     variant: Variant
     labels: list[str]
-    preprocess: dict[str, Any]
+    preprocess: Preprocess
     weights: dict[str, Any]
     metrics: dict[str, Any] = field(default_factory=dict)
     dataset: str | None = None
@@ -64,7 +66,7 @@ class Prepared:
 
     @property
     def image_size(self) -> int:
-        return int(self.preprocess["crop"])
+        return self.preprocess.crop
 
 
 @dataclass
@@ -88,10 +90,6 @@ class ExportReport:
     accuracy_sample: str = ""
 
 
-def imagenet_labels() -> list[str]:
-    return resources.files("resnet_studio.resources").joinpath("imagenet_classes.txt").read_text().splitlines()
-
-
 def default_labels(variant: Variant, num_classes: int) -> list[str]:
     if num_classes == 1000:
         return imagenet_labels()
@@ -102,17 +100,17 @@ def default_labels(variant: Variant, num_classes: int) -> list[str]:
     return [f"class {i}" for i in range(num_classes)]
 
 
-def default_preprocess(variant: Variant, image_size: int | None, resize: int | None = None) -> dict[str, Any]:
+def default_preprocess(variant: Variant, image_size: int | None, resize: int | None = None,
+                       in_channels: int | None = None) -> Preprocess:
+    channels = in_channels or variant.in_channels
     if variant.family == "small":
         from resnet_studio.models.fashion_mnist import MEAN, STD
 
         size = image_size or variant.input_size
-        return {"resize": size, "crop": size, "interpolation": "bilinear", "mean": [MEAN], "std": [STD],
-                "color": "L" if variant.in_channels == 1 else "RGB"}
+        return Preprocess(size, size, (MEAN,) * channels, (STD,) * channels, "L" if channels == 1 else "RGB")
     crop = image_size or 224
-    resize = resize or 256
-    return {"resize": round(crop * resize / 224), "crop": crop, "interpolation": "bilinear",
-            "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "color": "RGB"}
+    mean, std = (IMAGENET_MEAN[:1], IMAGENET_STD[:1]) if channels == 1 else (IMAGENET_MEAN, IMAGENET_STD)
+    return Preprocess(round(crop * (resize or 256) / 224), crop, mean, std, "L" if channels == 1 else "RGB")
 
 
 def prepare(variant_name: str, weights: str = "random", num_classes: int | None = None,
@@ -157,13 +155,12 @@ def prepare(variant_name: str, weights: str = "random", num_classes: int | None 
         raise ExportError(f"{weights} names {len(labels)} labels for {classes} outputs")
     if trained:
         size = image_size or int(trained["input_size"])
-        preprocess = {"resize": int(trained.get("resize", size)), "crop": size, "interpolation": "bilinear",
-                      "mean": trained["mean"], "std": trained["std"], "color": "L" if in_channels == 1 else "RGB"}
+        preprocess = Preprocess(int(trained.get("resize", size)), size, tuple(trained["mean"]), tuple(trained["std"]),
+                                "L" if in_channels == 1 else "RGB")
         info.update(source="trained", trained=True, dataset=trained.get("dataset"),
                     init=trained.get("weights_init"), command=trained.get("command"))
     else:
-        preprocess = default_preprocess(variant, image_size)
-        preprocess["color"] = "L" if in_channels == 1 else "RGB"
+        preprocess = default_preprocess(variant, image_size, in_channels=in_channels)
         info["trained"] = True
     return Prepared(model, variant, labels, preprocess, info, dict(trained.get("metrics") or {}),
                     dataset=trained.get("dataset"))
@@ -197,16 +194,28 @@ class WithActivations(nn.Module):
 
 
 def block_names(model: nn.Module) -> list[tuple[str, bool]]:
-    """(activation output name, has a shortcut) of every block, in order."""
-    return [(f"act.{name}.{i}", block.residual) for name, stage in zip(model.stage_names, model.stages())
+    """(block name, has a shortcut) of every block, in order: layer1.0, ..."""
+    return [(f"{name}.{i}", block.residual) for name, stage in zip(model.stage_names, model.stages())
             for i, block in enumerate(stage)]
 
 
 def output_names(model: nn.Module) -> list[str]:
+    """The graph's outputs in ``WithActivations``' order: the tensor of each tap is named act.BLOCK[.ROLE]."""
     names = ["logits", "act.stem"]
     for block, residual in block_names(model):
-        names += [block, f"{block}.branch"] + ([f"{block}.shortcut"] if residual else [])
+        names += [f"act.{block}", f"act.{block}.branch"] + ([f"act.{block}.shortcut"] if residual else [])
     return names + ["features"]
+
+
+def block_taps(model: nn.Module) -> Taps:
+    """Each block's input (the output before it), F(x), shortcut and output, as ``output_names`` names them."""
+    taps, before = [], "act.stem"
+    for block, residual in block_names(model):
+        taps += [Tap(block, "input", before), Tap(block, "branch", f"act.{block}.branch"),
+                 *([Tap(block, "shortcut", f"act.{block}.shortcut")] if residual else []),
+                 Tap(block, "output", f"act.{block}")]
+        before = f"act.{block}"
+    return Taps(taps, "act.stem", "features", before, "fc.weight", "fc.bias")
 
 
 def _torch_export(prepared: Prepared, path: Path, opset: int | None) -> None:
@@ -238,25 +247,19 @@ def _rename_initializers(model_proto) -> None:
 def metadata(prepared: Prepared, precision: str, activations: bool) -> FileMetadata:
     import onnx
 
-    structure = describe(prepared.model, prepared.image_size, variant=prepared.variant.name)
-    blocks = block_names(prepared.model) if activations else []
-    taps = ["act.stem", *(name for name, _ in blocks)] if activations else []
-    # Per block: F(x) before the addition, and what the shortcut adds (the input, or its projection).
-    parts = {name: {"branch": f"{name}.branch", **({"shortcut": f"{name}.shortcut"} if residual else {})}
-             for name, residual in blocks}
+    structure = Architecture.from_json(describe(prepared.model, prepared.image_size, variant=prepared.variant.name))
     return FileMetadata(
         labels=prepared.labels,
         preprocess=prepared.preprocess,
         variant=prepared.variant.name,
         architecture=structure,
-        weights=prepared.weights,
-        metrics=prepared.metrics,
-        params=structure["params"],
-        macs=structure["macs"],
+        weights=Weights.from_json(prepared.weights, "the weights", ExportError),
+        metrics=Metrics(dict(prepared.metrics)),
+        params=structure.params,
+        macs=structure.macs,
         precision=precision,
         dataset=prepared.dataset,
-        activations=ActivationOutputs(outputs=taps, parts=parts, features="features" if activations else None,
-                                      cam_layer=taps[-1] if taps else None, fc_weight="fc.weight", fc_bias="fc.bias"),
+        taps=block_taps(prepared.model) if activations else Taps(),
         producer={"name": PRODUCER, "version": _version(), "torch": torch.__version__, "onnx": onnx.__version__},
     )
 
@@ -359,7 +362,7 @@ def _verify(prepared: Prepared, report: ExportReport, written: Path, fp32: Path,
     checked = verify_fp32(prepared.model, written if report.precision == "fp32" else fp32, prepared.in_channels,
                           prepared.image_size)
     report.max_abs_diff, report.verification = checked.max_abs_diff, checked.line()
-    metrics = {**meta.metrics, "verification": checked.to_json()}
+    metrics = {**meta.metrics.values, "verification": checked.to_json()}
     if report.precision != "fp32":
         probe = samples if samples is not None else _synthetic(prepared)
         report.agreement = round(top1_agreement(fp32, written, probe), 4)
@@ -377,11 +380,11 @@ def _verify(prepared: Prepared, report: ExportReport, written: Path, fp32: Path,
 
 def _check_readable(prepared: Prepared) -> None:
     """The reader's own checks, before anything is written: never export a file the app would refuse."""
-    from resnet_studio.core.model_file import ModelRejected, check_preprocess, check_written_labels
+    from resnet_studio.core.model_file import ModelRejected, check_written_labels
 
     try:
         check_written_labels(prepared.labels, "the labels", ModelRejected)
-        check_preprocess(prepared.preprocess, prepared.in_channels, "the preprocessing")
+        prepared.preprocess.check("the preprocessing", ModelRejected, prepared.in_channels)
     except ModelRejected as exc:
         raise ExportError(f"{exc}; nothing was written") from None
 

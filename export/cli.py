@@ -13,6 +13,7 @@ from pathlib import Path
 from resnet_studio.core.arguments import Parser, int_in
 from resnet_studio.core.limits import MAX_CLASSES, MAX_INPUT_SIDE
 from resnet_studio.core.text import first_line, printable
+from resnet_studio.core.export_protocol import event_line, export_file_name
 from resnet_studio.models.registry import VARIANTS, UnknownVariantError, get_variant
 
 EXAMPLES = """examples:
@@ -75,8 +76,7 @@ def list_variants(as_json: bool) -> None:
 
 
 def default_output(variant: str, weights: str, precision: str) -> Path:
-    tag = Path(weights).stem if weights not in ("random",) and not weights.startswith("imagenet") else weights
-    return Path(f"{variant}-{tag}-{precision}.onnx")
+    return Path(export_file_name(variant, weights, precision))
 
 
 def summary(report) -> str:
@@ -98,7 +98,7 @@ def summary(report) -> str:
 
 
 def emit(event: dict) -> None:
-    print(json.dumps(event), flush=True)
+    print(event_line(**event), flush=True)
 
 
 def stage_printer(args: argparse.Namespace):

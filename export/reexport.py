@@ -65,13 +65,13 @@ def reexport(old: Path, new: Path) -> None:
     from resnet_studio.models.checkpoint import save_safetensors
 
     info = read_model(old)
-    state = state_from_onnx(old, info.variant, info.num_classes, info.input_shape[0])
-    trained = info.weights
-    meta = {"variant": info.variant, "in_channels": info.input_shape[0], "num_classes": info.num_classes,
-            "labels": info.labels, "dataset": info.dataset, "input_size": info.preprocess["crop"],
-            "mean": info.preprocess["mean"], "std": info.preprocess["std"], "weights_init": trained.get("init"),
+    state = state_from_onnx(old, info.variant, info.num_classes, info.input.channels)
+    trained = info.meta.weights.to_json()
+    meta = {"variant": info.variant, "in_channels": info.input.channels, "num_classes": info.num_classes,
+            "labels": info.labels, "dataset": info.meta.dataset, "input_size": info.preprocess.crop,
+            "mean": list(info.preprocess.mean), "std": list(info.preprocess.std), "weights_init": trained.get("init"),
             "command": trained.get("command"),
-            "metrics": {k: v for k, v in info.metrics.items() if not k.startswith("onnx_")}}
+            "metrics": {k: v for k, v in info.meta.metrics.values.items() if not k.startswith("onnx_")}}
     with tempfile.TemporaryDirectory() as folder:
         checkpoint = Path(folder) / f"{old.stem}.safetensors"
         save_safetensors(state, meta, checkpoint)
@@ -86,7 +86,7 @@ def reexport(old: Path, new: Path) -> None:
             raise ValueError(f"{old}: the rebuilt model's logits differ by up to {worst:.3g}; nothing written")
         for made in sorted(Path(folder).glob(f"{staged.stem}*.onnx")):
             # The network is the one trained: keep the training checkpoint's provenance, and say how.
-            _set_metadata(made, {"weights": {**read_model(made).weights, "file": trained.get("file"),
+            _set_metadata(made, {"weights": {**read_model(made).meta.weights.to_json(), "file": trained.get("file"),
                                              "sha256": trained.get("sha256"),
                                              "rebuilt": f"from the BN-folded weights of {old.name} by "
                                                         f"export.reexport"}})

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+
+from resnet_studio.core.contract_parts import Preprocess
 
 from .errors import ExportError
 from .onnx_file import _cpu_session, _set_metadata, read_metrics
 
 
-def fashion_mnist_samples(preprocess: dict[str, Any], count: int, split: str = "test",
+def fashion_mnist_samples(preprocess: Preprocess, count: int, split: str = "test",
                           data_dir: Path | None = None) -> np.ndarray:
     """The first ``count`` images of a Fashion-MNIST split, preprocessed as the model expects."""
     from PIL import Image
@@ -23,7 +24,7 @@ def fashion_mnist_samples(preprocess: dict[str, Any], count: int, split: str = "
     return np.stack([to_input(Image.fromarray(img, "L"), preprocess) for img in images[:count]])
 
 
-def folder_samples(folder: Path, preprocess: dict[str, Any], limit: int = 256) -> tuple[np.ndarray, list[str]]:
+def folder_samples(folder: Path, preprocess: Preprocess, limit: int = 256) -> tuple[np.ndarray, list[str]]:
     """Preprocessed images from ``folder`` (recursively), plus one reason per file that could not be read."""
     from resnet_studio.core.intake import ImageRejected, load_image
     from resnet_studio.core.preprocess import to_input
@@ -34,7 +35,7 @@ def folder_samples(folder: Path, preprocess: dict[str, Any], limit: int = 256) -
         if len(arrays) >= limit:
             break
         try:
-            arrays.append(to_input(load_image(path, preprocess["color"]), preprocess))
+            arrays.append(to_input(load_image(path, preprocess.decode_mode), preprocess))
         except ImageRejected as exc:
             skipped.append(str(exc))
     if not arrays:
@@ -42,7 +43,7 @@ def folder_samples(folder: Path, preprocess: dict[str, Any], limit: int = 256) -
     return np.stack(arrays), skipped
 
 
-def fashion_mnist_test(preprocess: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, str]:
+def fashion_mnist_test(preprocess: Preprocess) -> tuple[np.ndarray, np.ndarray, str]:
     from resnet_studio.models.fashion_mnist import load_split
 
     return fashion_mnist_samples(preprocess, 10_000), load_split("test")[1], "Fashion-MNIST test split"

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from resnet_studio.core.presets import IMAGENET_MEAN, IMAGENET_STD  # noqa: F401 - read by folder and the exporter
+
 CHECKPOINT_BASE = "https://download.pytorch.org/models/"
 # A mirror of torchvision's model folder (a company proxy, or a local server) replaces CHECKPOINT_BASE.
 MIRROR_ENV = "RESNET_STUDIO_WEIGHTS_MIRROR"

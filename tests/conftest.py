@@ -11,7 +11,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 @pytest.fixture
 def open_window(qtbot, tmp_path):
     """``open_window(models_dir, model)`` opens the main window on ``model`` (None: the default), with
-    settings in a temp file, and waits until the model is loaded. Every window is closed at the end."""
+    settings in a temp file, and waits until the model is loaded and listed in the picker. Every window is
+    closed at the end."""
     from PySide6.QtCore import QSettings
     from resnet_studio.core.catalog import Catalog
     from resnet_studio.gui.qt.main_window import MainWindow
@@ -25,13 +26,22 @@ def open_window(qtbot, tmp_path):
                             None if model is None else str(model))
         qtbot.addWidget(window)
         window.show()
-        qtbot.waitUntil(lambda: window.studio.info is not None, timeout=TIMEOUT)
+        qtbot.waitUntil(lambda: window.studio.info is not None and window.studio.current_offer() is not None,
+                        timeout=TIMEOUT)
         opened.append(window)
         return window
 
     yield open_
     for window in opened:
         window.close()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def preset_choices_in_a_temp_folder(tmp_path_factory):
+    """The preprocessing chosen for foreign files is a user's setting: tests keep theirs apart (children too)."""
+    import os
+
+    os.environ["RESNET_STUDIO_CONFIG_DIR"] = str(tmp_path_factory.mktemp("config"))
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from resnet_studio.core import openvino_runtime
 from resnet_studio.core.timing import photo_jpegs, run_case, steady_state, timed
 
 
@@ -25,14 +26,15 @@ MAX_BENCH_BATCH = 512
 def _images(info, batch: int):
 
     rng = np.random.default_rng(0)
-    mode = info.preprocess["color"]
+    mode = info.preprocess.decode_mode
     # Already decoded, a little larger than the model input, as from a camera or a file.
-    side = int(info.preprocess["resize"] * 1.25)
+    side = int(info.preprocess.resize * 1.25)
     return [Image.fromarray(rng.integers(0, 255, (side, side, 3), dtype=np.uint8)).convert(mode)
             for _ in range(batch)]
 
 
-def worker(kind: str, model: str, batch: int, threads: int, seconds: float, device: str) -> dict:
+def worker(kind: str, model: str, batch: int, threads: int, seconds: float, device: str,
+           runtime: str = "auto") -> dict:
     """One case, timed in this process: raw (InferenceSession.run), core (preprocess + run), files (photos
     to results, the predict pipeline), jpeg (a 12 MP file to top-5) or app (photos dropped on the app)."""
     from resnet_studio.core.engine import Engine
@@ -40,7 +42,7 @@ def worker(kind: str, model: str, batch: int, threads: int, seconds: float, devi
     from resnet_studio.core.session import SessionPool
 
     info = read_model(model)
-    pool = SessionPool(device, threads)
+    pool = SessionPool(device, threads, runtime)
     handle = pool.get(info)
     result: dict
     if kind == "jpeg":
@@ -63,9 +65,9 @@ def worker(kind: str, model: str, batch: int, threads: int, seconds: float, devi
         result = steady_state(*runs, len(photos), 3 * len(photos))
         folder.cleanup()
     elif kind == "raw":
-        x = np.random.default_rng(0).standard_normal(
-            (batch, info.input_shape[0], info.preprocess["crop"], info.preprocess["crop"]), dtype=np.float32)
-        result = timed(lambda: handle.session.run([info.logits_name], {info.input_name: x}), batch, seconds)
+        x = info.input.feed(np.random.default_rng(0).standard_normal(
+            (batch, info.input.channels, info.preprocess.crop, info.preprocess.crop), dtype=np.float32))
+        result = timed(lambda: handle.session.run([info.output.name], {info.input.name: x}), batch, seconds)
     else:
         engine = Engine(pool)
         images = _images(info, batch)
@@ -74,11 +76,14 @@ def worker(kind: str, model: str, batch: int, threads: int, seconds: float, devi
             info, np.stack([engine.model_input(info, im) for im in images]), names), batch, seconds)
     result["provider"] = handle.provider
     result["provider_note"] = handle.reason
+    result["runs"] = handle.label
+    result["runtime_note"] = handle.runtime_note
     return result
 
 
-def _run_worker(kind: str, model: Path, batch: int, threads: int, seconds: float, device: str) -> dict:
-    return run_case("bench_case", kind, model, batch, threads, seconds, device)
+def _run_worker(kind: str, model: Path, batch: int, threads: int, seconds: float, device: str,
+                runtime: str = "auto") -> dict:
+    return run_case("bench_case", kind, model, batch, threads, seconds, device, runtime)
 
 
 def cpu_model() -> str:
@@ -108,13 +113,18 @@ def bench(model: Path, batch: int, threads: int, seconds: float, device: str, wi
                              "--steady", max(32, 4 * batch))
     report["provider"] = report["raw_session"].get("provider")
     report["provider_note"] = report["raw_session"].get("provider_note")
+    report["runs"] = report["raw_session"].get("runs")
+    if device != "cuda" and openvino_runtime.installed():
+        # Both CPU runtimes on the same file, each in its own process: what auto's choice is worth here.
+        for runtime in ("onnxruntime", "openvino"):
+            report[f"raw_{runtime}"] = _run_worker("raw", model, batch, threads, seconds, "cpu", runtime)
     if baseline is not None:
         report["fp32_raw_session"] = _run_worker("raw", baseline, batch, threads, seconds, device)
     if with_torch and info.variant:
         for mode, key in (("fp32", "torch_eager"), ("channels_last", "torch_eager_channels_last"),
                           ("bf16", "torch_eager_bf16")):
             report[key] = run_case("eager_timing", info.variant, info.num_classes,
-                                   info.input_shape[0], info.preprocess["crop"], batch, threads, seconds, mode)
+                                   info.input.channels, info.preprocess.crop, batch, threads, seconds, mode)
     raw = report["raw_session"].get("images_per_second")
     ratios = {}
     if raw and report["core"].get("images_per_second"):
@@ -132,6 +142,10 @@ def bench(model: Path, batch: int, threads: int, seconds: float, device: str, wi
         # Against the fastest of the eager modes, as a PyTorch user tuning for speed would run it.
         fastest = max(report[k].get("images_per_second") or 0 for k in report if k.startswith("torch_eager"))
         ratios["ort_vs_fastest_torch"] = round(raw / fastest, 3)
+    ort_rate = report.get("raw_onnxruntime", {}).get("images_per_second")
+    openvino_rate = report.get("raw_openvino", {}).get("images_per_second")
+    if ort_rate and openvino_rate:
+        ratios["openvino_vs_onnxruntime"] = round(openvino_rate / ort_rate, 3)
     if raw and report.get("fp32_raw_session", {}).get("images_per_second"):
         ratios[f"{info.precision}_vs_fp32"] = round(raw / report["fp32_raw_session"]["images_per_second"], 3)
     report["ratios"] = ratios
@@ -141,8 +155,9 @@ def bench(model: Path, batch: int, threads: int, seconds: float, device: str, wi
 def format_report(r: dict) -> str:
     lines = [f"{r['model']} ({r['variant'] or 'no metadata'}, {r['precision']}), batch {r['batch']}, "
              f"{r['threads']} threads on {r['cpu']}",
-             f"provider: {r['provider']}" + (f" ({r['provider_note']})" if r.get("provider_note") else "")]
-    for key, title in (("raw_session", "raw InferenceSession.run"), ("core", "core (preprocess + run)"),
+             f"runs on: {r.get('runs') or r['provider']}" + (f" ({r['provider_note']})" if r.get("provider_note") else "")]
+    for key, title in (("raw_session", "raw session.run"), ("raw_onnxruntime", "raw, ONNX Runtime (CPU)"),
+                       ("raw_openvino", "raw, OpenVINO (CPU)"), ("core", "core (preprocess + run)"),
                        ("fp32_raw_session", "fp32 raw session"), ("torch_eager", "PyTorch eager"),
                        ("torch_eager_channels_last", "PyTorch eager channels-last"),
                        ("torch_eager_bf16", "PyTorch eager bf16 autocast"),
@@ -214,5 +229,6 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    kind, model_path, batch_size, thread_count, window, device_name = sys.argv[1:7]
-    print(json.dumps(worker(kind, model_path, int(batch_size), int(thread_count), float(window), device_name)))
+    kind, model_path, batch_size, thread_count, window, device_name, runtime_name = sys.argv[1:8]
+    print(json.dumps(worker(kind, model_path, int(batch_size), int(thread_count), float(window), device_name,
+                            runtime_name)))

@@ -22,6 +22,7 @@ from typing import Iterator
 import numpy as np
 
 from resnet_studio.core.engine import Engine, Result, read_input
+from resnet_studio.core.contract_parts import Preprocess
 from resnet_studio.core.model_file import ModelInfo, read_model
 from resnet_studio.core.session import SessionPool
 from resnet_studio.core.text import first_line
@@ -33,10 +34,9 @@ class ClusterError(Exception):
     """Why the Ray run cannot start; ``str()`` is one line."""
 
 
-def decode_batch(batch: dict[str, np.ndarray], preprocess: dict) -> dict[str, np.ndarray]:
+def decode_batch(batch: dict[str, np.ndarray], preprocess: Preprocess) -> dict[str, np.ndarray]:
     """Paths to model inputs; a file that cannot be read gets zeros and its reason."""
-    channels = 1 if preprocess["color"] == "L" else 3
-    blank = np.zeros((channels, int(preprocess["crop"]), int(preprocess["crop"])), np.float32)
+    blank = np.zeros((preprocess.channels, preprocess.crop, preprocess.crop), np.float32)
     read = [read_input(preprocess, str(path)) for path in batch["path"]]
     return {"path": batch["path"], "input": np.stack([blank if array is None else array for array, _, _ in read]),
             "error": np.array([error or "" for _, error, _ in read], dtype=object),
@@ -46,9 +46,9 @@ def decode_batch(batch: dict[str, np.ndarray], preprocess: dict) -> dict[str, np
 class Classifier:
     """One ONNX Runtime session in a Ray actor; each call classifies one batch of decoded images."""
 
-    def __init__(self, model_path: str, device: str, threads: int, k: int) -> None:
+    def __init__(self, model_path: str, device: str, threads: int, k: int, runtime: str = "auto") -> None:
         self.info: ModelInfo = read_model(model_path)
-        self.engine = Engine(SessionPool(device, threads=threads))
+        self.engine = Engine(SessionPool(device, threads=threads, runtime=runtime))
         self.k = k
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -146,7 +146,7 @@ def _quiet_stderr():
 
 
 def classify(info: ModelInfo, paths: list[str], address: str | None, k: int, batch_size: int, device: str,
-             workers: int | None = None) -> Iterator[Result]:
+             workers: int | None = None, runtime: str = "auto") -> Iterator[Result]:
     """Results for ``paths`` in their order, computed on the cluster at ``address`` (None: a local one)."""
     try:
         import ray
@@ -174,7 +174,8 @@ def classify(info: ModelInfo, paths: list[str], address: str | None, k: int, bat
         dataset = dataset.map_batches(decode_batch, fn_kwargs={"preprocess": info.preprocess},
                                       batch_size=batch_size, batch_format="numpy")
         dataset = dataset.map_batches(Classifier, fn_constructor_kwargs={
-            "model_path": str(info.path), "device": "cuda" if gpus else device, "threads": 1, "k": k},
+            "model_path": str(info.path), "device": "cuda" if gpus else device, "threads": 1, "k": k,
+            "runtime": runtime},
             batch_size=batch_size, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=pool),
             num_gpus=1 if gpus else 0, num_cpus=0 if gpus else 1)
         try:

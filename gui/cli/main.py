@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
 from resnet_studio.core.arguments import Parser, int_in
 from resnet_studio.core.limits import MAX_CLASSES
+from resnet_studio.core.openvino_runtime import RUNTIMES
+from resnet_studio.core.presets import PRESET_NAMES
 from resnet_studio.core.local_file import writable_target
 from resnet_studio.core.text import printable
 from resnet_studio.core.walk import expand
@@ -34,6 +37,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="a model name from 'resnet-studio models', or an .onnx path")
     p.add_argument("--models-dir", help="user models folder (default: $RESNET_STUDIO_MODELS or the platform's)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--runtime", default="auto", choices=RUNTIMES,
+                   help="the CPU runtime (default: OpenVINO where it is installed and this CPU runs it fastest)")
+    p.add_argument("--verbose", action="store_true", help="say why CUDA is not in use, in full")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
@@ -47,6 +53,12 @@ def predict(argv: list[str]) -> int:
                    help="run on a Ray cluster (ADDRESS, e.g. auto or ray://host:10001; none: start a local one)")
     p.add_argument("--workers", type=int_in(1, 100_000),
                    help="with --ray: ONNX Runtime actors (default: one per GPU, else one per CPU)")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32"],
+                   help="auto: a variant runs as its fastest twin for the device, as in the app; fp32: its fp32 "
+                        "twin, with fp32 arithmetic (OpenVINO's automatic bf16 off)")
+    p.add_argument("--preprocess", choices=PRESET_NAMES, metavar="PRESET",
+                   help="for a file without our metadata: the preprocessing its weights were trained with, one of "
+                        f"{', '.join(PRESET_NAMES)} (default: the one chosen in the app, else a guess from the graph)")
     _common(p)
     args = p.parse_args(argv)
     from resnet_studio.core.report import STREAM_SUFFIXES
@@ -60,17 +72,13 @@ def predict(argv: list[str]) -> int:
         except OSError as exc:
             print(printable(f"resnet-studio predict: --output {args.output}: {exc.strerror or exc}"), file=sys.stderr)
             return 2
-    from resnet_studio.gui.viewmodel import lineup
-    from resnet_studio.core.catalog import Catalog
     from resnet_studio.core.engine import Engine
     from resnet_studio.core.model_file import ModelRejected
     from resnet_studio.core.session import ProviderError, RunFailed, SessionPool
 
     try:
-        engine = Engine(SessionPool(args.device))
-        providers, _ = engine.pool.provider_plan()
-        device = "cpu" if providers == ["CPUExecutionProvider"] else "cuda"
-        info = lineup.resolve(Catalog(args.models_dir), args.model, device)
+        engine = Engine(SessionPool(args.device, runtime=args.runtime, exact=args.precision == "fp32"))
+        info = _model_for(args, engine)
     except (ModelRejected, ProviderError) as exc:
         print(printable(f"resnet-studio predict: {exc}"), file=sys.stderr)
         return 2
@@ -79,7 +87,7 @@ def predict(argv: list[str]) -> int:
         from . import cluster
 
         classified = cluster.classify(info, list(expand(args.images)), args.ray or None, k, args.batch, args.device,
-                                      args.workers)
+                                      args.workers, args.runtime)
     else:
         classified = engine.classify_files(info, expand(args.images), k, args.batch)
     started = time.perf_counter()
@@ -96,8 +104,8 @@ def predict(argv: list[str]) -> int:
                 results.append(result.to_json())
                 continue
             if not header_shown and result.provider:
-                note = f" ({result.provider_note})" if result.provider_note else ""
-                print(printable(f"model {info.name}: {info.weights_source}; running on {result.provider}{note}"))
+                note = f" (CUDA not in use: {result.provider_note})" if result.provider_note and args.verbose else ""
+                print(printable(f"model {info.name}: {_provenance(info)}; running on {result.provider_label}{note}"))
                 header_shown = True
             if result.ok:
                 best = ", ".join(f"{p.label} {p.percent}" for p in result.predictions)
@@ -112,6 +120,22 @@ def predict(argv: list[str]) -> int:
         print(json.dumps({"model": model_json(info), "results": results, "images": total, "failed": failed},
                          indent=2))
     return _summary(total, failed, started)
+
+
+def _model_for(args, engine):
+    """The model ``--model`` names, as the device runs it best, read with ``--preprocess`` where given."""
+    from resnet_studio.core.catalog import Catalog
+    from resnet_studio.core.model_file import ModelRejected, read_model
+    from resnet_studio.core.preprocess import describe_input
+    from resnet_studio.gui.viewmodel import lineup
+
+    providers, _ = engine.pool.provider_plan()
+    device = "cpu" if providers == ["CPUExecutionProvider"] else "cuda"
+    info = lineup.resolve(Catalog(args.models_dir), args.model, device, args.precision)
+    if args.preprocess and info.has_metadata:
+        raise ModelRejected(f"--preprocess: {info.name} states its own preprocessing "
+                            f"({describe_input(info.preprocess)}); presets are for files without it")
+    return read_model(info.path, preset=args.preprocess) if args.preprocess else info
 
 
 def _cluster_errors() -> tuple[type[Exception], ...]:
@@ -166,12 +190,30 @@ def train(argv: list[str]) -> int:
     return training.main(argv, export, (ExportError,))
 
 
+def _provenance(info) -> str:
+    """Where the weights came from; for a file without metadata, what was found and how it is read."""
+    if info.has_metadata:
+        return info.weights_source
+    from resnet_studio.gui.viewmodel.naming import found_family
+
+    return f"{found_family(info.architecture)}, {info.weights_source}"
+
+
 def model_json(info) -> dict:
+    from resnet_studio.gui.viewmodel.naming import found_family, model_title
+
+    discovery = info.discovery
     return {"name": info.name, "path": str(info.path), "variant": info.variant, "weights": info.weights_source,
-            "weights_source": info.weights.get("source") if info.has_metadata else None,
+            "weights_source": info.meta.weights.source if info.has_metadata else None,
             "classes": info.num_classes, "precision": info.precision, "accuracy": info.accuracy,
-            "dataset": info.dataset, "params": info.params, "macs": info.macs,
-            "activations": info.has_activations, "metadata": info.has_metadata}
+            "dataset": info.meta.dataset, "params": info.meta.params, "macs": info.meta.macs,
+            "activations": info.has_activations, "cam": info.has_cam, "metadata": info.has_metadata,
+            "title": model_title(info, long=True),
+            "found": None if discovery is None else {
+                "family": found_family(info.architecture), "summary": discovery.summary(),
+                "blocks": len(info.taps.blocks()), "layout": discovery.layout, "input": info.input.describe(),
+                "output": info.output.describe(), "preset": discovery.preset, "preset_guessed": discovery.preset_guessed,
+                "labels_from": discovery.labels_from, "notes": discovery.notes}}
 
 
 def models(argv: list[str]) -> int:
@@ -198,10 +240,11 @@ def models(argv: list[str]) -> int:
         return 0
     for row in rows:
         if "error" in row:
-            print(printable(f"{row['name']:<28} unusable: {row['error']}"))
+            print(printable(f"{row['name']:<32} unusable: {row['error']}"))
             continue
         accuracy = f"{row['accuracy']:.2%}" if row["accuracy"] is not None else "–"
-        print(printable(f"{row['name']:<28} {row['variant'] or '?':<16} {row['precision']:<5} {row['classes']:>5} "
+        variant = row["variant"] or (row["found"] or {}).get("family") or "?"
+        print(printable(f"{row['name']:<32} {variant:<16} {row['precision']:<5} {row['classes']:>5} "
                         f"classes  top-1 {accuracy:>7}  {'activations' if row['activations'] else 'logits only':<12} "
                         f"{row['weights']}"))
     print(f"(user models folder: {catalog.models_dir})")
@@ -247,22 +290,25 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
     command, rest = (argv[0], argv[1:]) if argv else (None, [])
-    if command == "train":
-        return train(rest)
-    if command == "predict":
-        return predict(rest)
-    if command == "models":
-        return models(rest)
-    if command == "bench":
-        from .bench import main as bench_main
-
-        return bench_main(rest)
+    commands = {"train": train, "predict": predict, "models": models, "bench": _bench}
+    if command in commands:
+        try:
+            return commands[command](rest)
+        except BrokenPipeError:  # `resnet-studio predict DIR | head`: the reader has all it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 1
     if command in ("-h", "--help"):
         print(USAGE)
         return 0
     from resnet_studio.gui.qt.app import main as app_main
 
     return app_main(argv)
+
+
+def _bench(argv: list[str]) -> int:
+    from .bench import main as bench_main
+
+    return bench_main(argv)
 
 
 if __name__ == "__main__":

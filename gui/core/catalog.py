@@ -50,10 +50,8 @@ class ModelFileEntry:
             return "unusable"
         if not self.info.has_metadata:
             return "no metadata"
-        source = self.info.weights.get("source", "")
-        if source == "random" or self.info.weights.get("trained") is False:
-            return "untrained"
-        return "imagenet" if source.startswith("imagenet") else "trained"
+        kind = self.info.meta.weights.kind
+        return "untrained" if kind == "random" else kind
 
 
 class Catalog:
@@ -129,6 +127,18 @@ class Catalog:
         if cached and cached[1].info is not None and cached[0] == (stat.st_mtime_ns, stat.st_size):
             return cached[1].info
         return read_model(path)
+
+    def reread(self, path: Path) -> ModelInfo:
+        """Read ``path`` again (its preprocessing choice changed, say), and keep what was read for the list."""
+        info = read_model(path)
+        with self._lock:
+            cached = self._read.get(path)
+            if cached is not None:
+                entry = ModelFileEntry(path, cached[1].origin, info)
+                self._read[path] = (cached[0], entry)
+                if self._entries is not None:
+                    self._entries = [entry if e.path == path else e for e in self._entries]
+        return info
 
     def by_name(self) -> dict[str, ModelFileEntry]:
         """Each name once. Where names collide, a user's file wins over a shipped one and a file

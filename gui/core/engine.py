@@ -16,7 +16,8 @@ import numpy as np
 from PIL import Image
 
 from .intake import ImageRejected, load_image
-from .model_file import ModelInfo, fc_parameters
+from .contract_parts import Preprocess
+from .model_file import ModelInfo
 from .preprocess import crop_box, to_input
 from .session import RunFailed, SessionPool
 
@@ -35,14 +36,16 @@ class Prediction:
 def percent(p: float) -> str:
     """The one way a probability is written, so every view rounds it alike.
 
-    Rounding must not claim certainty or impossibility that the model did not give:
-    0.99996 is ">99.9%", not "100.0%", and 0.00004 is "<0.1%", not "0.0%".
+    Rounding must not claim certainty or impossibility that the model did not give: 0.99996 is ">99.9%",
+    not "100.0%", and 0.00004 is "<0.1%", not "0.0%". A softmax that reaches exactly 1 or 0 in floating
+    point (a saturated or random-weight network) is no more certain than that, so it reads the same.
     """
-    if 0.999 < p < 1 and f"{p:.1%}" == "100.0%":
+    text = f"{p:.1%}"
+    if text == "100.0%":
         return ">99.9%"
-    if 0 < p < 0.001 and f"{p:.1%}" == "0.0%":
+    if text == "0.0%":
         return "<0.1%"
-    return f"{p:.1%}"
+    return text
 
 
 @dataclass
@@ -67,8 +70,11 @@ class Result:
 
     @property
     def provider_label(self) -> str:
-        name = (self.provider or "").removesuffix("ExecutionProvider") or "?"
-        return f"{name} ({self.provider_note})" if self.provider_note else name
+        """What ran it, short: "CUDA", "CPU · ONNX Runtime", "CPU · OpenVINO"; why not CUDA is in
+        ``provider_note`` (a tooltip, ``predict --verbose``)."""
+        if self.provider == "CUDAExecutionProvider":
+            return "CUDA"
+        return {"OpenVINO": "CPU · OpenVINO", "CPUExecutionProvider": "CPU · ONNX Runtime"}.get(self.provider or "", "?")
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -131,12 +137,6 @@ class ClassActivationMap:
     probability: float
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    e = np.exp(shifted)
-    return e / e.sum(axis=-1, keepdims=True)
-
-
 def top_k(probabilities: np.ndarray, labels: list[str], k: int) -> list[Prediction]:
     order = np.argsort(-probabilities)[:k]
     return [Prediction(int(i), labels[i], float(probabilities[i])) for i in order]
@@ -149,13 +149,13 @@ def normalise_maps(maps: np.ndarray) -> np.ndarray:
     return np.where(span > 0, (maps - low) / np.where(span > 0, span, 1), 0).astype(np.float32)
 
 
-def decode(preprocess: dict, path: str | Path) -> Image.Image:
+def decode(preprocess: Preprocess, path: str | Path) -> Image.Image:
     """One image file, opened for a model that preprocesses as ``preprocess`` says."""
     # Large JPEGs decode at a reduced scale, never below what the resize step needs.
-    return load_image(path, preprocess["color"], min_side=preprocess["resize"])
+    return load_image(path, preprocess.decode_mode, min_side=preprocess.resize)
 
 
-def read_input(preprocess: dict, path: str | Path,
+def read_input(preprocess: Preprocess, path: str | Path,
                decoded_hook: Callable[[str, Image.Image], None] | None = None) -> tuple[np.ndarray | None, str | None, float]:
     """One file to the model's input, or the reason it cannot be read; with the milliseconds it took.
 
@@ -184,13 +184,13 @@ class Engine:
 
     def classify_arrays(self, info: ModelInfo, batch: np.ndarray, sources: list[str], k: int = 5) -> list[Result]:
         started = time.perf_counter()
-        outputs = [info.logits_name, "features"] if info.ood else [info.logits_name]
-        handle, (logits, *features) = self.pool.run(info, batch, outputs)
-        if logits.shape != (len(sources), info.num_classes):
-            raise RunFailed(f"{info.name}: gave logits of shape {list(logits.shape)} for {len(sources)} image(s), "
-                            f"but declares {info.num_classes} classes")
+        outputs = [info.output.name, info.taps.features] if info.ood else [info.output.name]
+        handle, (raw, *features) = self.pool.run(info, batch, outputs)
+        if raw.shape != (len(sources), info.output.width):
+            raise RunFailed(f"{info.name}: gave logits of shape {list(raw.shape)} for {len(sources)} image(s), "
+                            f"but declares {info.output.width} classes")
         elapsed = (time.perf_counter() - started) * 1000 / len(sources)
-        probabilities = softmax(logits.astype(np.float64))
+        probabilities = info.output.probabilities(raw)
         results = [Result(source, info.name, info.weights_source, handle.provider, handle.reason,
                           top_k(p, info.labels, k), inference_ms=round(elapsed, 3), precision=info.precision)
                    for source, p in zip(sources, probabilities)]
@@ -267,14 +267,21 @@ class Engine:
             stop.set()
             producer.join(timeout=5)
 
+    def taps(self, info: ModelInfo, batch: np.ndarray, tensors: list[str]) -> list[np.ndarray]:
+        """The values of some tap tensors for a batch, each [N, C, H, W] float32 (a Keras graph's are
+        transposed back), from the session that gives every tap."""
+        _, values = self.pool.run(info, batch, tensors, full=True)
+        return [info.taps.as_nchw(name, value) for name, value in zip(tensors, values)]
+
     def feature_maps(self, info: ModelInfo, image: Image.Image, block: str, top_n: int = 16,
                      weakest: bool = False) -> FeatureMaps:
-        """``top_n`` channels of ``block`` (an output name such as ``act.layer2.0``) by mean activation,
+        """``top_n`` channels of ``block``'s output (``stem``, ``layer2.0``, ...) by mean activation,
         strongest first, or weakest first to find the dead ones."""
-        if block not in info.activation_outputs:
-            raise KeyError(f"{info.name} has no activation output {block!r}")
-        _, (maps,) = self.pool.run(info, self.model_input(info, image)[None], [block], full=True)
-        maps = maps[0].astype(np.float32)
+        tensor = info.taps.stem if block == "stem" else info.taps.tensor(block, "output")
+        if tensor is None:
+            raise KeyError(f"{info.name} has no activation output for {block!r}")
+        (maps,) = self.taps(info, self.model_input(info, image)[None], [tensor])
+        maps = maps[0]
         means = maps.mean(axis=(1, 2))
         order = (np.argsort(means, kind="stable") if weakest else np.argsort(-means, kind="stable"))[:top_n]
         return FeatureMaps(block, list(maps.shape), [int(c) for c in order], maps[order],
@@ -282,17 +289,16 @@ class Engine:
 
     def block_parts(self, info: ModelInfo, image: Image.Image, block: str, top_n: int = 8) -> BlockParts:
         """The ``top_n`` output channels of ``block`` by mean, as input, F(x), shortcut and output."""
-        parts = info.block_parts.get(block)
-        if parts is None:
+        taps = info.taps
+        if not taps.has(block, "output", "branch"):
             raise KeyError(f"{info.name} carries no F(x) and shortcut outputs for {block}")
-        index = info.activation_outputs.index(block)
-        source = info.activation_outputs[index - 1] if index > 0 else None
-        names = [block, parts["branch"], *([parts["shortcut"]] if "shortcut" in parts else []),
-                 *([source] if source else [])]
-        _, values = self.pool.run(info, self.model_input(info, image)[None], names, full=True)
-        output, branch = values[0][0], values[1][0]
-        shortcut = values[2][0] if "shortcut" in parts else None
-        given = values[-1][0] if source else None
+        shortcut_tensor, source = taps.tensor(block, "shortcut"), taps.tensor(block, "input")
+        names = [taps.tensor(block, "output"), taps.tensor(block, "branch"),
+                 *([shortcut_tensor] if shortcut_tensor else []), *([source] if source else [])]
+        values = [v[0] for v in self.taps(info, self.model_input(info, image)[None], names)]
+        output, branch = values[0], values[1]
+        shortcut = values[2] if shortcut_tensor else None
+        given = values[-1] if source else None
         channels = [int(c) for c in np.argsort(-output.mean(axis=(1, 2)), kind="stable")[:top_n]]
         projection = given is None or given.shape != output.shape
         if given is None:
@@ -311,10 +317,10 @@ class Engine:
 
         The paper measures the responses after BN and before the addition (and ReLU): F(x) here.
         """
-        names = [info.block_parts[b]["branch"] for b in info.activation_outputs if b in info.block_parts]
+        names = [info.taps.tensor(b, "branch") for b in info.taps.blocks() if info.taps.has(b, "branch")]
         if not names:
             raise KeyError(f"{info.name} carries no F(x) outputs")
-        _, values = self.pool.run(info, batch, names, full=True)
+        values = self.taps(info, batch, names)
         return np.stack([v.reshape(len(v), -1).astype(np.float64).std(axis=1) for v in values], axis=1)
 
     def cam(self, info: ModelInfo, image: Image.Image, class_index: int | None = None) -> ClassActivationMap:
@@ -325,17 +331,21 @@ class Engine:
         """
         if not info.has_cam:
             raise KeyError(f"{info.name} carries no activations or fc weights for a class activation map")
-        _, (features, logits) = self.pool.run(info, self.model_input(info, image)[None],
-                                              [info.cam_layer, info.logits_name], full=True)
-        weight, _ = fc_parameters(info)
-        chosen = int(np.argmax(logits[0])) if class_index is None else int(class_index)
-        cam = np.maximum(np.tensordot(weight[chosen], features[0].astype(np.float32), axes=1), 0)
+        batch = self.model_input(info, image)[None]
+        _, (features, raw) = self.pool.run(info, batch, [info.taps.cam_layer, info.output.name], full=True)
+        features = info.taps.as_nchw(info.taps.cam_layer, features)
+        weight, _ = info.classifier
+        probabilities = info.output.probabilities(raw)[0]
+        chosen = int(np.argmax(probabilities)) if class_index is None else int(class_index)
+        # A single sigmoid's "no" class has the weight's opposite; the map of "yes" is the one there is.
+        row = weight[min(chosen, len(weight) - 1)] * (-1 if len(weight) < info.num_classes and chosen == 0 else 1)
+        cam = np.maximum(np.tensordot(row, features[0], axes=1), 0)
         cam = cam / cam.max() if cam.max() > 0 else cam
-        probability = float(softmax(logits[0].astype(np.float64))[chosen])
+        probability = float(probabilities[chosen])
         return ClassActivationMap(upsample_to(cam, image.size, info.preprocess), chosen, probability)
 
 
-def upsample_to(cam: np.ndarray, size: tuple[int, int], preprocess: dict) -> np.ndarray:
+def upsample_to(cam: np.ndarray, size: tuple[int, int], preprocess: Preprocess) -> np.ndarray:
     """Map a CAM from the cropped model input back onto the whole image (undoing resize and crop)."""
     width, height = size
     left, top, right, bottom = crop_box(size, preprocess)

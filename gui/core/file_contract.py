@@ -1,57 +1,61 @@
 """What a model file says about itself: one typed definition that the exporter writes and the reader checks.
 
 Each field of ``FileMetadata`` is one ONNX ``metadata_props`` entry: text fields as they are, everything
-else as JSON. The reader refuses a file whose ``schema`` is newer than ``FILE_SCHEMA`` and any entry of
-the wrong type, with a one-line reason; it ignores entries it does not know.
+else as JSON, each typed part through its own ``to_json`` and checking ``from_json``. The reader refuses
+a file whose ``schema`` is newer than ``FILE_SCHEMA`` and any entry of the wrong type, with a one-line
+reason; it ignores entries it does not know.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
+from .architecture import Architecture, ArchitectureError
+from .contract_parts import Metrics, Preprocess, Taps, Weights
+
 # 2: accuracies are fractions everywhere, and blocks carry their F(x) and shortcut outputs ("activations.parts").
-FILE_SCHEMA = 2
+# 3: the taps are typed: each block's input, branch, shortcut and output by role ("activations.taps").
+FILE_SCHEMA = 3
 PRECISIONS = ("fp32", "fp16", "int8")  # what our exporter writes: the file's 'precision'
 
 
 @dataclass
-class ActivationOutputs:
-    """The extra graph outputs the app reads: block outputs, their parts, pooled features, the CAM layer."""
+class GraphFacts:
+    """What the reader knows of the graph before it reads the metadata, to check the metadata against."""
 
-    outputs: list[str] = field(default_factory=list)  # "act.stem", "act.layerS.B", ...
-    parts: dict[str, dict[str, str]] = field(default_factory=dict)  # block -> {"branch": F(x), "shortcut": ...}
-    features: str | None = None
-    cam_layer: str | None = None
-    fc_weight: str | None = None  # initializer names: the CAM weights the last block's maps with the fc row
-    fc_bias: str | None = None
+    outputs: set[str]
+    initializers: set[str]
+    channels: int
 
 
 @dataclass
 class FileMetadata:
     labels: list[str]
-    preprocess: dict[str, Any]  # resize, crop, interpolation, mean, std, color
+    preprocess: Preprocess
     schema: int = FILE_SCHEMA
     variant: str | None = None
-    architecture: dict[str, Any] | None = None  # models.structure.describe()
-    weights: dict[str, Any] = field(default_factory=dict)  # source, file, sha256, trained, ...
-    metrics: dict[str, Any] = field(default_factory=dict)  # every *_top1 a fraction in [0, 1]
+    architecture: Architecture | None = None
+    weights: Weights = field(default_factory=Weights)
+    metrics: Metrics = field(default_factory=Metrics)
     params: int | None = None
     macs: int | None = None
     precision: str = "fp32"
     dataset: str | None = None
-    activations: ActivationOutputs = field(default_factory=ActivationOutputs)
+    taps: Taps = field(default_factory=Taps)  # stored as the "activations" entry
     producer: dict[str, Any] = field(default_factory=dict)
     ood: dict[str, Any] | None = None  # core.ood.OutOfDistribution.to_metadata() and its provenance
 
     def to_props(self) -> dict[str, str]:
         """The ``metadata_props`` entries, absent fields left out."""
-        return encode({f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None})
+        entries = {KEYS.get(f.name, f.name): getattr(self, f.name) for f in fields(self)}
+        return encode({key: value for key, value in entries.items() if value is not None})
 
     @classmethod
-    def from_props(cls, props: dict[str, str], where: str, error: type[Exception]) -> FileMetadata | None:
-        """The metadata of one of our files, checked; None for a file without it (another tool's export)."""
+    def from_props(cls, props: dict[str, str], where: str, error: type[Exception],
+                   graph: GraphFacts) -> FileMetadata | None:
+        """The metadata of one of our files, checked against its graph; None for a file without it."""
         if "labels" not in props or "preprocess" not in props:
             return None
         values = {name: _decode(props, name, where, error) for name in KINDS if name in props}
@@ -61,12 +65,20 @@ class FileMetadata:
             raise error(f"{where}: written by a newer ResNet Studio (file schema {schema}; this version reads "
                         f"up to {FILE_SCHEMA}): update resnet-studio to open it")
         values["schema"] = schema
-        if "activations" in values:
-            known = {f.name for f in fields(ActivationOutputs)}
-            values["activations"] = ActivationOutputs(**{k: v for k, v in values["activations"].items() if k in known})
+        values["preprocess"] = Preprocess.from_json(values["preprocess"], f"{where}: metadata", error, graph.channels)
+        values["weights"] = Weights.from_json(values.get("weights", {}), f"{where}: metadata", error)
+        values["metrics"] = Metrics.from_json(values.get("metrics", {}), f"{where}: metadata", error)
+        values["taps"] = Taps.from_json(values.pop("activations", {}), graph.outputs, graph.initializers)
+        if "architecture" in values:
+            try:
+                values["architecture"] = Architecture.from_json(values["architecture"])
+            except ArchitectureError as exc:
+                raise error(f"{where}: metadata 'architecture' does not describe a residual network ({exc})") from None
         return cls(**values)
 
 
+# Field names whose metadata key differs (the key predates the field).
+KEYS = {"taps": "activations"}
 # The JSON type of each entry; text entries are stored without JSON quoting.
 KINDS: dict[str, type] = {"labels": list, "preprocess": dict, "schema": int, "variant": str, "architecture": dict,
                           "weights": dict, "metrics": dict, "params": int, "macs": int, "precision": str,
@@ -74,12 +86,12 @@ KINDS: dict[str, type] = {"labels": list, "preprocess": dict, "schema": int, "va
 
 
 def encode(entries: dict[str, Any]) -> dict[str, str]:
-    """``metadata_props`` text for some fields (a whole file, or an update of a few)."""
+    """``metadata_props`` text for some entries (a whole file, or an update of a few)."""
     unknown = set(entries) - set(KINDS)
     if unknown:
-        raise KeyError(f"not fields of the model file contract: {sorted(unknown)}")
+        raise KeyError(f"not entries of the model file contract: {sorted(unknown)}")
     return {name: value if KINDS[name] is str and isinstance(value, str)
-            else json.dumps(asdict(value) if isinstance(value, ActivationOutputs) else value)
+            else json.dumps(value.to_json() if hasattr(value, "to_json") else value)
             for name, value in entries.items()}
 
 

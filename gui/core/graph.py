@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import onnx
 
-# Field numbers of onnx.proto3 (ModelProto.graph; GraphProto.node, .output and .value_info).
-_MODEL_GRAPH, _GRAPH_NODE, _GRAPH_OUTPUT, _GRAPH_VALUE_INFO = 7, 1, 12, 13
+# Field numbers of onnx.proto3 (ModelProto.graph; GraphProto.node, .input, .output and .value_info).
+_MODEL_GRAPH, _GRAPH_NODE, _GRAPH_INPUT, _GRAPH_OUTPUT, _GRAPH_VALUE_INFO = 7, 1, 11, 12, 13
 
 
 def logits_only(model: onnx.ModelProto, logits: str = "logits") -> onnx.ModelProto:
@@ -23,43 +23,74 @@ def logits_only(model: onnx.ModelProto, logits: str = "logits") -> onnx.ModelPro
     return model
 
 
-def logits_only_bytes(data: bytes, logits: str = "logits", also: tuple[str, ...] = ()) -> bytes:
-    """``logits_only`` on a serialized model, working on the protobuf wire format; ``also`` names
-    more outputs to keep (``features``, for the out-of-distribution score).
+def logits_only_bytes(data: bytes, logits: str = "logits", also: tuple[str, ...] = (),
+                      drop_inputs: frozenset[str] = frozenset()) -> bytes:
+    """``logits_only`` on a serialized model; ``also`` names more outputs to keep (``features``, for the
+    out-of-distribution score), ``drop_inputs`` initializers the file also lists as graph inputs."""
+    return edited_bytes(data, keep={logits, *also}, drop_inputs=drop_inputs)
 
-    Only the small node and output messages are parsed; the weights are copied as byte slices.
+
+def with_outputs_bytes(data: bytes, names: list[str], drop_inputs: frozenset[str] = frozenset()) -> bytes:
+    """A serialized model that also gives the tensors ``names`` as outputs (the taps of a file another
+    tool wrote, read in memory: the file itself is never changed)."""
+    return edited_bytes(data, add=names, drop_inputs=drop_inputs)
+
+
+def edited_bytes(data: bytes, keep: set[str] | None = None, add: list[str] = (),
+                 drop_inputs: frozenset[str] = frozenset()) -> bytes:
+    """The model with only the outputs in ``keep`` (all when None) and the nodes they need, ``add`` appended
+    as outputs, and the graph inputs in ``drop_inputs`` removed, working on the protobuf wire format.
+
+    Only the small node, input and output messages are parsed; the weights are copied as byte slices.
     Parsing and re-serializing a whole model holds Python's GIL for about 2 ms per MB (95 ms for
-    ResNet-18 here), which stalls the app's event loop while a model loads.
+    ResNet-18 here), which stalls the app's event loop while a model loads. An initializer listed as a
+    graph input (as old model-zoo files do) is an input ONNX Runtime must assume may change: it cannot
+    fold it, so such inputs are dropped.
     """
     view = memoryview(data)
     graphs = [f for f in _fields(view) if f[0] == _MODEL_GRAPH]
-    if len(graphs) != 1:  # not written by any exporter we know; take the slow, general way
-        model = onnx.ModelProto.FromString(data)
-        return logits_only(model, logits).SerializeToString() if len(model.graph.output) > 1 else data
+    if not graphs:
+        return data
+    if len(graphs) > 1:  # a graph written in pieces (protobuf merges them): written out whole once, slowly
+        return edited_bytes(onnx.ModelProto.FromString(data).SerializeToString(), keep, add, drop_inputs)
     _, _, graph_start, graph_end, field_start = graphs[0]
     graph_view = view[graph_start:graph_end]
     graph = list(_fields(graph_view))
-    kept_outputs = {logits, *also}
-    if sum(1 for f in graph if f[0] == _GRAPH_OUTPUT) <= len(kept_outputs):
+    names = {index: onnx.ValueInfoProto.FromString(graph_view[start:end]).name
+             for index, (number, _, start, end, _) in enumerate(graph)
+             if number in (_GRAPH_OUTPUT, _GRAPH_INPUT, _GRAPH_VALUE_INFO)}
+    existing = {names[i] for i, f in enumerate(graph) if f[0] == _GRAPH_OUTPUT}
+    added = [name for name in dict.fromkeys(add) if name not in existing]
+    pruning = keep is not None and len(existing - keep) > 0
+    if not pruning and not added and not drop_inputs & {names[i] for i, f in enumerate(graph) if f[0] == _GRAPH_INPUT}:
         return data
-    nodes = [(index, onnx.NodeProto.FromString(graph_view[start:end]))
-             for index, (number, _, start, end, _) in enumerate(graph) if number == _GRAPH_NODE]
-    kept_nodes = {nodes[i][0] for i in _needed_nodes([(n.input, n.output) for _, n in nodes], kept_outputs)}
-    needed = {name for index, node in nodes if index in kept_nodes for name in node.input} | kept_outputs
+    kept_nodes = needed = None
+    if pruning:
+        nodes = [(index, onnx.NodeProto.FromString(graph_view[start:end]))
+                 for index, (number, _, start, end, _) in enumerate(graph) if number == _GRAPH_NODE]
+        kept_nodes = {nodes[i][0] for i in _needed_nodes([(n.input, n.output) for _, n in nodes], keep | set(added))}
+        needed = {name for index, node in nodes if index in kept_nodes for name in node.input} | keep | set(added)
 
-    def keep(index: int, field: tuple) -> bool:
-        number, _, start, end, _ = field
+    def kept(index: int, number: int) -> bool:
+        if number == _GRAPH_INPUT:
+            return names[index] not in drop_inputs
+        if not pruning:
+            return True
         if number == _GRAPH_NODE:
             return index in kept_nodes
-        if number in (_GRAPH_OUTPUT, _GRAPH_VALUE_INFO):
-            name = onnx.ValueInfoProto.FromString(graph_view[start:end]).name
-            return name in kept_outputs if number == _GRAPH_OUTPUT else name in needed
+        if number == _GRAPH_OUTPUT:
+            return names[index] in keep
+        if number == _GRAPH_VALUE_INFO:
+            return names[index] in needed
         return True  # initializers and the rest; ONNX Runtime drops an initializer that no node uses
 
-    kept = [graph_view[f[4]:f[3]] for index, f in enumerate(graph) if keep(index, f)]
+    pieces = [graph_view[f[4]:f[3]] for index, f in enumerate(graph) if kept(index, f[0])]
+    for name in added:
+        message = onnx.helper.make_empty_tensor_value_info(name).SerializeToString()
+        pieces.append(_varint(_GRAPH_OUTPUT << 3 | 2) + _varint(len(message)) + message)
     tag = _varint(_MODEL_GRAPH << 3 | 2)  # a length-delimited field
     # One join: the weights are copied once.
-    return b"".join([view[:field_start], tag, _varint(sum(len(k) for k in kept)), *kept, view[graph_end:]])
+    return b"".join([view[:field_start], tag, _varint(sum(len(p) for p in pieces)), *pieces, view[graph_end:]])
 
 
 def _needed_nodes(nodes: list[tuple], outputs: set[str]) -> set[int]:

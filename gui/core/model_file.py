@@ -3,36 +3,38 @@
 What is refused at load time, and why:
 - external data (it can point at any file on disk), files over 2 GiB, metadata over 8 MiB,
   more than 100,000 classes or class names over 500 characters;
-- anything but one 4-D float input with 1 or 3 channels and a 2-D logits output;
+- anything but one 4-D float32 or float16 image input with 1 or 3 channels and a 2-D class output;
 - zero classes, a fixed input side over 4,096 pixels, a fixed batch other than 1 (a batch of 1
   runs image by image), and preprocessing that is not finite or does not fit the input;
 - control flow (Loop, Scan, If, or any node holding a subgraph): a residual network classifier
   has none, and a loop can run for ever.
-Parses our metadata into a ``ModelInfo``; a third-party ResNet with no metadata still runs, on
-ImageNet preprocessing, labelled "no metadata".
+Parses our metadata into a ``ModelInfo``. A file another tool wrote is understood from its graph
+(``foreign``): its blocks, taps and classifier found, its preprocessing a preset the user can change.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 import os
-from dataclasses import dataclass, field
-from importlib import resources
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+import numpy as np
 import onnx
+from onnx import numpy_helper
 
-from .file_contract import FileMetadata
+from .architecture import Architecture
+from .contract_parts import Preprocess, Taps
+from .file_contract import FileMetadata, GraphFacts
+from .foreign import Discovery, ForeignRejected, understand
+from .graph_index import element_type
 from .limits import MAX_CLASSES, MAX_INPUT_SIDE, MAX_LABEL_CHARS, MAX_METADATA_BYTES, MAX_MODEL_BYTES
 from .local_file import Rejected, check_local_file, open_regular
+from .model_io import INPUT_TYPES, InputSpec, OutputSpec
 from .ood import OutOfDistribution
 from .text import first_line, printable, unsafe_characters
 
 CONTROL_FLOW = {"Loop", "Scan", "If"}
-IMAGENET_PREPROCESS = {"resize": 256, "crop": 224, "interpolation": "bilinear",
-                       "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "color": "RGB"}
 
 
 class ModelRejected(Rejected):
@@ -80,72 +82,73 @@ def checked_bytes(identity: FileIdentity) -> bytes:
 
 @dataclass
 class ModelInfo:
+    """A checked model file: its identity, the contract it states (or that was found in its graph), and
+    how its graph takes images and gives classes."""
+
     path: Path
     identity: FileIdentity
-    name: str
-    labels: list[str]
-    preprocess: dict[str, Any]
-    input_shape: list[int | None]  # [C, H, W] of the file's input, None where dynamic
-    num_classes: int
-    has_metadata: bool
-    variant: str | None = None
-    architecture: dict[str, Any] | None = None
-    weights: dict[str, Any] = field(default_factory=dict)
-    metrics: dict[str, Any] = field(default_factory=dict)
-    precision: str = "fp32"
-    dataset: str | None = None
-    params: int | None = None
-    macs: int | None = None
-    activation_outputs: list[str] = field(default_factory=list)
-    schema: int = 1
-    # act.layerS.B -> {"branch": F(x) output, "shortcut": what is added to it}, where the file has them.
-    block_parts: dict[str, dict[str, str]] = field(default_factory=dict)
-    cam_layer: str | None = None
-    fc_weight: str | None = None
-    fc_bias: str | None = None
-    logits_name: str = "logits"
-    input_name: str = "input"
-    fixed_batch: int | None = None  # the input's batch size when the file fixes it (then 1)
+    meta: FileMetadata
+    input: InputSpec
+    output: OutputSpec
     ood: OutOfDistribution | None = None  # out-of-distribution parameters, when the file carries them
+    classifier: tuple[np.ndarray, np.ndarray] | None = None  # fc weight [classes, features] and bias, for CAM
+    discovery: Discovery | None = None  # a foreign file: what was found and chosen; None for one of ours
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+    @property
+    def has_metadata(self) -> bool:
+        return self.discovery is None
+
+    @property
+    def labels(self) -> list[str]:
+        """As shown: the file's, a labels file's beside a foreign file, ImageNet's, or "class i"."""
+        return self.meta.labels
+
+    @property
+    def preprocess(self) -> Preprocess:
+        return self.meta.preprocess
+
+    @property
+    def taps(self) -> Taps:
+        return self.meta.taps
+
+    @property
+    def architecture(self) -> Architecture | None:
+        return self.meta.architecture
+
+    @property
+    def variant(self) -> str | None:
+        return self.meta.variant
+
+    @property
+    def precision(self) -> str:
+        return self.meta.precision
+
+    @property
+    def num_classes(self) -> int:
+        return self.output.classes
 
     @property
     def weights_source(self) -> str:
         """Where the weights came from, as a user should see it next to every prediction."""
-        if not self.has_metadata:
-            return "no metadata"
-        source = self.weights.get("source")
-        source = source if isinstance(source, str) else "unknown"
-        if source == "random" or self.weights.get("trained") is False:
-            return "untrained (random weights): predictions are meaningless"
-        if source == "trained":
-            return f"trained on {self.dataset or 'a custom dataset'}"
-        if source.startswith("imagenet"):
-            return f"torchvision ImageNet weights ({source})"
-        return f"weights from {self.weights.get('file', source)}"
+        if self.discovery is not None:
+            return f"no metadata; {self.discovery.summary()}"
+        return self.meta.weights.describe(self.meta.dataset)
 
     @property
     def accuracy(self) -> float | None:
-        """Top-1 as a fraction: the one unit files of schema 2 store. Schema 1 stored ImageNet's as a percent."""
-        for key in ("onnx_top1", "test_top1", "validation_top1", "imagenet_top1"):
-            value = self.metrics.get(key)
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                if self.schema < 2 and key == "imagenet_top1" and 1 < value <= 100:
-                    return value / 100
-                if 0 <= value <= 1:
-                    return float(value)
-        return None
+        return self.meta.metrics.top1(self.meta.schema)
 
     @property
     def has_activations(self) -> bool:
-        return bool(self.activation_outputs)
+        return bool(self.taps.blocks())
 
     @property
     def has_cam(self) -> bool:
-        return bool(self.cam_layer and self.fc_weight)
-
-
-def imagenet_labels() -> list[str]:
-    return resources.files("resnet_studio.resources").joinpath("imagenet_classes.txt").read_text().splitlines()
+        return bool(self.taps.cam_layer) and self.classifier is not None
 
 
 def _dims(value_info) -> list[int | None]:
@@ -177,41 +180,12 @@ def check_written_labels(labels: list, what: str, error: type[Rejected]) -> None
                         f"control or direction characters; rename it")
 
 
-def check_preprocess(pre: dict[str, Any], channels: int, path: Path | str) -> dict[str, Any]:
-    """The preprocessing a file states, checked and normalised; the exporter checks with this too."""
-    try:
-        resize, crop = int(pre["resize"]), int(pre["crop"])
-        mean = [float(v) for v in pre["mean"]]
-        std = [float(v) for v in pre["std"]]
-        color = str(pre.get("color", "RGB"))
-        interpolation = str(pre.get("interpolation", "bilinear"))
-    except (KeyError, TypeError, ValueError, OverflowError) as exc:
-        raise ModelRejected(f"{path}: metadata 'preprocess' is incomplete or mistyped ({exc})") from None
-    if not all(math.isfinite(v) for v in mean + std):
-        raise ModelRejected(f"{path}: metadata 'preprocess' has a mean or std that is not a finite number")
-    if not (1 <= crop <= resize <= MAX_INPUT_SIDE):
-        raise ModelRejected(f"{path}: metadata 'preprocess' has resize {resize} and crop {crop}")
-    if color not in ("RGB", "L") or (color == "L") != (channels == 1) or len(mean) != channels \
-            or len(std) != channels or any(s <= 0 for s in std):
-        raise ModelRejected(f"{path}: metadata 'preprocess' ({color}, {len(mean)} means) does not fit "
-                            f"a {channels}-channel input")
-    if interpolation not in ("bilinear", "bicubic", "nearest"):
-        raise ModelRejected(f"{path}: unsupported interpolation {interpolation!r}")
-    return {"resize": resize, "crop": crop, "interpolation": interpolation, "mean": mean, "std": std,
-            "color": color}
-
-
-def read_model(path: str | os.PathLike) -> ModelInfo:
-    """Check ``path`` and read what it says about itself. Raises ``ModelRejected`` with a reason."""
-    path, _, size = check_local_file(path, ModelRejected, "download the model file first")
-    if size > MAX_MODEL_BYTES:
-        raise ModelRejected(f"{path}: {size / 2**30:.1f} GiB is over the 2 GiB limit")
-    data, identity = _read_once(path)
+def _parse(data: bytes, path: Path) -> onnx.ModelProto:
+    """The model, if it is ONNX and holds nothing that reads other files or runs unbounded."""
     try:
         model = onnx.load_model_from_string(data)
     except Exception as exc:  # noqa: BLE001 - protobuf raises its own DecodeError among others
-        detail = first_line(exc)
-        raise ModelRejected(f"{path}: not a readable ONNX file ({detail[:120]})") from None
+        raise ModelRejected(f"{path}: not a readable ONNX file ({first_line(exc)[:120]})") from None
     if any(t.data_location == onnx.TensorProto.EXTERNAL for t in _all_tensors(model.graph)):
         raise ModelRejected(f"{path}: uses external data, which is refused (it can point at any file on disk)")
     flow = sorted({n.op_type for n in model.graph.node
@@ -219,132 +193,87 @@ def read_model(path: str | os.PathLike) -> ModelInfo:
     if flow:
         raise ModelRejected(f"{path}: holds control flow ({', '.join(flow)[:80]}), which a residual network "
                             f"classifier never needs and which can run for ever; refused")
-    initializer_names = {i.name for i in model.graph.initializer}
-    inputs = [i for i in model.graph.input if i.name not in initializer_names]
-    if len(inputs) != 1:
-        raise ModelRejected(f"{path}: expected one image input, found {len(inputs)}")
-    image_input = inputs[0]
-    shape = _dims(image_input)
-    if image_input.type.tensor_type.elem_type != onnx.TensorProto.FLOAT or len(shape) != 4:
-        raise ModelRejected(f"{path}: input '{image_input.name}' should be 4-D float32 [batch, C, H, W], "
-                            f"found rank {len(shape)}")
-    outputs = {o.name: o for o in model.graph.output}
-    logits = outputs.get("logits") or next((o for o in model.graph.output if len(_dims(o)) == 2), None)
-    if logits is None or len(_dims(logits)) != 2:
-        raise ModelRejected(f"{path}: no 2-D logits output [batch, classes]")
-    channels = shape[1]
-    if channels not in (1, 3):
-        raise ModelRejected(f"{path}: input has {channels} channels; only 1 (greyscale) or 3 (RGB) are supported")
-    if any(side is not None and not 1 <= side <= MAX_INPUT_SIDE for side in shape[2:]):
-        raise ModelRejected(f"{path}: input of {shape[2]}x{shape[3]} pixels; sides of 1 to {MAX_INPUT_SIDE} "
-                            f"are supported")
-    if shape[0] not in (None, 0, 1):
-        raise ModelRejected(f"{path}: input has a fixed batch of {shape[0]}; only 1 or a dynamic batch is supported")
-    num_classes = _dims(logits)[1]
-    if num_classes is not None and not 1 <= num_classes <= MAX_CLASSES:
-        raise ModelRejected(f"{path}: logits have {num_classes:,} classes; 1 to {MAX_CLASSES:,} are supported")
-
     metadata_bytes = sum(len(p.key) + len(p.value) for p in model.metadata_props)
     if metadata_bytes > MAX_METADATA_BYTES:
         raise ModelRejected(f"{path}: {metadata_bytes / 2**20:.0f} MiB of metadata is over the "
                             f"{MAX_METADATA_BYTES // 2**20} MiB limit")
-    meta = FileMetadata.from_props({p.key: p.value for p in model.metadata_props}, str(path), ModelRejected)
-    ours = meta is not None
-    if ours:
-        labels = meta.labels
-        check_labels(labels, f"{path}: metadata 'labels'", ModelRejected)
-        preprocess = check_preprocess(meta.preprocess, channels, path)
-    else:
-        meta = FileMetadata(labels=[], preprocess={}, schema=1)
-        labels = []
-        height, width = shape[2:]
-        if channels != 3 or height != width:
-            raise ModelRejected(f"{path}: has no metadata and its input {shape[1:]} does not fit ImageNet "
-                                f"preprocessing (3 channels, square)")
-        preprocess = dict(IMAGENET_PREPROCESS)
-        if height not in (None, 224):
-            preprocess.update(crop=height, resize=round(height * 256 / 224))
-    if num_classes is None:
-        num_classes = len(labels) or None
-    if num_classes is None:
+    return model
+
+
+def _declared_io(model: onnx.ModelProto, path: Path) -> tuple[InputSpec, OutputSpec, int | None]:
+    """The input, logits and declared batch of one of our files: NCHW, named as our exporter names them."""
+    initializers = {i.name for i in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in initializers]
+    if len(inputs) != 1:
+        raise ModelRejected(f"{path}: expected one image input, found {len(inputs)}")
+    image, shape = inputs[0], _dims(inputs[0])
+    dtype = INPUT_TYPES.get(image.type.tensor_type.elem_type)
+    if dtype is None or len(shape) != 4:
+        kind = element_type(image.type.tensor_type.elem_type)
+        raise ModelRejected(f"{path}: input '{image.name}' should be a 4-D float32 or float16 image batch "
+                            f"[batch, C, H, W], found {kind} of rank {len(shape)}")
+    outputs = {o.name: o for o in model.graph.output}
+    logits = outputs.get("logits") or next((o for o in model.graph.output if len(_dims(o)) == 2), None)
+    if logits is None or len(_dims(logits)) != 2:
+        raise ModelRejected(f"{path}: no 2-D class output [batch, classes]")
+    classes = _dims(logits)[1]
+    if classes == 0:
+        raise ModelRejected(f"{path}: logits have 0 classes; 1 to {MAX_CLASSES:,} are supported")
+    return (InputSpec(image.name, shape[1], shape[2], shape[3], "NCHW", dtype, 1 if shape[0] == 1 else None),
+            OutputSpec(logits.name, classes or 0), shape[0])
+
+
+def _check_io(spec: InputSpec, output: OutputSpec, batch: int | None, path: Path) -> None:
+    if spec.channels not in (1, 3):
+        raise ModelRejected(f"{path}: input has {spec.channels} channels; only 1 (greyscale) or 3 (RGB) are supported")
+    if any(side is not None and not 1 <= side <= MAX_INPUT_SIDE for side in (spec.height, spec.width)):
+        raise ModelRejected(f"{path}: input of {spec.height}x{spec.width} pixels; sides of 1 to {MAX_INPUT_SIDE} "
+                            f"are supported")
+    if batch not in (None, 0, 1):
+        raise ModelRejected(f"{path}: input has a fixed batch of {batch}; only 1 or a dynamic batch is supported")
+    if output.width == 0:
         raise ModelRejected(f"{path}: the number of classes is neither in the file's shape nor its labels")
-    if ours and len(labels) != num_classes:
-        raise ModelRejected(f"{path}: {len(labels)} labels for {num_classes} logits")
-    if not labels:
-        labels = imagenet_labels() if num_classes == 1000 else [f"class {i}" for i in range(num_classes)]
-    fixed = [s for s in shape[2:] if s is not None]
-    if fixed and fixed != [preprocess["crop"]] * len(fixed):
-        raise ModelRejected(f"{path}: input is {shape[2:]} but preprocessing crops to {preprocess['crop']}")
-
-    activations = meta.activations
-    listed = activations.outputs
-    if not isinstance(listed, list):
-        raise ModelRejected(f"{path}: metadata 'activations' lists its outputs wrongly")
-    act_outputs = [name for name in listed if isinstance(name, str) and name in outputs]
-    named = {k: v if isinstance(v, str) else None for k, v in
-             (("cam_layer", activations.cam_layer), ("fc_weight", activations.fc_weight),
-              ("fc_bias", activations.fc_bias))}
-    parts = activations.parts
-    # Only parts of listed blocks whose outputs exist; anything else in the metadata is ignored.
-    block_parts = {block: {role: name for role, name in roles.items()
-                           if role in ("branch", "shortcut") and isinstance(name, str) and name in outputs}
-                   for block, roles in (parts.items() if isinstance(parts, dict) else ())
-                   if block in act_outputs and isinstance(roles, dict)}
-    architecture = meta.architecture
-    if architecture is not None:
-        _check_architecture(architecture, path)
-    info = ModelInfo(
-        path=path, identity=identity, name=path.stem, labels=labels, preprocess=preprocess, input_shape=[channels, *shape[2:]],
-        num_classes=num_classes, has_metadata=ours, logits_name=logits.name, input_name=image_input.name,
-        fixed_batch=1 if shape[0] == 1 else None,
-        ood=OutOfDistribution.from_metadata(meta.ood, num_classes) if "features" in outputs else None,
-        variant=meta.variant,
-        architecture=architecture,
-        weights=meta.weights,
-        metrics=meta.metrics,
-        precision=meta.precision,
-        dataset=meta.dataset,
-        params=meta.params,
-        macs=meta.macs,
-        activation_outputs=act_outputs,
-        schema=meta.schema,
-        block_parts={block: roles for block, roles in block_parts.items() if roles},
-        cam_layer=named.get("cam_layer") if named.get("cam_layer") in outputs else None,
-        fc_weight=named.get("fc_weight") if named.get("fc_weight") in initializer_names else None,
-        fc_bias=named.get("fc_bias") if named.get("fc_bias") in initializer_names else None,
-    )
-    return info
+    if not 1 <= output.width <= MAX_CLASSES:
+        raise ModelRejected(f"{path}: logits have {output.width:,} classes; 1 to {MAX_CLASSES:,} are supported")
 
 
-def _check_architecture(arch: dict[str, Any], path: Path) -> None:
-    """The diagram reads these fields; a file that lacks them is refused rather than drawn wrong."""
-
-    def ints(value) -> bool:
-        return isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-
-    def layer_ok(layer) -> bool:
-        return (isinstance(layer, dict) and isinstance(layer.get("kind"), str)
-                and all(isinstance(layer.get(k), int) for k in ("out_channels", "kernel", "stride", "groups")))
-
-    def block_ok(block) -> bool:
-        shortcut = block.get("shortcut") if isinstance(block, dict) else None
-        return (isinstance(block, dict) and isinstance(block.get("name"), str) and isinstance(block.get("type"), str)
-                and isinstance(block.get("layers"), list) and all(map(layer_ok, block["layers"]))
-                and isinstance(shortcut, dict) and isinstance(shortcut.get("type"), str)
-                and isinstance(shortcut.get("stride"), int) and ints(block.get("output_shape"))
-                and all(isinstance(block.get(k), int) for k in ("params", "macs", "in_channels", "out_channels")))
-
-    stem, stages = arch.get("stem"), arch.get("stages")
-    ok = (isinstance(stem, dict) and isinstance(stem.get("layers"), list) and all(map(layer_ok, stem["layers"]))
-          and ints(stem.get("output_shape")) and ints(arch.get("input_shape"))
-          and isinstance(arch.get("params"), int) and isinstance(arch.get("macs"), int)
-          and isinstance(stages, list) and all(
-              isinstance(stage, dict) and isinstance(stage.get("name"), str) and ints(stage.get("output_shape"))
-              and isinstance(stage.get("blocks"), list) and all(map(block_ok, stage["blocks"]))
-              and all(isinstance(stage.get(k), int) for k in ("params", "macs"))
-              for stage in stages))
-    if not ok:
-        raise ModelRejected(f"{path}: metadata 'architecture' does not describe a residual network")
+def read_model(path: str | os.PathLike, preset: str | None = None) -> ModelInfo:
+    """Check ``path`` and read what it says about itself, or what its graph shows. ``preset`` names the
+    preprocessing of a file that states none (else the remembered choice, else a guess).
+    Raises ``ModelRejected`` with a reason."""
+    path, _, size = check_local_file(path, ModelRejected, "download the model file first")
+    if size > MAX_MODEL_BYTES:
+        raise ModelRejected(f"{path}: {size / 2**30:.1f} GiB is over the 2 GiB limit")
+    data, identity = _read_once(path)
+    model = _parse(data, path)
+    props = {p.key: p.value for p in model.metadata_props}
+    initializers = {i.name: i for i in model.graph.initializer}
+    if "labels" in props and "preprocess" in props:
+        spec, output, batch = _declared_io(model, path)
+        outputs = {o.name for o in model.graph.output}
+        meta = FileMetadata.from_props(props, str(path), ModelRejected, GraphFacts(outputs, set(initializers),
+                                                                                     spec.channels))
+        check_labels(meta.labels, f"{path}: metadata 'labels'", ModelRejected)
+        if output.width and len(meta.labels) != output.width:
+            raise ModelRejected(f"{path}: {len(meta.labels)} labels for {output.width} logits")
+        output = OutputSpec(output.name, output.width or len(meta.labels))
+        _check_io(spec, output, batch, path)
+        discovery, taps = None, meta.taps
+        classifier = (tuple(numpy_helper.to_array(initializers[n]).astype(np.float32) for n in (taps.fc_weight,
+                      taps.fc_bias)) if taps.fc_weight and taps.fc_bias else None)
+    else:
+        try:
+            meta, spec, output, discovery = understand(model, path, identity.sha256, preset)
+        except ForeignRejected as exc:
+            raise ModelRejected(f"{path}: {exc}") from None
+        _check_io(spec, output, next(iter(_dims(i)[0] for i in model.graph.input if i.name == spec.name)), path)
+        classifier = discovery.classifier
+    fixed = [s for s in (spec.height, spec.width) if s is not None]
+    if fixed and fixed != [meta.preprocess.crop] * len(fixed):
+        raise ModelRejected(f"{path}: input is {spec.height}x{spec.width} but preprocessing crops to "
+                            f"{meta.preprocess.crop}")
+    ood = OutOfDistribution.from_metadata(meta.ood, output.classes) if meta.taps.features == "features" else None
+    return ModelInfo(path, identity, meta, spec, output, ood, classifier, discovery)
 
 
 def _all_tensors(graph) -> list:
@@ -360,15 +289,3 @@ def _all_tensors(graph) -> list:
                 tensors.extend(_all_tensors(sub))
     return tensors
 
-
-def fc_parameters(info: ModelInfo):
-    """The classifier's weight [classes, features] and bias, as float32 arrays, for CAM."""
-    import numpy as np
-    from onnx import numpy_helper
-
-    model = onnx.load_model_from_string(checked_bytes(info.identity))
-    found = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer if i.name in (info.fc_weight,
-                                                                                              info.fc_bias)}
-    weight = found[info.fc_weight].astype(np.float32)
-    bias = found.get(info.fc_bias)
-    return weight, (bias.astype(np.float32) if bias is not None else np.zeros(len(weight), np.float32))

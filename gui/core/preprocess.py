@@ -1,15 +1,16 @@
-"""Turn a decoded image into a model input exactly as the file's ``preprocess`` metadata says.
+"""Turn a decoded image into a model input exactly as a ``Preprocess`` says.
 
-Resize the shorter side to ``resize`` (bilinear, antialiased), centre-crop ``crop``,
-scale to [0, 1], then ``(x - mean) / std`` per channel.
+Resize (the shorter side to ``resize`` then a centre crop of ``crop``, as torchvision does; or the whole
+image squashed to ``crop`` × ``crop``, as Keras' ``load_img`` does), scale to [0, 1], reorder the
+channels for a BGR model, then ``(x - mean) / std`` per channel.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from PIL import Image
+
+from .contract_parts import Preprocess
 
 RESAMPLING = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC,
               "nearest": Image.Resampling.NEAREST}
@@ -39,25 +40,28 @@ def centre_crop(image: Image.Image, size: int) -> Image.Image:
     return image.crop((left, top, left + size, top + size))
 
 
-def crop_box(size: tuple[int, int], spec: dict[str, Any]) -> tuple[float, float, float, float]:
-    """The square (left, top, right, bottom) of an image of ``size`` that ``to_input`` keeps, in its pixels.
+def crop_box(size: tuple[int, int], spec: Preprocess) -> tuple[float, float, float, float]:
+    """The (left, top, right, bottom) of an image of ``size`` that ``to_input`` keeps, in its pixels.
 
-    It reaches past the image where the crop is larger than the resized image (zero padding).
+    It reaches past the image where the crop is larger than the resized image (zero padding); a squashed
+    image is kept whole.
     """
     width, height = size
-    resized_w, resized_h = shorter_side_to(size, int(spec["resize"]))
-    crop = int(spec["crop"])
-    left, top = int(round((resized_w - crop) / 2.0)), int(round((resized_h - crop) / 2.0))
+    if spec.resize_mode == "squash":
+        return 0.0, 0.0, float(width), float(height)
+    resized_w, resized_h = shorter_side_to(size, spec.resize)
+    left, top = int(round((resized_w - spec.crop) / 2.0)), int(round((resized_h - spec.crop) / 2.0))
     sx, sy = width / resized_w, height / resized_h
-    return left * sx, top * sy, (left + crop) * sx, (top + crop) * sy
+    return left * sx, top * sy, (left + spec.crop) * sx, (top + spec.crop) * sy
 
 
-def describe_input(spec: dict[str, Any]) -> str:
-    """What the network receives, in words: "28×28 greyscale: shorter side resized to 28, centre crop"."""
-    crop, resize = int(spec["crop"]), int(spec["resize"])
-    colour = "greyscale" if spec["color"] == "L" else "colour"
-    cut = "the centre square" if crop == resize else f"the centre {crop}×{crop}"
-    return f"{crop}×{crop} {colour}: the shorter side resized to {resize}, then {cut}"
+def describe_input(spec: Preprocess) -> str:
+    """What the network receives, in words: "28×28 greyscale: the shorter side resized to 28, then the centre square"."""
+    colour = {"L": "greyscale", "BGR": "colour (BGR)"}.get(spec.color, "colour")
+    if spec.resize_mode == "squash":
+        return f"{spec.crop}×{spec.crop} {colour}: the whole image resized to {spec.crop}×{spec.crop}"
+    cut = "the centre square" if spec.crop == spec.resize else f"the centre {spec.crop}×{spec.crop}"
+    return f"{spec.crop}×{spec.crop} {colour}: the shorter side resized to {spec.resize}, then {cut}"
 
 
 def covers_whole(box: tuple[float, float, float, float], size: tuple[int, int]) -> bool:
@@ -66,20 +70,26 @@ def covers_whole(box: tuple[float, float, float, float], size: tuple[int, int]) 
     return left <= 0.5 and top <= 0.5 and right >= size[0] - 0.5 and bottom >= size[1] - 0.5
 
 
-def as_picture(array: np.ndarray, spec: dict[str, Any]) -> np.ndarray:
-    """A model input ([C, H, W], normalised) back as the [H, W, 3] uint8 picture the network was given."""
-    mean = np.asarray(spec["mean"], dtype=np.float32)[:, None, None]
-    std = np.asarray(spec["std"], dtype=np.float32)[:, None, None]
+def as_picture(array: np.ndarray, spec: Preprocess) -> np.ndarray:
+    """A model input ([C, H, W], normalised) back as the [H, W, 3] RGB uint8 picture the network was given."""
+    mean = np.asarray(spec.mean, dtype=np.float32)[:, None, None]
+    std = np.asarray(spec.std, dtype=np.float32)[:, None, None]
     pixels = np.clip((array * std + mean) * 255.0, 0, 255).round().astype(np.uint8).transpose(1, 2, 0)
+    if spec.color == "BGR":
+        pixels = pixels[:, :, ::-1]
     return np.ascontiguousarray(np.repeat(pixels, 3, axis=2) if pixels.shape[2] == 1 else pixels)
 
 
-def to_input(image: Image.Image, spec: dict[str, Any]) -> np.ndarray:
-    """A [C, H, W] float32 array for one image; ``image`` must already be in ``spec["color"]`` mode."""
-    image = centre_crop(resize_shorter(image, int(spec["resize"]), spec.get("interpolation", "bilinear")),
-                        int(spec["crop"]))
+def to_input(image: Image.Image, spec: Preprocess) -> np.ndarray:
+    """A [C, H, W] float32 array for one image; ``image`` must already be in ``spec.decode_mode``."""
+    if spec.resize_mode == "squash":
+        image = image.resize((spec.crop, spec.crop), RESAMPLING[spec.interpolation])
+    else:
+        image = centre_crop(resize_shorter(image, spec.resize, spec.interpolation), spec.crop)
     array = np.asarray(image, dtype=np.float32) / 255.0
     array = array[:, :, None] if array.ndim == 2 else array
-    mean = np.asarray(spec["mean"], dtype=np.float32)
-    std = np.asarray(spec["std"], dtype=np.float32)
+    if spec.color == "BGR":
+        array = array[:, :, ::-1]
+    mean = np.asarray(spec.mean, dtype=np.float32)
+    std = np.asarray(spec.std, dtype=np.float32)
     return np.ascontiguousarray(((array - mean) / std).transpose(2, 0, 1))

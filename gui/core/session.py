@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from .graph import logits_only_bytes
+from . import openvino_runtime
+from .graph import logits_only_bytes, with_outputs_bytes
 from .local_file import Rejected
 from .model_file import ModelInfo, ModelRejected, checked_bytes
 from .text import first_line
@@ -133,17 +134,36 @@ def cuda_reason(driver: str | None, missing_library: str | None) -> str | None:
 
 @dataclass
 class SessionHandle:
-    session: ort.InferenceSession
-    provider: str  # the provider that really runs it
+    session: ort.InferenceSession | openvino_runtime.Session
+    provider: str  # the provider that really runs it (CUDAExecutionProvider, CPUExecutionProvider, OpenVINO)
     reason: str | None  # why CUDA is not in use, when it is not
+    runtime_note: str = ""  # why this CPU runtime, or why the other one failed; OpenVINO's arithmetic
+
+    @property
+    def label(self) -> str:
+        """What runs, in a few words: "CUDA", "CPU · ONNX Runtime", "CPU · OpenVINO · bf16"."""
+        if self.provider == CUDA:
+            return "CUDA"
+        if self.provider == openvino_runtime.OPENVINO:
+            arithmetic = self.session.arithmetic
+            return "CPU · OpenVINO" + (f" · {arithmetic}" if arithmetic != "f32" else "")
+        return "CPU · ONNX Runtime"
 
 
 class SessionPool:
     """Sessions cached per (model file, provider, outputs); one lock serialises all runs."""
 
-    def __init__(self, device: str = "auto", threads: int | None = None) -> None:
+    def __init__(self, device: str = "auto", threads: int | None = None, runtime: str = "auto",
+                 exact: bool = False) -> None:
+        """``runtime``: the CPU runtime (auto, onnxruntime or openvino); ``exact``: fp32 arithmetic on
+        fp32 files (OpenVINO's bf16 off)."""
         if device not in DEVICES:
             raise ProviderError(f"unknown device {device!r}: expected auto, cpu or cuda")
+        try:
+            self.cpu_runtime, self.runtime_reason = openvino_runtime.choose(runtime)
+        except ValueError as exc:
+            raise ProviderError(str(exc)) from None
+        self.exact = exact
         self.device = device
         self.threads = threads or physical_cores()
         self._sessions: dict[tuple, SessionHandle] = {}
@@ -200,9 +220,21 @@ class SessionPool:
         except ModelRejected as exc:
             raise ProviderError(str(exc)) from None
         providers, reason = ([CPU], "CUDA ran out of memory") if cpu_only else self.provider_plan()
+        stripped = info.discovery.stripped_inputs if info.discovery else frozenset()
         try:
             if not full:
-                model = logits_only_bytes(model, info.logits_name, ("features",) if info.ood else ())
+                model = logits_only_bytes(model, info.output.name, (info.taps.features,) if info.ood else (),
+                                          stripped)
+            elif not info.taps.in_file or stripped:  # a foreign file's taps, added in memory
+                model = with_outputs_bytes(model, [] if info.taps.in_file else info.taps.tensors(), stripped)
+            if providers == [CPU] and self.cpu_runtime == "openvino":
+                try:
+                    return SessionHandle(openvino_runtime.Session(model, self.threads, self.exact),
+                                         openvino_runtime.OPENVINO, reason, self.runtime_reason)
+                except Exception as exc:  # noqa: BLE001 - OpenVINO raises its own types; ORT may still run it
+                    note = f"OpenVINO cannot compile it ({first_line(exc, 120)}); ONNX Runtime runs it"
+            else:
+                note = self.runtime_reason if providers == [CPU] else ""
             session = ort.InferenceSession(model, self._options(), providers=providers)
         except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
             raise ProviderError(f"{info.path}: ONNX Runtime cannot load it ({first_line(exc, 160)})") from None
@@ -211,12 +243,13 @@ class SessionPool:
             reason = "CUDA provider failed to start (no usable GPU or driver)"
             if self.device == "cuda":
                 raise ProviderError(f"CUDA requested but not usable: {reason}")
-        return SessionHandle(session, active, reason if active != CUDA else None)
+        return SessionHandle(session, active, reason if active != CUDA else None, note)
 
     def run(self, info: ModelInfo, feed: np.ndarray, outputs: list[str] | None = None, full: bool = False):
         """Run once, serialised with every other run; on CUDA out-of-memory, retry on the CPU.
 
-        A model whose file fixes the batch at 1 runs image by image. Any failure is a ``RunFailed``.
+        ``feed`` is [N, C, H, W] float32; it reaches the graph in the layout and type the graph takes. A
+        model whose file fixes the batch at 1 runs image by image. Any failure is a ``RunFailed``.
         """
         handle = self.get(info, full)
         try:
@@ -228,7 +261,8 @@ class SessionPool:
         return handle, self._run_chunks(handle, info, feed, outputs)
 
     def _run_chunks(self, handle: SessionHandle, info: ModelInfo, feed: np.ndarray, outputs) -> list:
-        if not info.fixed_batch or len(feed) == info.fixed_batch:
+        feed = info.input.feed(feed)
+        if not info.input.fixed_batch or len(feed) == info.input.fixed_batch:
             return self._run_once(handle, info, feed, outputs)
         parts = [self._run_once(handle, info, feed[i:i + 1], outputs) for i in range(len(feed))]
         return [np.concatenate(pieces) for pieces in zip(*parts)]
@@ -239,7 +273,7 @@ class SessionPool:
             self._running.add(options)
             self._watch_run(options)
             try:
-                return handle.session.run(outputs, {info.input_name: feed}, options)
+                return handle.session.run(outputs, {info.input.name: feed}, options)
             except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
                 if id(options) in self._stopped:
                     raise RunFailed(f"{info.name}: stopped") from None
@@ -247,7 +281,8 @@ class SessionPool:
                     raise RunFailed(f"{info.name}: a batch ran longer than {self.timeout_s:.0f} s and was "
                                     f"stopped") from None
                 detail = first_line(exc)
-                raise RunFailed(f"{info.name}: ONNX Runtime failed running it ({detail[:200]})") from None
+                runtime = "OpenVINO" if handle.provider == openvino_runtime.OPENVINO else "ONNX Runtime"
+                raise RunFailed(f"{info.name}: {runtime} failed running it ({detail[:200]})") from None
             finally:
                 with self._watch:
                     self._deadlines.pop(options, None)

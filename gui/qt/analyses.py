@@ -50,8 +50,8 @@ class Analyses(QObject):
 
         def work(emit, cancel):
             # One decode serves the preview and the model input: RGB -> L equals decoding to L directly.
-            image = load_image(path, "RGB", min_side=max(preview_side, info.preprocess["resize"]))
-            model_image = image if info.preprocess["color"] == "RGB" else image.convert("L")
+            image = load_image(path, "RGB", min_side=max(preview_side, info.preprocess.resize))
+            model_image = image if info.preprocess.decode_mode == "RGB" else image.convert("L")
             preview = image.copy()
             preview.thumbnail((preview_side, preview_side), Image.Resampling.BILINEAR)
             box = crop_box(image.size, info.preprocess)
@@ -59,7 +59,7 @@ class Analyses(QObject):
             details = Details(entry_id, np.asarray(preview), as_picture(engine.model_input(info, model_image),
                                                                         info.preprocess),
                               None if covers_whole(box, image.size) else tuple(v * scale for v in box))
-            if activations and block and parts and block in info.block_parts:
+            if activations and block and parts and info.taps.has(block, "branch"):
                 details.parts = engine.block_parts(info, model_image, block, min(top_n, 8))
                 details.responses = engine.layer_responses(info, engine.model_input(info, model_image)[None])[0]
             elif activations and block:
@@ -93,7 +93,7 @@ class Analyses(QObject):
             preview.thumbnail((preview_side, preview_side), Image.Resampling.BILINEAR)
             sides = []
             for info in models:
-                model_image = image if info.preprocess["color"] == "RGB" else image.convert("L")
+                model_image = image if info.preprocess.decode_mode == "RGB" else image.convert("L")
                 batch = engine.model_input(info, model_image)[None]
                 (result,) = engine.classify_arrays(info, batch, [path], k=3)
                 found = engine.cam(info, model_image)
@@ -119,7 +119,7 @@ class Analyses(QObject):
         studio = self.studio
         info, engine, generation = studio.info, studio.engine, studio.generation
         paths = [e.path for e in studio.entries.values() if e.result is not None][:limit]
-        if info is None or not info.block_parts or not paths:
+        if info is None or not info.taps.blocks("branch") or not paths:
             return
         # Every click in the block view asks; the same model and images are computed once.
         key = (generation, tuple(paths))

@@ -54,6 +54,71 @@ def time_app(model: str, device: str, count: int) -> dict:
     return steady_state(passes[1], passes[2], count, 3 * count)
 
 
+class LoopTimer:
+    """Times actions in Qt's own event loop as the app runs it, recording the loop's gaps meanwhile (a
+    Python polling loop would add GIL waits of its own)."""
+
+    def __init__(self) -> None:
+        from PySide6.QtCore import QElapsedTimer, QTimer
+
+        self.gaps: list[float] = []
+        self.clock = QElapsedTimer()
+        self.ticker = QTimer(interval=5)
+        self.ticker.timeout.connect(lambda: self.gaps.append(self.clock.restart()))
+
+    def timed(self, action, finished) -> float:
+        """Seconds from ``action()`` until ``finished()``."""
+        from PySide6.QtCore import QEventLoop, QTimer
+
+        loop = QEventLoop()
+        check = QTimer(interval=5)
+        check.timeout.connect(lambda: loop.quit() if finished() else None)
+        QTimer.singleShot(600_000, loop.quit)
+        self.clock.start()
+        self.ticker.start()
+        check.start()
+        started = time.perf_counter()
+        action()
+        loop.exec()
+        self.ticker.stop()
+        check.stop()
+        if not finished():
+            sys.exit("measure: gave up after 600 s")
+        return time.perf_counter() - started
+
+    def stalls(self) -> dict:
+        gaps = sorted(self.gaps)
+        return {"longest_stall_ms": gaps[-1] if gaps else None,
+                "p99_tick_ms": gaps[int(len(gaps) * 0.99)] if gaps else None}
+
+
+def _photos(folder: Path, count: int, size: int) -> list[str]:
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(count):
+        path = folder / f"img{i:04d}.jpg"
+        Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)).save(path, quality=85)
+        paths.append(str(path))
+    return paths
+
+
+def _time_choice(app, window, paths: list[str], variant: str, timer: LoopTimer) -> dict:
+    """From choosing an unexported variant in the picker to its first result on the loaded images."""
+    window.studio.add_paths(paths)
+    while not all(e.result or e.error for e in window.studio.entries.values()):
+        app.processEvents()
+    offer = next(o for o in window.studio.offers if o.variant == variant and not o.exported)
+    # An ImageNet variant goes through "Export with random weights instead": no download here.
+    signal = window.picker.random_requested if offer.weights == "imagenet" else window.picker.chosen
+    elapsed = timer.timed(lambda: signal.emit(offer), lambda: any(
+        e.result and e.result.model.startswith(variant) for e in window.studio.entries.values()))
+    return {"variant": variant, "weights": "random", "choice_to_first_result_s": round(elapsed, 2),
+            **timer.stalls(), "torch_imported": "torch" in sys.modules}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--model")
@@ -69,7 +134,7 @@ def main() -> None:
         print(json.dumps(time_app(args.model, args.device, args.steady)))
         return
 
-    from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer
+    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
     from resnet_studio.core.catalog import Catalog
@@ -86,68 +151,18 @@ def main() -> None:
         app.processEvents()
         time.sleep(0.005)
     model_ready = time.perf_counter() - STARTED
-
-    import numpy as np
-    from PIL import Image
-
-    rng = np.random.default_rng(0)
-    paths = []
-    for i in range(args.images):
-        path = Path(folder.name) / f"img{i:04d}.jpg"
-        Image.fromarray(rng.integers(0, 255, (args.size, args.size, 3), dtype=np.uint8)).save(path, quality=85)
-        paths.append(str(path))
-
-    done = lambda: all(e.result or e.error for e in window.studio.entries.values())  # noqa: E731
-    gaps: list[float] = []
-    clock = QElapsedTimer()
-    ticker = QTimer(interval=5)
-    ticker.timeout.connect(lambda: (gaps.append(clock.restart())))
-
-    def timed(action, finished) -> float:
-        """Seconds from ``action()`` until ``finished()``, in Qt's own event loop as the app runs it, with
-        the loop's gaps recorded meanwhile (a Python polling loop would add GIL waits of its own)."""
-        loop = QEventLoop()
-        check = QTimer(interval=5)
-        check.timeout.connect(lambda: loop.quit() if finished() else None)
-        QTimer.singleShot(600_000, loop.quit)
-        clock.start()
-        ticker.start()
-        check.start()
-        started = time.perf_counter()
-        action()
-        loop.exec()
-        ticker.stop()
-        check.stop()
-        if not finished():
-            sys.exit("measure: gave up after 600 s")
-        return time.perf_counter() - started
-
+    paths = _photos(Path(folder.name), args.images, args.size)
+    timer = LoopTimer()
     if args.choose:
-        window.studio.add_paths(paths)
-        while not done():
-            app.processEvents()
-        offer = next(o for o in window.studio.offers if o.variant == args.choose and not o.exported)
-        # An ImageNet variant goes through "Export with random weights instead": no download here.
-        signal = window.picker.random_requested if offer.weights == "imagenet" else window.picker.chosen
-        elapsed = timed(lambda: signal.emit(offer),
-                        lambda: any(e.result and e.result.model.startswith(args.choose)
-                                    for e in window.studio.entries.values()))
-        window.close()
-        print(json.dumps({"variant": args.choose, "weights": "random", "choice_to_first_result_s": round(elapsed, 2),
-                          "longest_stall_ms": max(gaps), "p99_tick_ms": sorted(gaps)[int(len(gaps) * 0.99)],
-                          "torch_imported": "torch" in sys.modules}, indent=2))
-        folder.cleanup()
-        return
-    elapsed = timed(lambda: window.studio.add_paths(paths), done)
+        report = _time_choice(app, window, paths, args.choose, timer)
+    else:
+        elapsed = timer.timed(lambda: window.studio.add_paths(paths),
+                              lambda: all(e.result or e.error for e in window.studio.entries.values()))
+        report = {"model": window.studio.info.name, "provider": window.studio.handle.provider,
+                  "window_shown_s": round(shown, 3), "model_ready_s": round(model_ready, 3), "images": args.images,
+                  "classify_s": round(elapsed, 2), "images_per_second": round(args.images / elapsed, 1),
+                  **timer.stalls(), "torch_imported": "torch" in sys.modules}
     window.close()
-    report = {
-        "model": window.studio.info.name, "provider": window.studio.handle.provider,
-        "window_shown_s": round(shown, 3), "model_ready_s": round(model_ready, 3),
-        "images": args.images, "classify_s": round(elapsed, 2), "images_per_second": round(args.images / elapsed, 1),
-        "longest_stall_ms": max(gaps) if gaps else None,
-        "p99_tick_ms": sorted(gaps)[int(len(gaps) * 0.99)] if gaps else None,
-        "torch_imported": "torch" in sys.modules,
-    }
     print(json.dumps(report, indent=2))
     folder.cleanup()
 

@@ -86,7 +86,7 @@ class Controller(QObject):
             (w.picker.delete_requested, actions.delete),
             (w.picker.twin_requested, actions.make_twin),
             (w.picker.calibrate_requested, actions.choose_calibration),
-            (w.picker.random_requested, lambda offer: actions.start_export(offer.variant, "random")),
+            (w.picker.random_requested, lambda offer: self._export_or_load(offer.variant, "random")),
             (w.list.currentItemChanged, lambda *_: self.refresh_details()),
             (w.tabs.currentChanged, lambda *_: self.refresh_details()),
             (w.cancel.clicked, studio.cancel),
@@ -298,7 +298,17 @@ class Controller(QObject):
                 self.window.status_line.show_message(f"loading {shown(offer.title)}…")
                 self.studio.load_model(offer)
         else:
-            self.actions.start_export(offer.variant, offer.weights)
+            self._export_or_load(offer.variant, offer.weights)
+
+    def _export_or_load(self, variant: str, weights: str) -> None:
+        """Load the export of ``variant`` with ``weights`` where one is on disk already; else make it."""
+        done = next((o for o in self.studio.offers if o.exported and not o.error and o.variant == variant
+                     and o.weights == weights), None)
+        if done is not None:
+            self.window.status_line.show_message(f"{shown(done.title)} is exported already: loading it")
+            self.studio.load_model(done)
+        else:
+            self.actions.start_export(variant, weights)
 
     def _model_changed(self, info: ModelInfo) -> None:
         w, offer = self.window, self.studio.current_offer()
@@ -309,17 +319,18 @@ class Controller(QObject):
             w.picker.set_offers(self.studio.offers, offer.key)
             w.picker.set_active(offer.key, info.precision)
         w.busy.stop(self.studio.loading)
+        w.menus.show_preset(info)
         w.activations.set_model(info)
         w.input_view.clear("")
         w.predictions.set_model(info)
         self._show_structure()
         handle = self.studio.handle
-        device = "CUDA" if handle.reason is None else "CPU"
-        w.provider.setText(shown(f"{device} · {info.precision}", 40))
+        w.provider.setText(shown(f"{handle.label} · {info.precision}", 60))
         why = f"\nCUDA not in use: {handle.reason}" if handle.reason else ""
-        w.provider.setToolTip(tooltip(f"ONNX Runtime provider in use: {handle.provider}; running the "
-                                      f"{info.precision} file {info.path.name}{why}"))
-        w.status_line.show_message(shown(f"model {info.name}: {info.weights_source}", 300), 8000)
+        runtime = f"\n{handle.runtime_note}" if handle.runtime_note else ""
+        w.provider.setToolTip(tooltip(f"running the {info.precision} file {info.path.name} on {handle.label}"
+                                      f"{runtime}{why}"))
+        w.status_line.show_message(shown(f"model {model_title(info, long=True)}", 300), 8000)
         w.list.show_waiting(self.studio.entries.values())
         self.refresh_details()
 

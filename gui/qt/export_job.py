@@ -8,7 +8,6 @@ failure removes the private folder, so nothing half-made is ever listed.
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -18,11 +17,10 @@ from PySide6.QtCore import QObject, QProcess, QTimer, Signal
 from resnet_studio.core import children
 from resnet_studio.core.local_file import replace_into
 
+from resnet_studio.core.export_protocol import DONE, ERROR, export_file_name, parse_event
+
 from .child_process import start_child
 
-STAGES = {"download": "Downloading weights", "build": "Building the model", "export": "Exporting to ONNX",
-          "fp16": "Converting to fp16", "quantize": "Quantizing to int8", "verify": "Verifying against PyTorch",
-          "score": "Scoring on the test set"}
 TERMINATE_GRACE_MS = 3000  # SIGTERM lets the child clean up; SIGKILL after this
 
 
@@ -61,7 +59,7 @@ class ExportJob(QObject):
         return step, (step + min(within, 1.0)) / max(1, len(self.steps))
 
     def output_name(self, precision: str) -> str:
-        return f"{self.variant}-{self.weights}-{precision}.onnx"
+        return export_file_name(self.variant, self.weights, precision)
 
     @property
     def running(self) -> bool:
@@ -99,19 +97,16 @@ class ExportJob(QObject):
         self._buffer += bytes(self._process.readAllStandardOutput())
         *lines, self._buffer = self._buffer.split(b"\n")
         for line in lines:
-            try:
-                event = json.loads(line)
-            except ValueError:
+            event = parse_event(line)
+            if event is None:
                 continue  # a library printing on stdout; only our JSON lines count
-            if not isinstance(event, dict):
-                continue
-            kind = event.get("stage")
-            if kind == "done":
+            kind = event["stage"]
+            if kind == DONE:
                 self._done = True
-            elif kind == "error":
+            elif kind == ERROR:
                 download = event.get("download") if isinstance(event.get("download"), dict) else None
                 self._error = (str(event.get("message", "export failed")), download)
-            elif kind in STAGES:
+            else:
                 self.stage.emit("" if kind == "download" else self._current, kind, event.get("done"),
                                 event.get("total"))
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, QUrl
 from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QKeySequence
 
+from resnet_studio.core import openvino_runtime
+from resnet_studio.core.presets import PRESETS
+
 TABS = ("Predictions", "Activations", "Structure", "Why residual?")
 PRECISION_CHOICES = ("auto", "fp32", "fp16", "int8")
 
@@ -42,6 +45,17 @@ class Menus(QObject):
             action.setCheckable(True)
             action.setChecked(device == studio.device)
             self.device[device] = action
+        runtimes = view.addMenu("CPU &runtime")
+        group = QActionGroup(self)
+        self.runtime: dict[str, QAction] = {}
+        for runtime, text in (("auto", "auto (OpenVINO where this CPU runs it fastest)"),
+                              ("onnxruntime", "ONNX Runtime"), ("openvino", "OpenVINO")):
+            action = self._action(runtimes, text, None, lambda r=runtime: studio.set_runtime(r))
+            action.setCheckable(True)
+            action.setChecked(runtime == "auto")
+            action.setEnabled(runtime != "openvino" or openvino_runtime.installed())
+            group.addAction(action)
+            self.runtime[runtime] = action
         precisions = view.addMenu("P&recision")
         group = QActionGroup(self)
         self.precision: dict[str, QAction] = {}
@@ -56,6 +70,16 @@ class Menus(QObject):
         self._action(models, "&Refresh models folder", QKeySequence.StandardKey.Refresh, studio.refresh_models)
         self._action(models, "&Show models folder", None,
                      lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(window.catalog.models_dir))))
+        # A file another tool wrote does not say how its images were prepared: the user picks the convention.
+        self.presets_menu = models.addMenu("&Preprocessing of this file")
+        presets = QActionGroup(self)
+        self.preset: dict[str, QAction] = {}
+        for name, preset in PRESETS.items():
+            action = self._action(self.presets_menu, preset.title, None, lambda n=name: studio.set_preset(n))
+            action.setCheckable(True)
+            presets.addAction(action)
+            self.preset[name] = action
+        self.presets_menu.setEnabled(False)
 
     def _action(self, menu, text, shortcut, slot) -> QAction:
         action = QAction(text, self.parent())
@@ -65,6 +89,15 @@ class Menus(QObject):
         action.triggered.connect(lambda checked=False: slot())
         menu.addAction(action)
         return action
+
+    def show_preset(self, info) -> None:
+        """Check the preset the model is read with; only a file without our metadata has one to choose."""
+        chosen = info.discovery.preset if info.discovery else None
+        self.presets_menu.setEnabled(chosen is not None)
+        self.presets_menu.setTitle("&Preprocessing of this file" + (" (guessed)" if info.discovery and
+                                                                    info.discovery.preset_guessed else ""))
+        for name, action in self.preset.items():
+            action.setChecked(name == chosen)
 
     def set_device(self, device: str) -> None:
         for name, action in self.device.items():

@@ -33,6 +33,7 @@ class ModelLoaded:
 class IntakeBatch:
     items: list[intake.Item]  # images to add, each with its reason when it was refused
     notice: str | None = None  # said once the intake is done (a cap reached)
+    model: str | None = None  # a model file that was dropped: it opens as the model
 
 
 @dataclass

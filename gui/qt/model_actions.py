@@ -17,7 +17,9 @@ from resnet_studio.core.limits import MIN_CALIBRATION_IMAGES
 from resnet_studio.core.walk import files_in
 from resnet_studio.core.model_file import ModelRejected
 from resnet_studio.core.text import shown
-from .export_job import STAGES, ExportJob
+from resnet_studio.core.export_protocol import STAGES
+
+from .export_job import ExportJob
 from .state import Studio
 from .widgets.bars import BusyBar, ExportBar
 from .widgets.status_line import StatusLine
@@ -141,7 +143,7 @@ class ModelActions(QObject):
         if not folder or not self._enough_images(folder, "int8 calibration"):
             return
         info = offer.info
-        self.start_export(offer.variant, str(info.weights.get("source") or offer.weights), ["int8"], folder)
+        self.start_export(offer.variant, str(info.meta.weights.source if info.meta.weights.source != "unknown" else offer.weights), ["int8"], folder)
 
     def choose_calibration(self, offer: lineup.Offer) -> None:
         folder = QFileDialog.getExistingDirectory(

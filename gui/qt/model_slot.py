@@ -12,6 +12,7 @@ from resnet_studio.core.catalog import Catalog
 from resnet_studio.core.engine import Engine
 from resnet_studio.core.model_file import ModelInfo
 from resnet_studio.core.session import CPU, SessionHandle, SessionPool
+from resnet_studio.core.presets import remember
 from resnet_studio.gui.viewmodel import lineup
 
 from .messages import ModelLoaded, ModelsListed
@@ -30,6 +31,7 @@ class ModelSlot(QObject):
         super().__init__(parent)
         self.catalog = catalog
         self.device = device
+        self.runtime = "auto"  # the CPU runtime: auto, onnxruntime or openvino
         self.engine = Engine(SessionPool(device))
         self.info: ModelInfo | None = None
         self.handle: SessionHandle | None = None
@@ -105,11 +107,38 @@ class ModelSlot(QObject):
         if offer is not None:
             self.load_model(offer)
 
+    def set_preset(self, name: str) -> None:
+        """Read the current file (one without our metadata) with another preprocessing preset, remembered
+        for it by its sha256, and classify again."""
+        info, catalog, engine = self.info, self.catalog, self.engine
+        if info is None or info.discovery is None:
+            return
+        self.loading += 1
+        self.model_loading.emit(f"{info.path.name} with {name} preprocessing")
+
+        def work(emit, cancel):
+            remember(info.identity.sha256, name)
+            changed = catalog.reread(info.path)
+            emit(ModelLoaded(changed, engine.pool.get(changed)))
+
+        worker = Worker(work)
+        worker.signals.result.connect(self._loaded)
+        worker.signals.error.connect(self._failed)
+        self._start(worker)
+
     def set_device(self, device: str) -> None:
         """Use another device from now on; the current model reloads (and re-classifies) on it."""
         self.device = device
+        self._new_engine()
+
+    def set_runtime(self, runtime: str) -> None:
+        """Run on another CPU runtime from now on (auto: the one this CPU runs fastest)."""
+        self.runtime = runtime
+        self._new_engine()
+
+    def _new_engine(self) -> None:
         self.engine.pool.terminate_all()
-        self.engine = Engine(SessionPool(device))
+        self.engine = Engine(SessionPool(self.device, runtime=self.runtime))
         if self.info is not None:
             self.load_model(self.current_offer() or str(self.info.path))
 

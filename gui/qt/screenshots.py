@@ -33,10 +33,7 @@ def main() -> None:
     p.add_argument("--prefix", default="")
     args = p.parse_args()
     from PySide6.QtCore import QSettings
-    from PySide6.QtGui import QColor, QPainter, QPixmap
     from PySide6.QtWidgets import QApplication
-
-    from resnet_studio.models import build_model, describe
 
     from resnet_studio.core.catalog import Catalog, shipped_models_dir
     from .main_window import MainWindow
@@ -95,23 +92,37 @@ def main() -> None:
     panel.select_block("layer2.0")
     settle(4)
     shot("block-adds")
+    _structure_shots(window, shot, settle)
+    window.tabs.setCurrentWidget(window.why)
+    settle(5)
+    shot("why-residual")
+    _fig6(window, args.out / f"{args.prefix}why-residual-fig6.png")
+    window.close()
+
+
+def _structure_shots(window, shot, settle) -> None:
+    from resnet_studio.core.architecture import Architecture
+    from resnet_studio.models import build_model, describe
+
     window.tabs.setCurrentWidget(window.structure)
     view = window.structure.view
     for name in ("resnet50", "resnet101"):
-        view.show_models((name, describe(build_model(name), 224, variant=name)))
+        view.show_models((name, Architecture.from_json(describe(build_model(name), 224, variant=name))))
         settle(1)
         if name == "resnet101":
             view.fit()
             view.items["layer3.0.conv2"].setSelected(True)
         shot(f"structure-{name}")
-    view.show_models(("resnet50", describe(build_model("resnet50"), 224, variant="resnet50")),
-                     ("resnext50_32x4d", describe(build_model("resnext50_32x4d"), 224, variant="resnext50_32x4d")))
+    view.show_models(*((name, Architecture.from_json(describe(build_model(name), 224, variant=name)))
+                       for name in ("resnet50", "resnext50_32x4d")))
     settle(1)
     shot("structure-compare")
-    window.tabs.setCurrentWidget(window.why)
-    settle(5)
-    shot("why-residual")
-    # The README's figure after the paper's Fig. 6: the two error plots, side by side.
+
+
+def _fig6(window, path: Path) -> None:
+    """The README's figure after the paper's Fig. 6: the two error plots, side by side."""
+    from PySide6.QtGui import QColor, QPainter, QPixmap
+
     left, right = window.why.plain_plot.grab(), window.why.residual_plot.grab()
     figure = QPixmap(left.width() + right.width(), max(left.height(), right.height()))
     figure.fill(QColor("white"))
@@ -119,8 +130,7 @@ def main() -> None:
     painter.drawPixmap(0, 0, left)
     painter.drawPixmap(left.width(), 0, right)
     painter.end()
-    figure.save(str(args.out / f"{args.prefix}why-residual-fig6.png"))
-    window.close()
+    figure.save(str(path))
 
 
 if __name__ == "__main__":

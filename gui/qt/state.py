@@ -118,6 +118,12 @@ class Studio(QObject):
     def set_device(self, device: str) -> None:
         self.models.set_device(device)
 
+    def set_preset(self, name: str) -> None:
+        self.models.set_preset(name)
+
+    def set_runtime(self, runtime: str) -> None:
+        self.models.set_runtime(runtime)
+
     def _model_changed(self, info: ModelInfo) -> None:
         self._chunk_cancel.set()
         self.queue.restart(self.images.classifiable())
@@ -158,10 +164,14 @@ class Studio(QObject):
 
         def work(emit, cancelled):
             uris, paths = items()
-            found, capped = intake.resolve(uris, paths, INTAKE_CAP, cancelled, lambda batch: emit(IntakeBatch(batch)))
+            found, capped, models = intake.resolve(uris, paths, INTAKE_CAP, cancelled,
+                                                   lambda batch: emit(IntakeBatch(batch)))
             if capped:
                 emit(IntakeBatch([], f"added the first {INTAKE_CAP:,} images; for more, classify with "
                                      f"'resnet-studio predict FOLDER --output results.csv'"))
+            if models:
+                emit(IntakeBatch([], f"opened the last of {len(models)} model files dropped" if len(models) > 1
+                                 else None, model=models[-1]))
 
         worker = Worker(work, cancel)
         worker.signals.result.connect(self._intake_batch)
@@ -180,6 +190,8 @@ class Studio(QObject):
                 self.notice.emit(entry.error)
         if batch.notice:
             self.notice.emit(batch.notice)
+        if batch.model:
+            self.load_model(batch.model)
         self._dispatch()
 
     def clear(self) -> None:

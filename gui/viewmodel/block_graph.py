@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from resnet_studio.core.architecture import Architecture, Block, Layer, Stage
+
 MAIN, SKIP = "main", "skip"
 # What a node shows, and so what compare mode compares: the same for two nodes means no real difference.
 SHOWN = ("kind", "kernel", "stride", "groups", "out_channels", "repeat")
@@ -68,28 +70,33 @@ def _shape(shape: list[int]) -> str:
     return "×".join(str(s) for s in shape)
 
 
-def _weight_nodes(layers: list[dict]) -> list[dict[str, Any]]:
-    """Fold each conv with the norm and ReLU after it: one node per weight layer, as in the paper's figures."""
+def _weight_nodes(layers: list[Layer], pre_activation: bool = False) -> list[dict[str, Any]]:
+    """Fold each conv with the norm and ReLU after it: one node per weight layer, as in the paper's figures.
+    In a pre-activation block (He et al. 2016) the norm and ReLU come before the conv they feed."""
     folded: list[dict[str, Any]] = []
+    before: list[str] = []
     for layer in layers:
-        kind = layer["kind"]
+        kind = layer.kind
+        if pre_activation and kind in ("norm", "relu"):
+            before.append("BN" if kind == "norm" else "ReLU")
+            continue
         if kind == "conv":
-            folded.append({"kind": "conv", "kernel": layer["kernel"], "stride": layer["stride"],
-                           "groups": layer["groups"], "in_channels": layer["in_channels"],
-                           "out_channels": layer["out_channels"], "params": layer["params"], "macs": layer["macs"],
-                           "output_shape": layer["output_shape"], "norm": None, "relu": False,
-                           "layers": [layer["name"]]})
+            folded.append({"kind": "conv", "kernel": layer.kernel, "stride": layer.stride, "groups": layer.groups,
+                           "in_channels": layer.in_channels, "out_channels": layer.out_channels,
+                           "params": layer.params, "macs": layer.macs, "output_shape": layer.output_shape,
+                           "norm": None, "relu": False, "before": " ".join(before), "layers": [layer.name]})
+            before = []
         elif folded and kind == "norm" and folded[-1]["kind"] == "conv":
-            folded[-1].update(norm=layer.get("norm", "BN"), params=folded[-1]["params"] + layer["params"])
-            folded[-1]["layers"].append(layer["name"])
+            folded[-1].update(norm=layer.norm or "BN", params=folded[-1]["params"] + layer.params)
+            folded[-1]["layers"].append(layer.name)
         elif folded and kind == "relu" and folded[-1]["kind"] == "conv" and not folded[-1].get("closed"):
             folded[-1]["relu"] = True
         elif kind == "add" and folded:
             folded[-1]["closed"] = True  # the ReLU after the addition belongs to ⊕, not to this conv
         elif kind == "maxpool":
-            folded.append({"kind": "maxpool", "kernel": layer["kernel"], "stride": layer["stride"], "groups": 1,
-                           "in_channels": layer["in_channels"], "out_channels": layer["out_channels"], "params": 0,
-                           "macs": 0, "output_shape": layer["output_shape"], "layers": [layer["name"]]})
+            folded.append({"kind": "maxpool", "kernel": layer.kernel, "stride": layer.stride, "groups": 1,
+                           "in_channels": layer.in_channels, "out_channels": layer.out_channels, "params": 0,
+                           "macs": 0, "output_shape": layer.output_shape, "layers": [layer.name]})
     return folded
 
 
@@ -99,19 +106,19 @@ def _label(node: dict[str, Any]) -> str:
         return f"{node['kernel']}×{node['kernel']} max-pool, /{node['stride']}"
     text = _conv_text(node["kernel"], node["out_channels"], node["stride"], node["groups"])
     norm = (node["norm"] or "").replace("BatchNorm2d", "BN")
-    return text + (f" {norm}" if norm else "") + (" ReLU" if node["relu"] else "")
+    before = f"{node['before']} " if node.get("before") else ""
+    return before + text + (f" {norm}" if norm else "") + (" ReLU" if node["relu"] else "")
 
 
-def signature(block: dict[str, Any]) -> tuple:
+def signature(block: Block) -> tuple:
     """Two blocks with the same signature are drawn identically."""
-    layers = tuple((l["kind"], l["in_channels"], l["out_channels"], l["kernel"], l["stride"], l["groups"])
-                   for l in block["layers"])
-    return block["type"], layers, block["shortcut"]["type"], block["shortcut"]["stride"]
+    layers = tuple((l.kind, l.in_channels, l.out_channels, l.kernel, l.stride, l.groups) for l in block.layers)
+    return block.type, layers, block.shortcut.type, block.shortcut.stride
 
 
-def items(stage: dict[str, Any], expanded: bool) -> list[list[dict[str, Any]]]:
+def items(stage: Stage, expanded: bool) -> list[list[Block]]:
     """A stage's blocks as the diagram shows them: the first alone, then runs of identical blocks."""
-    blocks = stage["blocks"]
+    blocks = stage.blocks
     if expanded or len(blocks) < 3:
         return [[b] for b in blocks]
     out = [[blocks[0]]]
@@ -123,38 +130,37 @@ def items(stage: dict[str, Any], expanded: bool) -> list[list[dict[str, Any]]]:
     return out
 
 
-def build(arch: dict[str, Any], title: str, expanded: frozenset[str] | set[str] = frozenset()) -> Graph:
+def build(arch: Architecture, title: str, expanded: frozenset[str] | set[str] = frozenset()) -> Graph:
     """The graph of one model; stages named in ``expanded`` show every block."""
     graph = Graph(title)
-    c, h, w = arch["input_shape"]
+    c, h, w = arch.input_shape
     graph.columns.append("input · stem")
     graph.slots.append([("stem",)])
     previous = graph.add(Node("input", "input", f"input {c}×{h}×{w}", ("input",),
                               {"output_shape": [c, h, w], "params": 0, "macs": 0}), ("stem",)).id
-    for index, folded in enumerate(_weight_nodes(arch["stem"]["layers"])):
+    for index, folded in enumerate(_weight_nodes(arch.stem.layers)):
         node = graph.add(Node(f"stem.{index}", folded["kind"], _label(folded), ("stem", index), folded), ("stem",))
         graph.link(previous, node.id)
         previous = node.id
 
-    for s, stage in enumerate(arch["stages"]):
+    for s, stage in enumerate(arch.stages):
         column = len(graph.columns)
-        shape = stage["output_shape"]
-        graph.columns.append(f"{stage['name']} · {_shape(shape)}")
+        graph.columns.append(f"{stage.name} · {_shape(stage.output_shape)}")
         graph.slots.append([])
-        for group in items(stage, stage["name"] in expanded):
+        for group in items(stage, stage.name in expanded):
             first, last = group[0], group[-1]
-            slot = (stage["name"], int(first["name"].rsplit(".", 1)[1]))
+            slot = (stage.name, int(first.name.rsplit(".", 1)[1]))
             graph.slots[-1].append(slot)
             if len(group) > 1:
-                a, b = (int(x["name"].rsplit(".", 1)[1]) for x in (first, last))
+                a, b = (int(x.name.rsplit(".", 1)[1]) for x in (first, last))
                 run = graph.add(Node(
-                    f"{stage['name']}.{a}-{b}", "run", f"{stage['name']}.{a}–{b} ×{len(group)}, identical",
-                    ("stage", s, "run", a), {"repeat": len(group), "blocks": [x["name"] for x in group],
-                                             "params": sum(x["params"] for x in group),
-                                             "macs": sum(x["macs"] for x in group),
-                                             "out_channels": last["out_channels"],
-                                             "output_shape": last["output_shape"], "stage": stage["name"]},
-                    block=first["name"], column=column), slot)
+                    f"{stage.name}.{a}-{b}", "run", f"{stage.name}.{a}–{b} ×{len(group)}, identical",
+                    ("stage", s, "run", a), {"repeat": len(group), "blocks": [x.name for x in group],
+                                             "params": sum(x.params for x in group),
+                                             "macs": sum(x.macs for x in group),
+                                             "out_channels": last.out_channels,
+                                             "output_shape": last.output_shape, "stage": stage.name},
+                    block=first.name, column=column), slot)
                 graph.link(previous, run.id)
                 previous = run.id
                 continue
@@ -163,15 +169,14 @@ def build(arch: dict[str, Any], title: str, expanded: frozenset[str] | set[str] 
     column = len(graph.columns)
     graph.columns.append("head")
     graph.slots.append([("head",)])
-    head = arch["head"]["layers"]
-    pool, fc = head[0], head[1]
+    pool, fc = arch.head.layers[0], arch.head.layers[1]
     for node in (Node("head.pool", "avgpool", "global average pool", ("head", "pool"),
-                      {"output_shape": pool["output_shape"], "params": 0, "macs": 0}),
-                 Node("head.fc", "fc", f"fc, {fc['in_channels']} → {fc['out_channels']}", ("head", "fc"),
-                      {"in_channels": fc["in_channels"], "out_channels": fc["out_channels"], "params": fc["params"],
-                       "macs": fc["macs"], "output_shape": fc["output_shape"]}),
-                 Node("head.out", "output", f"{arch['num_classes']:,} classes", ("head", "out"),
-                      {"output_shape": [arch["num_classes"]], "params": 0, "macs": 0})):
+                      {"output_shape": pool.output_shape, "params": 0, "macs": 0}),
+                 Node("head.fc", "fc", f"fc, {fc.in_channels} → {fc.out_channels}", ("head", "fc"),
+                      {"in_channels": fc.in_channels, "out_channels": fc.out_channels, "params": fc.params,
+                       "macs": fc.macs, "output_shape": fc.output_shape}),
+                 Node("head.out", "output", f"{arch.num_classes:,} classes", ("head", "out"),
+                      {"output_shape": [arch.num_classes], "params": 0, "macs": 0})):
         node.column = column
         graph.add(node, ("head",))
         graph.link(previous, node.id)
@@ -180,11 +185,11 @@ def build(arch: dict[str, Any], title: str, expanded: frozenset[str] | set[str] 
     return graph
 
 
-def _block(graph: Graph, block: dict[str, Any], stage: int, previous: str, column: int, slot: tuple) -> str:
-    name = block["name"]
+def _block(graph: Graph, block: Block, stage: int, previous: str, column: int, slot: tuple) -> str:
+    name = block.name
     index = int(name.rsplit(".", 1)[1])
-    folded = _weight_nodes(block["layers"])
-    residual = block["shortcut"]["type"] != "none"
+    folded = _weight_nodes(block.layers, block.type.endswith("(pre-activation)"))
+    residual = block.residual
     entry = previous
     for i, layer in enumerate(folded):
         if not residual and i == len(folded) - 1:
@@ -195,13 +200,17 @@ def _block(graph: Graph, block: dict[str, Any], stage: int, previous: str, colum
         previous = node.id
     if not residual:
         return previous
-    add = graph.add(Node(f"{name}.add", "add", "⊕ ReLU", ("stage", stage, "block", index, "add"),
-                         {"output_shape": block["output_shape"], "params": 0, "macs": 0,
-                          "out_channels": block["out_channels"]}, block=name, column=column), slot)
+    # A pre-activation (v2) block adds and stops; its ReLU comes first in the next block.
+    relu_after = any(l.kind == "relu" for l in block.layers[[l.kind for l in block.layers].index("add") + 1:]) \
+        if any(l.kind == "add" for l in block.layers) else True
+    add = graph.add(Node(f"{name}.add", "add", "⊕ ReLU" if relu_after else "⊕",
+                         ("stage", stage, "block", index, "add"),
+                         {"output_shape": block.output_shape, "params": 0, "macs": 0,
+                          "out_channels": block.out_channels}, block=name, column=column), slot)
     graph.link(previous, add.id)
-    shortcut = block["shortcut"]
-    if shortcut["type"] == "projection":
-        proj = _weight_nodes(shortcut["layers"])[0]
+    shortcut = block.shortcut
+    if shortcut.type == "projection":
+        proj = _weight_nodes(shortcut.layers)[0]
         node = graph.add(Node(f"{name}.projection", "projection", _label(proj),
                               ("stage", stage, "block", index, "projection"), proj, block=name, column=column,
                               lane=1), slot)

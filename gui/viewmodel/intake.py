@@ -17,6 +17,7 @@ from resnet_studio.core.local_file import Rejected, path_from_uri
 from resnet_studio.core.walk import expand
 
 CHUNK = 256  # images handed to the GUI thread at a time: the list grows without freezing the window
+MODEL_SUFFIX = ".onnx"
 
 
 @dataclass(frozen=True)
@@ -40,15 +41,25 @@ def _paths(uris: Iterable[str], paths: Iterable[str], refused: list[Item]) -> It
     yield from paths
 
 
+def _images(given: Iterator[str], models: list[str]) -> Iterator[str]:
+    """The given paths, less the model files among them (a dropped .onnx opens as the model)."""
+    for path in given:
+        if path.lower().endswith(MODEL_SUFFIX) and os.path.isfile(path):
+            models.append(path)
+        else:
+            yield path
+
+
 def resolve(uris: Iterable[str], paths: Iterable[str], cap: int, cancelled: threading.Event,
-            emit: Callable[[list[Item]], None]) -> tuple[int, bool]:
+            emit: Callable[[list[Item]], None]) -> tuple[int, bool, list[str]]:
     """Emit, in chunks, the images that ``uris`` and ``paths`` name (folders expanded); returns how many
-    were emitted and whether ``cap`` stopped the walk."""
+    were emitted, whether ``cap`` stopped the walk, and the model files given by name."""
     refused: list[Item] = []
     batch: list[Item] = []
+    models: list[str] = []
     count = 0
     capped = False
-    for path in expand(_paths(uris, paths, refused), cancelled=cancelled):
+    for path in expand(_images(_paths(uris, paths, refused), models), cancelled=cancelled):
         if cancelled.is_set():
             break
         if count >= cap:
@@ -60,7 +71,7 @@ def resolve(uris: Iterable[str], paths: Iterable[str], cap: int, cancelled: thre
             emit(batch)
             batch = []
     emit(refused + batch)
-    return count, capped
+    return count, capped, models
 
 
 def save_pasted(data: bytes, suffix: str, folder: Path, number: int) -> str:

@@ -13,12 +13,14 @@ from pathlib import Path
 from resnet_studio.models.registry import VARIANTS, ImageNetWeights, Variant
 
 from resnet_studio.core.catalog import Catalog, ModelFileEntry
+from resnet_studio.core.export_protocol import export_file_name
 from resnet_studio.core.file_contract import PRECISIONS
 from resnet_studio.core.model_file import ModelInfo, ModelRejected
+from .naming import found_family
 
 GROUP_TITLES = {"trained": "Trained", "imagenet": "ImageNet weights",
                 "untrained": "Untrained (random weights: predictions are meaningless)",
-                "no metadata": "No metadata", "unusable": "Unusable"}
+                "no metadata": "Files from other tools (no metadata)", "unusable": "Unusable"}
 # Fastest first. int8 (static QDQ, U8S8) ran ResNet-50 at 3.6x fp32 on this project's CPU; fp16 is for GPUs.
 PREFERENCE = {"cpu": ("int8", "fp32", "fp16"), "cuda": ("fp16", "fp32", "int8")}
 
@@ -63,7 +65,7 @@ class Offer:
 
     def export_output(self, precision: str = "fp32") -> str:
         """The file name ``resnet-export`` gives this export by default."""
-        return f"{self.variant}-{self.weights}-{precision}.onnx"
+        return export_file_name(self.variant, self.weights, precision)
 
     def export_command(self, models_dir: Path) -> str:
         return (f"resnet-export {self.variant} --weights {self.weights} "
@@ -75,21 +77,23 @@ class Offer:
             return f"{self.title} — unusable: {self.error}"
         info = self.info
         variant = VARIANTS.get(self.variant or "")
-        parts = [self.variant or "no metadata"] if info else []
+        parts = [self.variant or (found_family(info.architecture) if info.discovery else "no metadata")] if info else []
         if info:
             parts.append(" / ".join(p for p in PRECISIONS if p in self.files))
+            if info.discovery:
+                parts.append(info.discovery.summary())
         elif self.weights == "imagenet" and self.checkpoint is not None:
             parts.append(f"ImageNet weights ({self.checkpoint.acc1:.1f}% top-1)")
         else:
             parts.append("random weights")
-        params = info.params if info and info.params else (variant.params() if variant else None)
-        macs = info.macs if info and info.macs else (variant.macs() if variant else None)
+        params = info.meta.params if info and info.meta.params else (variant.params() if variant else None)
+        macs = info.meta.macs if info and info.meta.macs else (variant.macs() if variant else None)
         if params:
             parts.append(f"{params / 1e6:.2f}M params")
         if macs:
             parts.append(f"{macs / 1e9:.3g} GMACs")
         if info and info.accuracy is not None:
-            parts.append(f"{info.accuracy:.1%} on {info.dataset or 'its test set'}")
+            parts.append(f"{info.accuracy:.1%} on {info.meta.dataset or 'its test set'}")
         if not self.exported:
             parts.append(self.state())
         return f"{self.title} — " + " · ".join(parts)
@@ -108,10 +112,9 @@ def _twin_key(entry: ModelFileEntry) -> str:
     info = entry.info
     if info is None or not info.has_metadata:
         return f"file:{entry.path}"
-    weights = info.weights
-    source = weights.get("source") if isinstance(weights.get("source"), str) else "?"
-    identity = weights.get("sha256") or weights.get("file") or ""
-    return f"model:{info.variant}:{source}:{identity}:{info.num_classes}:{info.preprocess['crop']}:{entry.origin}"
+    weights = info.meta.weights
+    identity = weights.sha256 or weights.file or ""
+    return f"model:{info.variant}:{weights.source}:{identity}:{info.num_classes}:{info.preprocess.crop}:{entry.origin}"
 
 
 def _title(entries: list[ModelFileEntry]) -> str:
@@ -121,13 +124,6 @@ def _title(entries: list[ModelFileEntry]) -> str:
     for precision in PRECISIONS:
         stem = stem.removesuffix(f"-{precision}")
     return stem
-
-
-def _weights_kind(info: ModelInfo) -> str:
-    source = info.weights.get("source")
-    if source == "random" or info.weights.get("trained") is False:
-        return "random"
-    return "imagenet" if isinstance(source, str) and source.startswith("imagenet") else "trained"
 
 
 def offers(catalog: Catalog, entries: list[ModelFileEntry] | None = None) -> list[Offer]:
@@ -147,7 +143,7 @@ def offers(catalog: Catalog, entries: list[ModelFileEntry] | None = None) -> lis
         for entry in members:
             files.setdefault(entry.info.precision if entry.info.precision in PRECISIONS else "fp32", entry)
         info = first.info
-        kind = _weights_kind(info) if info.has_metadata else None
+        kind = info.meta.weights.kind if info.has_metadata else None
         if info.variant in VARIANTS and kind in ("imagenet", "random"):
             covered.add((info.variant, kind))
         found.append(Offer(key, _title(members), first.group, info.variant, files, weights=kind))
@@ -186,11 +182,14 @@ def default_offer(catalog: Catalog, all_offers: list[Offer]) -> Offer:
     return offer_for_path(all_offers, default.path) or next(o for o in all_offers if o.exported and not o.error)
 
 
-def resolve(catalog: Catalog, name: str | None, device: str = "cpu") -> ModelInfo:
-    """A file name or path as the catalog knows it; else a variant name, as the twin ``device`` runs best.
+def resolve(catalog: Catalog, name: str | None, device: str = "cpu", precision: str = "auto") -> ModelInfo:
+    """A file name or path as the catalog knows it; else a variant name, as the twin ``device`` runs best
+    (or the ``precision`` twin, where it exists).
 
     A variant that is not exported yet gets the command that makes it; nothing is downloaded.
     """
+    if name is None:  # the default model, as the app runs it
+        return default_offer(catalog, offers(catalog)).pick(device, precision).info
     try:
         return catalog.resolve(name)
     except ModelRejected:
@@ -199,7 +198,7 @@ def resolve(catalog: Catalog, name: str | None, device: str = "cpu") -> ModelInf
     matches = [o for o in offers(catalog) if o.variant == name]
     exported = [o for o in matches if o.exported and not o.error]
     if exported:
-        return exported[0].pick(device).info
+        return exported[0].pick(device, precision).info
     offer = matches[0]
     raise ModelRejected(f"{name} is not exported yet; make it with: {offer.export_command(catalog.models_dir)}")
 

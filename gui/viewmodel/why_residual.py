@@ -36,21 +36,11 @@ class Pair:
 
 def curves(info: ModelInfo) -> Curves | None:
     """The per-epoch history a file states, or None when it has none or it is malformed."""
-    rows = info.metrics.get("history") if isinstance(info.metrics, dict) else None
-    if not isinstance(rows, list) or not rows:
+    rows = info.meta.metrics.history
+    if not rows:
         return None
-
-    def number(value) -> float:
-        return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else math.nan
-
-    try:
-        epochs = np.array([int(r["epoch"]) for r in rows])
-        train = np.array([number(r.get("train_error")) for r in rows])
-        test = np.array([number(r.get("test_error")) for r in rows])
-    except (KeyError, TypeError, ValueError):
-        return None
-    last = rows[-1].get("seconds") if isinstance(rows[-1], dict) else None
-    return Curves(epochs, train, test, float(last) if isinstance(last, (int, float)) else None)
+    return Curves(np.array([r.epoch for r in rows]), np.array([r.train_error for r in rows]),
+                  np.array([math.nan if r.test_error is None else r.test_error for r in rows]), rows[-1].seconds)
 
 
 def kind_and_depth(info: ModelInfo) -> tuple[str, int] | None:
@@ -66,7 +56,7 @@ def pairs(infos: list[ModelInfo]) -> list[Pair]:
         if named is None or history is None:
             continue
         kind, depth = named
-        found.setdefault((depth, len(history.epochs), info.dataset), {}).setdefault(kind, info)
+        found.setdefault((depth, len(history.epochs), info.meta.dataset), {}).setdefault(kind, info)
     return [Pair(depth, models["plain"], models["resnet"])
             for (depth, _, _), models in sorted(found.items(), key=lambda item: item[0][0])
             if "plain" in models and "resnet" in models]

@@ -44,6 +44,7 @@ def without_timings(path: Path) -> list[dict]:
     return rows
 
 
+@pytest.mark.slow  # Ray start-up: 20-30 s
 def test_ray_gives_the_results_of_local_predict(tmp_path):
     pytest.importorskip("ray.data")
     broken = mixed_images(tmp_path / "images", 300)

@@ -72,13 +72,15 @@ def test_bench_reports_every_case_and_the_ratios(small_model, tmp_path):
     assert not marker.exists()
     report = json.loads(result.stdout)
     for case in ("raw_session", "core", "raw_session_batch1", "jpeg_12mp_to_top5", "photos_to_results", "app",
-                 "torch_eager", "torch_eager_channels_last"):
+                 "torch_eager", "torch_eager_channels_last", "raw_onnxruntime", "raw_openvino"):
         assert report[case]["images_per_second"] > 0, case
+    assert report["raw_onnxruntime"]["runs"] == "CPU · ONNX Runtime"
+    assert report["raw_openvino"]["runs"].startswith("CPU · OpenVINO")
     bf16 = report["torch_eager_bf16"]  # timed where the CPU has bf16 instructions, else it says why not
     assert bf16.get("images_per_second", 0) > 0 or "no native bf16" in bf16["skipped"]
     assert report["app"]["images"] == report["photos_to_results"]["images"] == [32, 96]  # steady state: 96 less 32
     assert set(report["ratios"]) == {"core_overhead_vs_raw", "ort_vs_torch", "ort_vs_fastest_torch",
                                      "jpeg_12mp_to_top5_vs_inference", "photos_to_results_time_vs_raw",
-                                     "app_time_vs_raw"}
+                                     "app_time_vs_raw", "openvino_vs_onnxruntime"}
     assert report["provider"] == CPU and report["threads"] >= 1 and report["cpu"]
 

@@ -143,7 +143,7 @@ def test_a_file_from_a_newer_version_says_so_and_accuracy_has_one_unit(tmp_path)
     path = tmp_path / "m.onnx"
     export(prepare("resnet20"), path)
     info = read_model(path)
-    assert info.schema == FILE_SCHEMA
+    assert info.meta.schema == FILE_SCHEMA
     _set_metadata(path, {"metrics": {"test_top1": 0.9}})
     assert read_model(path).accuracy == 0.9
     _set_metadata(path, {"metrics": {"test_top1": 90}})  # a percent is not a fraction: no figure rather than 90

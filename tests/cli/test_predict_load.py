@@ -1,3 +1,4 @@
+import pytest
 """Load: ten thousand images through predict, streamed in bounded memory."""
 
 import re
@@ -8,6 +9,7 @@ import time
 from runners import make_images
 
 
+@pytest.mark.slow  # 10,000 images: 20 s
 def test_predict_on_ten_thousand_images_streams(tmp_path):
     folder = tmp_path / "tenk"
     make_images(folder, 10_000)

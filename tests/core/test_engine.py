@@ -9,7 +9,9 @@ import onnx
 import pytest
 from onnx_builders import colour_cam_model, save, third_party_classifier
 from PIL import Image
-from resnet_studio.core.engine import Engine, normalise_maps, percent, softmax
+from resnet_studio.core.contract_parts import Preprocess
+from resnet_studio.core.engine import Engine, normalise_maps, percent
+from resnet_studio.core.model_io import OutputSpec
 from resnet_studio.core.model_file import ModelRejected, read_model
 from resnet_studio.core.preprocess import (
     as_picture,
@@ -57,8 +59,7 @@ def test_the_core_imports_neither_torch_nor_qt():
 
 def test_preprocessing_follows_the_metadata():
     image = Image.new("RGB", (300, 200), (255, 0, 0))
-    spec = {"resize": 100, "crop": 80, "interpolation": "bilinear", "mean": [0.5, 0.5, 0.5],
-            "std": [0.5, 0.25, 0.5], "color": "RGB"}
+    spec = Preprocess(100, 80, (0.5, 0.5, 0.5), (0.5, 0.25, 0.5))
     x = to_input(image, spec)
     assert x.shape == (3, 80, 80) and x.dtype == np.float32
     np.testing.assert_allclose(x[:, 40, 40], [1.0, -2.0, -1.0], atol=1e-6)
@@ -68,18 +69,19 @@ def test_preprocessing_follows_the_metadata():
 def test_model_file_metadata(small_model):
     info = read_model(small_model)
     assert info.has_metadata and info.variant == "resnet20" and info.num_classes == 10
-    assert info.labels[0] == "T-shirt/top" and info.preprocess["color"] == "L"
+    assert info.labels[0] == "T-shirt/top" and info.preprocess.color == "L"
     assert "untrained" in info.weights_source
-    assert info.has_cam and info.cam_layer == "act.layer3.2"
-    assert len(info.activation_outputs) == 10
+    assert info.has_cam and info.taps.cam_layer == "act.layer3.2"
+    assert info.taps.stem == "act.stem" and len(info.taps.blocks()) == 9 and info.taps.blocks("branch") == info.taps.blocks()
+    assert info.taps.tensor("layer2.0", "input") == "act.layer1.2" and info.taps.tensor("layer1.0", "input") == "act.stem"
 
 
 
 def test_third_party_file_runs_on_imagenet_preprocessing(tmp_path):
     path = save(third_party_classifier(), tmp_path / "other.onnx")
     info = read_model(path)
-    assert not info.has_metadata and info.weights_source == "no metadata"
-    assert info.preprocess["crop"] == 224 and info.labels[0] == "tench"
+    assert not info.has_metadata and info.weights_source.startswith("no metadata")
+    assert info.preprocess.crop == 224 and info.labels[0] == "tench"
     Image.new("RGB", (320, 240), (30, 60, 90)).save(tmp_path / "img.png")
     (result,) = Engine(SessionPool("cpu")).classify_files(info, [tmp_path / "img.png"], k=3)
     assert result.ok and len(result.predictions) == 3
@@ -109,7 +111,7 @@ def test_pruning_the_serialized_model_equals_pruning_the_parsed_one(request, fix
     # Unused initializers stay in the bytes (ONNX Runtime drops them); the logits are the same.
     import onnxruntime as ort
 
-    x = np.random.default_rng(0).random((2, *read_model(path).input_shape), dtype=np.float32)
+    x = np.random.default_rng(0).random((2, *read_model(path).input.shape), dtype=np.float32)
     got = ort.InferenceSession(logits_only_bytes(data)).run(None, {"input": x})
     want = ort.InferenceSession(by_proto.SerializeToString()).run(None, {"input": x})
     assert len(got) == 1 and np.array_equal(got[0], want[0])
@@ -120,13 +122,13 @@ def test_pruning_the_serialized_model_equals_pruning_the_parsed_one(request, fix
 
 @pytest.mark.parametrize("case, reason", [
     ("external", "uses external data"),
-    ("rank", "should be 4-D float32"),
+    ("rank", "should be a 4-D float32 or float16 image batch"),
     ("json", "metadata 'labels' is not valid JSON"),
     ("types", "metadata 'preprocess' should be a dict"),
     ("labels", "3 labels for 1000 logits"),
     ("truncated", "not a readable ONNX file"),
     ("empty", "empty file"),
-    ("no-logits", "no 2-D logits output"),
+    ("no-logits", "no 2-D class output"),
 ])
 def test_model_refusals(tmp_path, case, reason):
     model = third_party_classifier()
@@ -207,7 +209,7 @@ def test_feature_maps_are_top_channels_normalised(imagenet_model, tmp_path):
     info = read_model(imagenet_model)
     image = Image.fromarray(np.random.default_rng(0).integers(0, 255, (90, 120, 3), dtype=np.uint8))
     engine = Engine(SessionPool("cpu"))
-    maps = engine.feature_maps(info, image, "act.layer2.0", top_n=8)
+    maps = engine.feature_maps(info, image, "layer2.0", top_n=8)
     assert maps.values.shape[0] == 8 and maps.shape == [512, 8, 8]
     assert maps.means == sorted(maps.means, reverse=True)
     assert normalise_maps(np.ones((1, 3, 3))).max() == 0
@@ -218,13 +220,13 @@ def test_feature_maps_are_top_channels_normalised(imagenet_model, tmp_path):
     shared, _, _ = maps.scaled(True)
     assert (shared.max(axis=(1, 2)) == 1).sum() == 1
     assert (maps.scaled(False)[0].max(axis=(1, 2)) == 1).sum() == sum(v.max() > v.min() for v in maps.values)
-    weakest = engine.feature_maps(info, image, "act.layer2.0", top_n=8, weakest=True)
+    weakest = engine.feature_maps(info, image, "layer2.0", top_n=8, weakest=True)
     assert weakest.means == sorted(weakest.means) and weakest.means[0] <= maps.means[-1]
 
 
 
 def test_the_model_input_as_a_picture_and_its_crop_box():
-    spec = {"resize": 256, "crop": 224, "color": "RGB", "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
+    spec = Preprocess(256, 224, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
     image = Image.fromarray(np.random.default_rng(1).integers(0, 255, (300, 400, 3), dtype=np.uint8))
     box = crop_box(image.size, spec)
     # 400x300 -> 341x256, centre 224 crop at (58, 16): back in original pixels, scaled by 400/341 and 300/256.
@@ -232,7 +234,7 @@ def test_the_model_input_as_a_picture_and_its_crop_box():
     picture = as_picture(to_input(image, spec), spec)
     expected = np.asarray(image.resize((341, 256), Image.Resampling.BILINEAR).crop((58, 16, 282, 240)))
     assert picture.shape == (224, 224, 3) and np.abs(picture.astype(int) - expected).max() <= 1
-    grey = {"resize": 28, "crop": 28, "color": "L", "mean": [0.286], "std": [0.353]}
+    grey = Preprocess(28, 28, (0.286,), (0.353,), "L")
     tall = Image.new("L", (28, 56), 200)
     assert crop_box(tall.size, grey) == (0, 14, 28, 42) and not covers_whole(crop_box(tall.size, grey), tall.size)
     assert covers_whole(crop_box((28, 28), grey), (28, 28))
@@ -245,7 +247,7 @@ def test_the_model_input_as_a_picture_and_its_crop_box():
 def test_cam_matches_weights_times_features(request, fixture):
     info = read_model(request.getfixturevalue(fixture))
     engine = Engine(SessionPool("cpu"))
-    colour = "L" if info.preprocess["color"] == "L" else "RGB"
+    colour = info.preprocess.decode_mode
     image = Image.fromarray(np.random.default_rng(3).integers(0, 255, (70, 50, 3), dtype=np.uint8)).convert(colour)
     found = engine.cam(info, image, class_index=2)
     cam, chosen = found.heat, found.class_index
@@ -266,8 +268,9 @@ def test_cam_on_a_known_case(tmp_path):
     red = found.heat
     assert found.class_index == 0
     # The probability named with the map is the model's own softmax for that class.
-    logits = engine.pool.run(info, engine.model_input(info, image)[None], [info.logits_name])[1][0][0]
-    assert found.probability == pytest.approx(float(softmax(logits.astype(np.float64))[0]))
+    logits = engine.pool.run(info, engine.model_input(info, image)[None], [info.output.name])[1][0][0]
+    exp = np.exp(logits.astype(np.float64) - logits.max())
+    assert found.probability == pytest.approx(float(exp[0] / exp.sum()))
     np.testing.assert_allclose(red[:, :4], 1, atol=1e-6)
     np.testing.assert_allclose(red[:, 4:], 0, atol=1e-6)
     blue = engine.cam(info, image, class_index=2).heat
@@ -280,13 +283,19 @@ def test_cam_on_a_known_case(tmp_path):
 
 def test_rounding_never_claims_certainty_the_model_did_not_give():
     assert [percent(p) for p in (1.0, 0.99996, 0.9994, 0.5, 0.0004, 0.0)] == [
-        "100.0%", ">99.9%", "99.9%", "50.0%", "<0.1%", "0.0%"]
+        ">99.9%", ">99.9%", "99.9%", "50.0%", "<0.1%", "<0.1%"]
 
 
 
-def test_softmax_is_stable():
-    p = softmax(np.array([[1000.0, 0.0, -1000.0]]))
+def test_probabilities_from_each_kind_of_class_output():
+    p = OutputSpec("logits", 3).probabilities(np.array([[1000.0, 0.0, -1000.0]]))
     assert np.isfinite(p).all() and abs(p.sum() - 1) < 1e-12
+    # A file that ends in a Softmax is not softmaxed again: 4.6% stays 4.6%.
+    given = np.array([[0.046, 0.9, 0.054]])
+    np.testing.assert_allclose(OutputSpec("prob", 3, "probabilities").probabilities(given), given)
+    # One sigmoid is two classes, no and yes.
+    np.testing.assert_allclose(OutputSpec("p", 1, "sigmoid").probabilities(np.array([[0.8]])), [[0.2, 0.8]])
+    assert OutputSpec("p", 1, "sigmoid").classes == 2
 
 
 

@@ -91,5 +91,5 @@ def test_metadata_parser_never_raises_anything_but_a_reason(tmp_path_factory, ke
         assert str(exc) and "\n" not in str(exc)
     else:
         assert len(info.labels) == info.num_classes == 3
-        assert info.weights_source and isinstance(info.metrics, dict)
+        assert info.weights_source and isinstance(info.meta.metrics.values, dict)
         info.accuracy  # noqa: B018 - must not raise on whatever the metrics hold

@@ -39,10 +39,11 @@ def test_class_folder_names_follow_the_label_rules(tmp_path, monkeypatch):
         load_folder_split(tmp_path / "data", 32, 0.2, 0)
 
 
-def test_runs_are_bounded_in_time_and_can_be_stopped():
+@pytest.mark.parametrize("runtime", ["onnxruntime", "openvino"])
+def test_runs_are_bounded_in_time_and_can_be_stopped(runtime):
     info = read_model(DEFAULT)
     batch = np.random.default_rng(0).random((512, 1, 28, 28), dtype=np.float32)
-    pool = SessionPool("cpu")
+    pool = SessionPool("cpu", runtime=runtime)
     pool.get(info)
     pool.timeout_s = 0.001
     with pytest.raises(RunFailed, match="ran longer than 0 s and was stopped"):

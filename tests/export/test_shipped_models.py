@@ -21,27 +21,27 @@ def test_models_are_shipped_and_the_default_is_the_smallest_resnet():
     default = Catalog(shipped_models_dir() / "no-user-models").default()
     assert default.name == DEFAULT_MODEL
     resnets = [read_model(p) for p in SHIPPED if read_model(p).variant.startswith("resnet")]
-    assert default.params == min(m.params for m in resnets)
+    assert default.meta.params == min(m.meta.params for m in resnets)
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
 def test_shipped_file_metadata_is_honest(path):
     info = read_model(path)
     assert path.stat().st_size < 4 * 1024**2
-    assert info.dataset == "Fashion-MNIST" and info.weights["source"] == "trained"
+    assert info.meta.dataset == "Fashion-MNIST" and info.meta.weights.source == "trained"
     assert info.weights_source == "trained on Fashion-MNIST"
-    assert info.metrics["onnx_top1_images"] == 10_000
-    assert info.has_cam and info.preprocess["color"] == "L" and info.preprocess["crop"] == 28
-    assert "resnet-studio train" in info.weights["command"]
+    assert info.meta.metrics.values["onnx_top1_images"] == 10_000
+    assert info.has_cam and info.preprocess.color == "L" and info.preprocess.crop == 28
+    assert "resnet-studio train" in info.meta.weights.extra["command"]
 
 
 def test_accuracy_targets():
     infos = {p.stem: read_model(p) for p in SHIPPED}
     fp32 = {n: i for n, i in infos.items() if i.precision == "fp32"}
-    assert max(i.metrics["onnx_top1"] for i in fp32.values()) >= 0.935
+    assert max(i.meta.metrics.values["onnx_top1"] for i in fp32.values()) >= 0.935
     for name, info in fp32.items():
         quantized = infos[f"{name}-int8"]
-        assert info.metrics["onnx_top1"] - quantized.metrics["onnx_top1"] <= 0.005, name
+        assert info.meta.metrics.values["onnx_top1"] - quantized.meta.metrics.values["onnx_top1"] <= 0.005, name
 
 
 @pytest.mark.skipif(not DEFAULT_DIR.exists(), reason="dataset-fashion-mnist is not installed")
@@ -59,7 +59,7 @@ def test_recorded_accuracy_is_reproduced(path):
     results = engine.classify_arrays(info, batch, [str(i) for i in range(count)], k=1)
     accuracy = np.mean([r.predictions[0].index == y for r, y in zip(results, labels[:count])])
     # 2,000 images: within 2 points of the figure recorded for all 10,000.
-    assert abs(accuracy - info.metrics["onnx_top1"]) < 0.02
+    assert abs(accuracy - info.meta.metrics.values["onnx_top1"]) < 0.02
 
 
 def test_sample_images_are_classified_correctly():

@@ -24,6 +24,7 @@ def run(command: list[str], timeout: float = 300) -> subprocess.CompletedProcess
                           env={**os.environ, "PYTHONWARNINGS": "ignore"})
 
 
+@pytest.mark.slow  # two gloo processes
 def test_cross_process_batch_norm_gives_the_gradients_of_one_process():
     result = run(TORCHRUN + [str(Path(__file__).parents[1] / "support" / "ddp_gradients.py")])
     assert result.returncode == 0, result.stderr[-2000:]
@@ -90,6 +91,7 @@ def rank_of(pid: int) -> int | None:
     return ranks[0] if ranks else None
 
 
+@pytest.mark.slow  # two gloo processes, one killed
 @needs_data
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the ranks through /proc")
 def test_killing_one_rank_ends_the_job_within_seconds(tmp_path):

@@ -78,7 +78,7 @@ def test_fine_tune_on_a_folder_beats_chance_and_exports(tmp_path, capsys):
         assert info.ood.description == "2 classes (discs, squares) from the folder shapes"
         # Salt-and-pepper noise, normalised as the model's inputs are: nothing like discs and squares.
         noise = (np.random.default_rng(0).random((4, 3, 32, 32)) > 0.5).astype(np.float32)
-        mean, std = (np.asarray(info.preprocess[k], np.float32)[:, None, None] for k in ("mean", "std"))
+        mean, std = (np.asarray(v, np.float32)[:, None, None] for v in (info.preprocess.mean, info.preprocess.std))
         own = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         features = own.run(["features"], {"input": (noise - mean) / std})[0]
         assert (info.ood.scores(features) > info.ood.threshold).all()
@@ -104,6 +104,7 @@ def test_folder_errors_are_one_line(tmp_path, capsys):
     assert "needs at least two class subfolders" in err and "Traceback" not in err
 
 
+@pytest.mark.slow  # 30 s of training; what resume refuses is checked by default (test_hostile_training)
 @pytest.mark.skipif(not DEFAULT_DIR.exists(), reason="dataset-fashion-mnist is not installed")
 def test_interrupt_keeps_the_last_good_checkpoint_and_resume_continues(tmp_path):
     out = tmp_path / "run"

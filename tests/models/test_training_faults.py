@@ -9,6 +9,7 @@ import pytest
 from resnet_studio.models.fashion_mnist import DEFAULT_DIR
 
 
+@pytest.mark.slow  # 20 s of training
 @pytest.mark.skipif(not DEFAULT_DIR.exists(), reason="dataset-fashion-mnist is not installed")
 def test_a_full_disk_during_a_training_checkpoint_keeps_the_last_good_one(tmp_path):
     from resnet_studio.models.checkpoint import load_checkpoint

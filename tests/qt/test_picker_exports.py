@@ -108,6 +108,7 @@ def test_cancel_halfway_leaves_nothing_and_keeps_the_model(app_window, qtbot):
 
 
 
+@pytest.mark.slow  # an export in the child: 20 s
 def test_offline_imagenet_says_where_the_file_goes_and_falls_back_to_random(app_window, qtbot, tmp_path):
     window = app_window()
     choose(window, qtbot, "resnet18 imagenet")
@@ -136,16 +137,24 @@ def test_a_file_copied_into_the_models_folder_appears_without_a_restart(app_wind
 def test_twins_run_int8_on_the_cpu_and_the_menu_overrides_it(app_window, qtbot):
     window = app_window()
     assert window.studio.info.path.name == f"{DEFAULT_MODEL}-int8.onnx"
-    assert window.provider.text() == "CPU · int8"
+    runs = window.studio.handle.label  # CPU · ONNX Runtime, or CPU · OpenVINO where this CPU runs it fastest
+    assert runs.startswith("CPU · ") and window.provider.text() == f"{runs} · int8"
     window.menus.precision["fp32"].trigger()
     qtbot.waitUntil(lambda: window.studio.info.precision == "fp32", timeout=TIMEOUT)
-    assert window.studio.info.path.name == f"{DEFAULT_MODEL}.onnx" and window.provider.text() == "CPU · fp32"
+    assert window.studio.info.path.name == f"{DEFAULT_MODEL}.onnx" and window.provider.text() == f"{runs} · fp32"
+    window.menus.runtime["openvino"].trigger()
+    qtbot.waitUntil(lambda: window.studio.handle.provider == "OpenVINO", timeout=TIMEOUT)
+    assert window.provider.text() == f"{window.studio.handle.label} · fp32" and "OpenVINO" in window.provider.text()
+    window.menus.runtime["onnxruntime"].trigger()
+    qtbot.waitUntil(lambda: window.studio.handle.provider == "CPUExecutionProvider", timeout=TIMEOUT)
+    assert window.provider.text() == "CPU · ONNX Runtime · fp32"
     assert window.picker.button.text() == f"{DEFAULT_MODEL} · fp32"
     window.menus.precision["auto"].trigger()
     qtbot.waitUntil(lambda: window.studio.info.precision == "int8", timeout=TIMEOUT)
 
 
 
+@pytest.mark.slow  # an int8 export in the child: 35 s
 def test_an_int8_twin_calibrated_on_the_users_images_joins_its_model(app_window, qtbot, tmp_path):
     window = app_window()
     choose(window, qtbot, "resnet20 random")

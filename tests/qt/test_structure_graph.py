@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
+from resnet_studio.core.architecture import Architecture
 from resnet_studio.core.catalog import shipped_models_dir
 from resnet_studio.gui.viewmodel import block_graph
 from resnet_studio.models import VARIANTS, build_model, describe
@@ -12,12 +13,12 @@ FASHION = shipped_models_dir() / "resnet20-fashion-mnist.onnx"
 
 
 def arch(name):
-    return describe(build_model(name), VARIANTS[name].input_size, variant=name)
+    return Architecture.from_json(describe(build_model(name), VARIANTS[name].input_size, variant=name))
 
 
 
 def every_stage(a):
-    return {s["name"] for s in a["stages"]}
+    return {s.name for s in a.stages}
 
 
 
@@ -31,18 +32,18 @@ def every_stage(a):
 def test_nodes_and_edges_of_the_expanded_graph(name, projections, nodes, edges):
     a = arch(name)
     graph = block_graph.build(a, name, every_stage(a))
-    blocks = sum(len(s["blocks"]) for s in a["stages"])
+    blocks = len(a.blocks())
     assert len(graph.nodes) == nodes and len(graph.edges) == edges
     # One skip edge into each block's ⊕.
     assert graph.skip_edges_into_adds() == blocks == sum(1 for n in graph.nodes.values() if n.kind == "add")
     # A projection exactly where a stage's first block changes the shape.
     projected = sorted(n.block for n in graph.nodes.values() if n.kind == "projection")
-    expected = sorted(f"{s['name']}.0" for s in a["stages"]
-                      if s["blocks"][0]["in_channels"] != s["blocks"][0]["out_channels"] or s["blocks"][0]["stride"] > 1)
+    expected = sorted(f"{s.name}.0" for s in a.stages
+                      if s.blocks[0].in_channels != s.blocks[0].out_channels or s.blocks[0].stride > 1)
     assert projected == expected and len(projected) == projections
     head = [graph.nodes[i] for i in ("head.pool", "head.fc", "head.out")]
     assert [n.kind for n in head] == ["avgpool", "fc", "output"]
-    assert head[2].label == f"{a['num_classes']:,} classes"
+    assert head[2].label == f"{a.num_classes:,} classes"
     # The data flows one way: every node but the input has an edge in.
     targets = {e.target for e in graph.edges}
     assert set(graph.nodes) - targets == {"input"}
@@ -71,7 +72,7 @@ def test_runs_of_identical_blocks_collapse_and_expand():
     assert runs == {"layer1.1–2 ×2, identical", "layer2.1–3 ×3, identical", "layer3.1–22 ×22, identical",
                     "layer4.1–2 ×2, identical"}
     run = graph.nodes["layer3.1-22"]
-    assert run.attrs["params"] == sum(b["params"] for b in a["stages"][2]["blocks"][1:])
+    assert run.attrs["params"] == sum(b.params for b in a.stages[2].blocks[1:])
     opened = block_graph.build(a, "r101", {"layer3"})
     assert "layer3.1-22" not in opened.nodes and "layer3.22.add" in opened.nodes
     assert "layer2.1-3" in opened.nodes
@@ -123,7 +124,7 @@ def test_clicking_nodes_shows_attributes_expands_runs_and_offers_activations(str
         assert part in text
     window.structure.show_activations.click()
     assert window.tabs.currentWidget() is window.activations
-    assert window.activations.current_block() == "act.layer1.0"
+    assert window.activations.current_block() == "layer1.0"
     window.tabs.setCurrentWidget(window.structure)
     view.scene().clearSelection()
     run = view.items["layer3.1-5"]

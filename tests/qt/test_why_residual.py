@@ -32,11 +32,11 @@ def test_the_shipped_pairs_have_one_recipe_and_plain_ones_no_addition(depth):
         assert list(c.epochs) == list(range(1, EPOCHS + 1)) and not np.isnan(c.test_error).any()
         assert 0 < c.train_error[-1] < c.train_error[0] < 1
         # The last history row is the file's own test accuracy, measured in PyTorch.
-        assert c.test_error[-1] == pytest.approx(1 - info.metrics["test_top1"], abs=1e-4)
-        command = info.weights["command"]
+        assert c.test_error[-1] == pytest.approx(1 - info.meta.metrics.values["test_top1"], abs=1e-4)
+        command = info.meta.weights.extra["command"]
         assert "--epochs 5" in command and "--weight-decay 1e-4" in command and "--seed 0" in command
     # Plain nets have fewer parameters only where the projections went (2 of them: 2,752).
-    assert residual.params - plain.params == 2752
+    assert residual.meta.params - plain.meta.params == 2752
 
 
 

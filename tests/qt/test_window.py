@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from qt_events import drop, files  # noqa: E402
 from resnet_studio.core.catalog import Catalog  # noqa: E402
 from resnet_studio.gui.qt.main_window import MainWindow  # noqa: E402
-from runners import all_done
+from runners import SAMPLES, all_done
 
 TIMEOUT = 60_000
 
@@ -292,3 +292,47 @@ def test_the_classes_a_model_knows_are_listed_and_searchable(qtbot, open_window,
     expected = [f"{i}: {label}" for i, label in enumerate(window.studio.info.labels) if "retriever" in label]
     assert [panel.class_filter.index(i, 0).data() for i in range(panel.class_filter.rowCount())] == expected
     assert len(expected) == 5
+
+
+def test_every_menu_and_toolbar_command_runs_through_its_action_and_its_shortcut(open_window, qtbot, monkeypatch):
+    """Each command as a user gives it: QAction.trigger() (what a menu click and a toolbar button do) and
+    its key sequence. Dialogs are answered "cancel"; an exception in any slot fails the test (pytest-qt)."""
+    from PySide6.QtGui import QDesktopServices
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+    for name, answer in (("getOpenFileName", ("", "")), ("getOpenFileNames", ([], "")),
+                         ("getSaveFileName", ("", "")), ("getExistingDirectory", "")):
+        monkeypatch.setattr(QFileDialog, name, staticmethod(lambda *args, answer=answer, **kwargs: answer))
+    monkeypatch.setattr(QMessageBox, "exec", lambda self: QMessageBox.StandardButton.Cancel)
+    opened = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", staticmethod(lambda url: opened.append(url) or True))
+    window = open_window()
+    drop(window, files([SAMPLES / "bag-test18.png"]))
+    qtbot.waitUntil(lambda: all_done(window), timeout=TIMEOUT)
+    from PySide6.QtWidgets import QToolBar
+
+    def menu_actions(actions):
+        for a in actions:
+            if a.menu():
+                yield from menu_actions(a.menu().actions())
+            elif a.text():
+                yield a
+
+    toolbar = [a for bar in window.findChildren(QToolBar) for a in bar.actions()]
+    commands = [a for a in dict.fromkeys([*menu_actions(window.menuBar().actions()), *toolbar])
+                if a.isEnabled() and a.text().replace("&", "") != "Quit"]
+    assert len(commands) >= 25
+    for command in commands:
+        command.trigger()
+        qtbot.wait(20)
+        assert window.isVisible(), command.text()
+    qtbot.waitUntil(lambda: window.studio.loading == 0, timeout=TIMEOUT)
+    for command in commands:
+        if not command.shortcut().isEmpty() and command.isEnabled():
+            QTest.keySequence(window, command.shortcut())
+            qtbot.wait(20)
+            assert window.isVisible(), command.shortcut().toString()
+    qtbot.waitUntil(lambda: window.studio.loading == 0, timeout=TIMEOUT)
+    assert "internal error" not in window.notice.text()
+    assert opened  # Models → Show models folder asked the desktop to open it

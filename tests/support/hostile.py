@@ -176,7 +176,7 @@ def model_cases(folder: Path, good_onnx: Path) -> list[tuple[str, Path, str]]:
 
     def wrong_rank(model):
         model.graph.input[0].type.tensor_type.shape.dim.pop()
-    variant("wrong input rank", "rank.onnx", wrong_rank, "should be 4-D float32")
+    variant("wrong input rank", "rank.onnx", wrong_rank, "should be a 4-D float32 or float16 image batch")
     variant("metadata not JSON", "badjson.onnx", props(preprocess="{resize: 28"), "is not valid JSON")
     variant("metadata of the wrong type", "badtype.onnx", props(labels=json.dumps({"a": 1})), "should be a list")
     variant("labels that do not match the logits", "labels.onnx", props(labels=json.dumps(["a", "b", "c"])),

@@ -61,7 +61,27 @@ class ActivationsPanel(QWidget):
         self.save_cam_button = QPushButton("Save PNG…")
         for button in (self.save_grid_button, self.save_cam_button):
             button.setEnabled(False)
+        layout = QHBoxLayout(self)
+        layout.addWidget(self._maps_box(), 3)
+        layout.addWidget(self._cam_box(), 2)
+        self.channel_dialog = ChannelDialog(self)
+        self._maps: FeatureMaps | None = None
+        self._model_input: np.ndarray | None = None
+        self._image: np.ndarray | None = None
+        self._cam: np.ndarray | None = None
+        self._crop: tuple[float, float, float, float] | None = None
+        self.block.currentIndexChanged.connect(lambda _: self.requested.emit())
+        self.top_n.valueChanged.connect(lambda _: self.requested.emit())
+        self.order.currentIndexChanged.connect(lambda _: self.requested.emit())
+        self.mode.currentIndexChanged.connect(self._mode_changed)
+        self.cam_class.currentIndexChanged.connect(lambda _: self.requested.emit())
+        self.scale.currentIndexChanged.connect(lambda _: self._draw_maps())
+        self.opacity.valueChanged.connect(lambda _: self._draw_cam())
+        self.save_grid_button.clicked.connect(lambda: self._ask_and_save("feature-maps.png", self.save_grid))
+        self.save_cam_button.clicked.connect(lambda: self._ask_and_save("class-activation-map.png", self.save_cam))
 
+    def _maps_box(self) -> QGroupBox:
+        """The feature maps (or what a block adds) with their controls."""
         self.controls = controls = QFormLayout()
         controls.addRow(plain_label("Block"), self.block)
         controls.addRow(plain_label("Show"), self.mode)
@@ -97,7 +117,9 @@ class ActivationsPanel(QWidget):
         box_layout.addWidget(self.legend)
         box_layout.addWidget(self.hint)
         box_layout.addWidget(self.pages, 1)
+        return self.grid_box
 
+    def _cam_box(self) -> QGroupBox:
         self.cam_box = QGroupBox("Class activation map")
         self.cam_view = plain_label(NO_IMAGES_HINT)
         self.cam_view.setWordWrap(True)
@@ -116,42 +138,29 @@ class ActivationsPanel(QWidget):
         cam_layout.addLayout(cam_controls)
         cam_layout.addWidget(self.cam_view, 1)
         cam_layout.addWidget(self.cam_note)
-
-        layout = QHBoxLayout(self)
-        layout.addWidget(self.grid_box, 3)
-        layout.addWidget(self.cam_box, 2)
-        self.channel_dialog = ChannelDialog(self)
-        self._maps: FeatureMaps | None = None
-        self._model_input: np.ndarray | None = None
-        self._image: np.ndarray | None = None
-        self._cam: np.ndarray | None = None
-        self._crop: tuple[float, float, float, float] | None = None
-        self.block.currentIndexChanged.connect(lambda _: self.requested.emit())
-        self.top_n.valueChanged.connect(lambda _: self.requested.emit())
-        self.order.currentIndexChanged.connect(lambda _: self.requested.emit())
-        self.mode.currentIndexChanged.connect(self._mode_changed)
-        self.cam_class.currentIndexChanged.connect(lambda _: self.requested.emit())
-        self.scale.currentIndexChanged.connect(lambda _: self._draw_maps())
-        self.opacity.valueChanged.connect(lambda _: self._draw_cam())
-        self.save_grid_button.clicked.connect(lambda: self._ask_and_save("feature-maps.png", self.save_grid))
-        self.save_cam_button.clicked.connect(lambda: self._ask_and_save("class-activation-map.png", self.save_cam))
+        return self.cam_box
 
     def set_model(self, info: ModelInfo) -> None:
         for combo in (self.block, self.cam_class):
             combo.blockSignals(True)
             combo.clear()
-        for name in info.activation_outputs:
-            self.block.addItem(shown(name.removeprefix("act.")), name)
+        for name in (["stem"] if info.taps.stem else []) + info.taps.blocks():
+            self.block.addItem(shown(name), name)
         self.cam_class.addItem("top class", None)
         for index, label in enumerate(info.labels):
             self.cam_class.addItem(f"{index}: {shown(label)}", index)
         for combo in (self.block, self.cam_class):
             combo.blockSignals(False)
         self.grid_box.setEnabled(info.has_activations)
-        self.mode.model().item(1).setEnabled(bool(info.block_parts))
-        if not info.block_parts:
+        with_parts = info.taps.blocks("branch")
+        self.mode.model().item(1).setEnabled(bool(with_parts))
+        if not with_parts:
             self.mode.setCurrentIndex(0)
-        self.adds.set_blocks([b for b in info.activation_outputs if b in info.block_parts])
+        elif self.showing_adds:  # the stem adds nothing: show the first block that does
+            self.block.blockSignals(True)
+            self.block.setCurrentIndex(max(0, self.block.findData(with_parts[0])))
+            self.block.blockSignals(False)
+        self.adds.set_blocks(with_parts)
         self.cam_box.setEnabled(info.has_cam)
         self.clear(EMPTY_HINT if info.has_activations else "This model file carries no activation outputs.",
                    "" if info.has_cam else "This model file carries no class activation map.")
@@ -192,7 +201,7 @@ class ActivationsPanel(QWidget):
         self.hint.hide()
         self.adds.show_parts(parts)
         self.adds.show_responses(responses, None, 0)
-        self.grid_box.setTitle(f"What {shown(parts.block.removeprefix('act.'), 60)} adds")
+        self.grid_box.setTitle(f"What {shown(parts.block, 60)} adds")
 
     def show_mean_responses(self, mean: np.ndarray, images: int) -> None:
         """The layer responses averaged over the loaded images, beside this image's."""
@@ -203,7 +212,7 @@ class ActivationsPanel(QWidget):
         return bool(self.order.currentData())
 
     def select_block(self, name: str) -> None:
-        index = self.block.findData(f"act.{name}" if not name.startswith("act.") else name)
+        index = self.block.findData(name)
         if index >= 0:
             self.block.setCurrentIndex(index)
 
@@ -220,6 +229,12 @@ class ActivationsPanel(QWidget):
                 item.widget().deleteLater()
 
     def show_maps(self, maps: FeatureMaps, model_input: np.ndarray | None = None) -> None:
+        if self.showing_adds:  # asked for what a block adds, on the stem (or a block without its parts)
+            self.adds.clear()
+            self.hint.setText(f"{shown(maps.block, 40)} has no F(x) and shortcut: choose a residual block "
+                              f"(layer1.0 and after) to see what it adds.")
+            self.hint.show()
+            return
         self._maps, self._model_input = maps, model_input
         self._draw_maps()
 
@@ -245,7 +260,7 @@ class ActivationsPanel(QWidget):
             self.grid.addWidget(cell, i // columns, i % columns, Qt.AlignmentFlag.AlignTop)
         self.grid.setRowStretch(len(maps.channels) // columns + 1, 1)
         order = "weakest" if self.weakest else "top"
-        self.grid_box.setTitle(f"Feature maps · {shown(maps.block.removeprefix('act.'))} · {c}×{h}×{w}, "
+        self.grid_box.setTitle(f"Feature maps · {shown(maps.block)} · {c}×{h}×{w}, "
                                f"{order} {len(maps.channels)} channels by mean activation")
         self.save_grid_button.setEnabled(True)
 
@@ -256,7 +271,7 @@ class ActivationsPanel(QWidget):
         i = maps.channels.index(channel)
         scaled, _, _ = maps.scaled(self.shared)
         values = maps.values[i]
-        block = maps.block.removeprefix("act.")
+        block = maps.block
         self.channel_dialog.show_channel(
             f"{block} · channel {channel}",
             f"{block}, channel {channel} of {maps.shape[0]}: {maps.shape[1]}×{maps.shape[2]} values from "

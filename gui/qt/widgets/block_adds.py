@@ -76,9 +76,9 @@ class BlockAddsView(QWidget):
         self.plot_note.setText("")
 
     def set_blocks(self, blocks: list[str]) -> None:
-        """The blocks the plot's x axis counts, in network order (act.layer1.0, ...)."""
+        """The blocks the plot's x axis counts, in network order (layer1.0, ...)."""
         self.blocks = blocks
-        ticks = [(i, shown(b.removeprefix("act.").removesuffix(".0"), 20)) for i, b in enumerate(blocks)
+        ticks = [(i, shown(b.removesuffix(".0"), 20)) for i, b in enumerate(blocks)
                  if b.endswith(".0")]
         self.plot.getAxis("bottom").setTicks([ticks, []])
 
@@ -116,7 +116,7 @@ class BlockAddsView(QWidget):
         for i, channel in enumerate(parts.channels):
             self.grid.addWidget(plain_label(f"ch {channel}"), len(ROWS), i + 1, Qt.AlignmentFlag.AlignCenter)
         self.grid.setRowStretch(len(ROWS) + 1, 1)
-        block = parts.block.removeprefix("act.")
+        block = parts.block
         growth = float(np.abs(parts.branch).mean() / max(1e-12, np.abs(parts.output).mean()))
         self.caption.setText(
             f"{shown(block, 60)}, its {len(parts.channels)} strongest channels: output = ReLU(F(x) + shortcut), "

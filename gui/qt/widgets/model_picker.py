@@ -175,6 +175,8 @@ class ModelPicker(QWidget):
             self._row_activated(selected)
             return
         usable = [(i, o) for i, o in self._visible_offers() if not o.error]
+        # Return takes what is on disk first: typing "resnet50" means the export there, not a download.
+        usable.sort(key=lambda pair: not pair[1].exported)
         if usable:
             self._row_activated(usable[0][0])
 
@@ -192,8 +194,8 @@ class ModelPicker(QWidget):
         menu = QMenu(self.tree)
         for action in self.actions_for(offer, menu):
             menu.addAction(action)
-        if not menu.isEmpty():
-            menu.exec(self.tree.viewport().mapToGlobal(point))
+        if not menu.isEmpty() and menu.exec(self.tree.viewport().mapToGlobal(point)) is not None:
+            self.popup.hide()  # an action was taken: the popup must not swallow the next click
 
     def actions_for(self, offer: Offer, parent) -> list[QAction]:
         """What can be done with ``offer`` besides choosing it, as menu actions."""

@@ -12,11 +12,12 @@ import time
 from typing import Any
 
 from PySide6.QtCore import QIODevice, QPointF, QRectF, QSaveFile, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QImage, QPainter, QPainterPath, QPen
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import (QGraphicsItem, QGraphicsPathItem, QGraphicsRectItem, QGraphicsScene, QGraphicsView,
                                QWidget)
 
+from resnet_studio.core.architecture import Architecture
 from resnet_studio.gui.viewmodel import block_graph
 from resnet_studio.gui.viewmodel.block_graph import Graph, Node
 from resnet_studio.core.text import shown
@@ -86,9 +87,10 @@ class StructureView(QGraphicsView):
     @property
     def stage_counts(self) -> list[int]:
         arch = self._models[0][1] if self._models[0] else None
-        return [len(s["blocks"]) for s in arch["stages"]] if arch else []
+        return [len(s.blocks) for s in arch.stages] if arch else []
 
-    def show_models(self, primary: tuple[str, dict] | None, other: tuple[str, dict] | None = None) -> None:
+    def show_models(self, primary: tuple[str, Architecture] | None,
+                    other: tuple[str, Architecture] | None = None) -> None:
         """Draw one model, or two aligned by role; a new primary model resets expansion and view."""
         key = (primary[0], id(primary[1])) if primary else None
         new_model = key != self._key
@@ -106,7 +108,7 @@ class StructureView(QGraphicsView):
 
     def expand_all(self, on: bool) -> None:
         arch = self._models[0][1] if self._models[0] else None
-        self.expanded = {s["name"] for s in arch["stages"]} if arch and on else set()
+        self.expanded = {s.name for s in arch.stages} if arch and on else set()
         self._draw()
 
     def _draw(self) -> None:
@@ -118,7 +120,8 @@ class StructureView(QGraphicsView):
         primary, other = self._models
         if primary is None:
             self.graphs = []
-            scene.addSimpleText("This model file carries no architecture metadata.")
+            scene.addSimpleText("No residual structure: the file carries no architecture and none was found in "
+                                "its graph.")
             return
         graphs = [block_graph.build(primary[1], primary[0], self.expanded)]
         differs: tuple[set[str], set[str]] = (set(), set())
@@ -179,12 +182,18 @@ class StructureView(QGraphicsView):
         return item
 
     def _titles(self, graph: Graph, side: int) -> None:
+        """Each column's stage and shape, elided to the column; the model's name over its first column, or
+        over every column when two models are compared side by side (then it tells them apart)."""
         for column, title in enumerate(graph.columns):
             x, y = self._x(column, side), self.origins[column][1]
-            for line, (text, bold) in enumerate(((graph.title, True), (title or "(no such stage)", False))):
-                item = self.scene().addSimpleText(shown(text, 60))
-                font = QFont(item.font())
+            named = column == 0 or len(self.graphs) > 1
+            for line, (text, bold) in enumerate(((graph.title if named else "", True),
+                                                 (title or "(no such stage)", False))):
+                font = QFont(self.font())
                 font.setBold(bold)
+                room = self.side_w[column] - 12 if not (column == 0 and len(self.graphs) == 1) else 4 * self.side_w[0]
+                item = self.scene().addSimpleText(QFontMetrics(font).elidedText(shown(text, 80),
+                                                                                 Qt.TextElideMode.ElideRight, room))
                 item.setFont(font)
                 item.setBrush(QBrush(_side_colour(side, len(self.graphs)) if bold else QColor("#505050")))
                 item.setPos(x, y + line * 18)

@@ -75,7 +75,7 @@ class StructurePanel(QWidget):
 
     def highlight(self, block: str) -> None:
         """Mark ``block`` (an activation output name or a block name) in the diagram."""
-        self.view.highlight(block.removeprefix("act."))
+        self.view.highlight(block)
 
     def _node_clicked(self, text: str) -> None:
         self.details.setText(text or HINT)
