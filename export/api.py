@@ -22,7 +22,7 @@ from torch import nn
 
 from resnet_studio.core.architecture import Architecture
 from resnet_studio.core.contract_parts import Metrics, Preprocess, Tap, Taps, Weights
-from resnet_studio.core.file_contract import PRECISIONS, FileMetadata
+from resnet_studio.core.file_contract import PRECISIONS, FileMetadata, producer_version
 from resnet_studio.core.foreign import imagenet_labels
 from resnet_studio.models import build_model, describe, get_variant
 from resnet_studio.core.local_file import atomic_path, writable_target
@@ -260,17 +260,8 @@ def metadata(prepared: Prepared, precision: str, activations: bool) -> FileMetad
         precision=precision,
         dataset=prepared.dataset,
         taps=block_taps(prepared.model) if activations else Taps(),
-        producer={"name": PRODUCER, "version": _version(), "torch": torch.__version__, "onnx": onnx.__version__},
+        producer={"name": PRODUCER, "version": producer_version(), "torch": torch.__version__, "onnx": onnx.__version__},
     )
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("resnet-studio")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 def _finish_graph(path: Path, meta: FileMetadata, activations: bool) -> None:

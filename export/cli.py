@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import time
@@ -21,6 +22,7 @@ EXAMPLES = """examples:
   resnet-export resnet50 --weights imagenet --output resnet50.onnx
   resnet-export resnet18 --weights my_finetune.pth --precision int8 --calibration photos/
   resnet-export all --weights random --no-verify
+  resnet-export adopt keras-resnet50.onnx --preprocess keras-caffe --output keras-resnet50-adopted.onnx
 """
 
 
@@ -193,7 +195,50 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+def adopt_main(argv: list[str]) -> int:
+    """resnet-export adopt FOREIGN.onnx --output F.onnx: a self-describing copy of another tool's file."""
+    from resnet_studio.core.presets import PRESET_NAMES, parse
+
+    from resnet_studio.core.file_contract import producer_version
+
+    from .adopt import adopt
+    from .errors import ExportError
+
+    def preset(text: str):
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    p = Parser(prog="resnet-export adopt", description=adopt_main.__doc__)
+    p.add_argument("source", type=Path, help="an ONNX ResNet another tool wrote")
+    p.add_argument("--output", type=Path, required=True, help="the self-describing copy to write")
+    p.add_argument("--preprocess", type=preset, metavar="PRESET|JSON",
+                   help=f"one of {', '.join(PRESET_NAMES)}, or JSON (default: the app's choice, else its guess)")
+    p.add_argument("--labels", type=Path, metavar="FILE", help="class names, one a line")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    try:
+        report = adopt(args.source, args.output, args.preprocess, args.labels, producer_version())
+    except (ExportError, OSError) as exc:
+        print(printable(f"resnet-export adopt: {getattr(exc, 'strerror', None) or exc}"), file=sys.stderr)
+        return 1
+    print(json.dumps(report, indent=2) if args.json else printable(
+        f"wrote {report['to']}: {report['blocks']} blocks found, preset {report['preset']}, the same classes as "
+        f"{report['from']} (largest difference {report['largest_difference']:.2g})"))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        return adopt_main(argv[1:]) if argv and argv[0] == "adopt" else export_main(argv)
+    except BrokenPipeError:  # `resnet-export --list | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def export_main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     if args.list:  # answered from the registry alone, before torch is imported
         list_variants(args.json)

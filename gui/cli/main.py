@@ -56,9 +56,12 @@ def predict(argv: list[str]) -> int:
     p.add_argument("--precision", default="auto", choices=["auto", "fp32"],
                    help="auto: a variant runs as its fastest twin for the device, as in the app; fp32: its fp32 "
                         "twin, with fp32 arithmetic (OpenVINO's automatic bf16 off)")
-    p.add_argument("--preprocess", choices=PRESET_NAMES, metavar="PRESET",
+    p.add_argument("--preprocess", type=_preset, metavar="PRESET|JSON",
                    help="for a file without our metadata: the preprocessing its weights were trained with, one of "
-                        f"{', '.join(PRESET_NAMES)} (default: the one chosen in the app, else a guess from the graph)")
+                        f"{', '.join(PRESET_NAMES)}, or a JSON object with resize, crop, mean, std (and color, "
+                        "interpolation, resize_mode) (default: the one chosen in the app, else a guess from the graph)")
+    p.add_argument("--labels", type=Path, metavar="FILE",
+                   help="for a file without our metadata: its class names, one a line")
     _common(p)
     args = p.parse_args(argv)
     from resnet_studio.core.report import STREAM_SUFFIXES
@@ -132,10 +135,21 @@ def _model_for(args, engine):
     providers, _ = engine.pool.provider_plan()
     device = "cpu" if providers == ["CPUExecutionProvider"] else "cuda"
     info = lineup.resolve(Catalog(args.models_dir), args.model, device, args.precision)
-    if args.preprocess and info.has_metadata:
-        raise ModelRejected(f"--preprocess: {info.name} states its own preprocessing "
-                            f"({describe_input(info.preprocess)}); presets are for files without it")
-    return read_model(info.path, preset=args.preprocess) if args.preprocess else info
+    if (args.preprocess or args.labels) and info.has_metadata:
+        raise ModelRejected(f"--preprocess and --labels: {info.name} states its own preprocessing "
+                            f"({describe_input(info.preprocess)}) and labels; they are for files without them")
+    if args.preprocess or args.labels:
+        return read_model(info.path, preset=args.preprocess, labels_file=args.labels)
+    return info
+
+
+def _preset(text: str):
+    from resnet_studio.core.presets import parse
+
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _cluster_errors() -> tuple[type[Exception], ...]:

@@ -225,7 +225,7 @@ class Taps:
     def to_json(self) -> dict[str, Any]:
         """The ``activations`` entry of a model file (schema 3)."""
         names = {"stem": self.stem, "features": self.features, "cam_layer": self.cam_layer,
-                 "fc_weight": self.fc_weight, "fc_bias": self.fc_bias}
+                 "fc_weight": self.fc_weight, "fc_bias": self.fc_bias, "channels_last": sorted(self.channels_last)}
         return {"taps": [asdict(t) for t in self.taps], **{k: v for k, v in names.items() if v}}
 
     @classmethod
@@ -255,7 +255,9 @@ class Taps:
                         taps.append(Tap(block, role, tensor))
                 before = name
         stem = stored.get("stem") if isinstance(listed, list) else "act.stem" if "act.stem" in (stored.get("outputs") or []) else None
+        last = stored.get("channels_last") if isinstance(stored.get("channels_last"), list) else []
         return cls(taps, present(stem), present(stored.get("features")),
                    present(stored.get("cam_layer")),
                    stored.get("fc_weight") if stored.get("fc_weight") in initializers else None,
-                   stored.get("fc_bias") if stored.get("fc_bias") in initializers else None)
+                   stored.get("fc_bias") if stored.get("fc_bias") in initializers else None,
+                   frozenset(name for name in last if present(name)))

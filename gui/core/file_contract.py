@@ -14,9 +14,11 @@ from typing import Any
 
 from .architecture import Architecture, ArchitectureError
 from .contract_parts import Metrics, Preprocess, Taps, Weights
+from .model_io import GraphIO
 
 # 2: accuracies are fractions everywhere, and blocks carry their F(x) and shortcut outputs ("activations.parts").
-# 3: the taps are typed: each block's input, branch, shortcut and output by role ("activations.taps").
+# 3: the taps are typed: each block's input, branch, shortcut and output by role ("activations.taps"), and a
+#    file adopted from another tool says how its graph takes and gives tensors ("io").
 FILE_SCHEMA = 3
 PRECISIONS = ("fp32", "fp16", "int8")  # what our exporter writes: the file's 'precision'
 
@@ -46,6 +48,7 @@ class FileMetadata:
     taps: Taps = field(default_factory=Taps)  # stored as the "activations" entry
     producer: dict[str, Any] = field(default_factory=dict)
     ood: dict[str, Any] | None = None  # core.ood.OutOfDistribution.to_metadata() and its provenance
+    io: GraphIO | None = None  # a file adopted from another tool: its layout and class output
 
     def to_props(self) -> dict[str, str]:
         """The ``metadata_props`` entries, absent fields left out."""
@@ -69,6 +72,8 @@ class FileMetadata:
         values["weights"] = Weights.from_json(values.get("weights", {}), f"{where}: metadata", error)
         values["metrics"] = Metrics.from_json(values.get("metrics", {}), f"{where}: metadata", error)
         values["taps"] = Taps.from_json(values.pop("activations", {}), graph.outputs, graph.initializers)
+        if "io" in values:
+            values["io"] = GraphIO.from_json(values["io"], f"{where}", error)
         if "architecture" in values:
             try:
                 values["architecture"] = Architecture.from_json(values["architecture"])
@@ -82,7 +87,17 @@ KEYS = {"taps": "activations"}
 # The JSON type of each entry; text entries are stored without JSON quoting.
 KINDS: dict[str, type] = {"labels": list, "preprocess": dict, "schema": int, "variant": str, "architecture": dict,
                           "weights": dict, "metrics": dict, "params": int, "macs": int, "precision": str,
-                          "dataset": str, "activations": dict, "producer": dict, "ood": dict}
+                          "dataset": str, "activations": dict, "producer": dict, "ood": dict, "io": dict}
+
+
+def producer_version() -> str:
+    """This package's version, as a file records who wrote it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("resnet-studio")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def encode(entries: dict[str, Any]) -> dict[str, str]:

@@ -13,7 +13,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from .contract_parts import Tap, Taps, Weights
+from .contract_parts import Preprocess, Tap, Taps, Weights
 from .file_contract import FileMetadata
 from .graph_architecture import describe_found
 from .graph_index import GraphIndex
@@ -53,9 +53,10 @@ class ForeignRejected(ValueError):
     """Why a foreign graph cannot be used as a classifier; ``str()`` is one line."""
 
 
-def understand(model: onnx.ModelProto, path: Path, sha256: str, preset: str | None,
-               ) -> tuple[FileMetadata, InputSpec, OutputSpec, Discovery]:
-    """Everything the app needs of a foreign file, from its graph; ``preset`` overrides the remembered choice."""
+def understand(model: onnx.ModelProto, path: Path, sha256: str, preset: str | Preprocess | None,
+               labels_file: Path | None = None) -> tuple[FileMetadata, InputSpec, OutputSpec, Discovery]:
+    """Everything the app needs of a foreign file, from its graph; ``preset`` (a name, or a custom
+    ``Preprocess``) overrides the remembered choice, ``labels_file`` the labels beside the file."""
     try:
         found, index = analyse(model, crop=DYNAMIC_SIDE)
     except NotAClassifier as exc:
@@ -73,14 +74,24 @@ def understand(model: onnx.ModelProto, path: Path, sha256: str, preset: str | No
     output = OutputSpec(found.output, int(found.classes or 0), found.output_kind)
     chosen = preset or remembered(sha256)
     pre_activation = any(b.pre_activation for b in found.blocks)
-    name = chosen if chosen in PRESETS else guess(found.layout, pre_activation)
+    if isinstance(chosen, Preprocess):
+        name, preprocess = "custom", chosen
+        preprocess.check("--preprocess", ForeignRejected, found.channels)
+    else:
+        name = chosen if chosen in PRESETS else guess(found.layout, pre_activation)
+        preprocess = PRESETS[name].for_side(side, found.channels)
     labels, labels_from = labels_beside(path, output.classes)
+    if labels_file is not None:
+        labels, labels_from = _read_labels(labels_file, output.classes), labels_file.name
+        if labels is None:
+            raise ForeignRejected(f"{labels_file} does not hold {output.classes:,} class names, one a line")
     _measure_missing_shapes(model, index, found, spec, side)
-    meta = FileMetadata(labels=labels, preprocess=PRESETS[name].for_side(side, found.channels), schema=0,
+    meta = FileMetadata(labels=labels, preprocess=preprocess, schema=0,
                         architecture=describe_found(index, found, output.classes), weights=Weights("file"),
                         precision=found.precision, taps=_taps(index, found))
     initializers = {t.name for t in model.graph.initializer}
-    discovery = Discovery(found.message, found.notes, name, chosen not in PRESETS, labels_from, found.layout,
+    discovery = Discovery(found.message, found.notes, name, name != "custom" and chosen not in PRESETS, labels_from,
+                          found.layout,
                           (found.classifier.weight, found.classifier.bias) if found.classifier else None,
                           frozenset(i.name for i in model.graph.input if i.name in initializers))
     return meta, spec, output, discovery

@@ -15,6 +15,7 @@ Parses our metadata into a ``ModelInfo``. A file another tool wrote is understoo
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,7 @@ from .foreign import Discovery, ForeignRejected, understand
 from .graph_index import element_type
 from .limits import MAX_CLASSES, MAX_INPUT_SIDE, MAX_LABEL_CHARS, MAX_METADATA_BYTES, MAX_MODEL_BYTES
 from .local_file import Rejected, check_local_file, open_regular
-from .model_io import INPUT_TYPES, InputSpec, OutputSpec
+from .model_io import INPUT_TYPES, GraphIO, InputSpec, OutputSpec
 from .ood import OutOfDistribution
 from .text import first_line, printable, unsafe_characters
 
@@ -200,8 +201,9 @@ def _parse(data: bytes, path: Path) -> onnx.ModelProto:
     return model
 
 
-def _declared_io(model: onnx.ModelProto, path: Path) -> tuple[InputSpec, OutputSpec, int | None]:
-    """The input, logits and declared batch of one of our files: NCHW, named as our exporter names them."""
+def _declared_io(model: onnx.ModelProto, path: Path, io: GraphIO) -> tuple[InputSpec, OutputSpec, int | None]:
+    """The input, class output and declared batch of one of our files: NCHW and ``logits`` as our exporter
+    writes them, or as the ``io`` entry of a file adopted from another tool says."""
     initializers = {i.name for i in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in initializers]
     if len(inputs) != 1:
@@ -213,14 +215,28 @@ def _declared_io(model: onnx.ModelProto, path: Path) -> tuple[InputSpec, OutputS
         raise ModelRejected(f"{path}: input '{image.name}' should be a 4-D float32 or float16 image batch "
                             f"[batch, C, H, W], found {kind} of rank {len(shape)}")
     outputs = {o.name: o for o in model.graph.output}
-    logits = outputs.get("logits") or next((o for o in model.graph.output if len(_dims(o)) == 2), None)
+    logits = outputs.get(io.output) or next((o for o in model.graph.output if len(_dims(o)) == 2), None)
     if logits is None or len(_dims(logits)) != 2:
         raise ModelRejected(f"{path}: no 2-D class output [batch, classes]")
     classes = _dims(logits)[1]
     if classes == 0:
         raise ModelRejected(f"{path}: logits have 0 classes; 1 to {MAX_CLASSES:,} are supported")
-    return (InputSpec(image.name, shape[1], shape[2], shape[3], "NCHW", dtype, 1 if shape[0] == 1 else None),
-            OutputSpec(logits.name, classes or 0), shape[0])
+    channels, height, width = (shape[3], shape[1], shape[2]) if io.layout == "NHWC" else shape[1:]
+    return (InputSpec(image.name, channels, height, width, io.layout, dtype, 1 if shape[0] == 1 else None),
+            OutputSpec(logits.name, classes or 0, io.output_kind), shape[0])
+
+
+def _graph_io(props: dict[str, str], path: Path) -> GraphIO:
+    """The ``io`` entry, read before the rest: checking the rest needs the input's channels."""
+    if "io" not in props:
+        return GraphIO()
+    try:
+        data = json.loads(props["io"])
+    except ValueError:
+        raise ModelRejected(f"{path}: metadata 'io' is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ModelRejected(f"{path}: metadata 'io' should be a dict")
+    return GraphIO.from_json(data, str(path), ModelRejected)
 
 
 def _check_io(spec: InputSpec, output: OutputSpec, batch: int | None, path: Path) -> None:
@@ -237,10 +253,11 @@ def _check_io(spec: InputSpec, output: OutputSpec, batch: int | None, path: Path
         raise ModelRejected(f"{path}: logits have {output.width:,} classes; 1 to {MAX_CLASSES:,} are supported")
 
 
-def read_model(path: str | os.PathLike, preset: str | None = None) -> ModelInfo:
+def read_model(path: str | os.PathLike, preset: str | Preprocess | None = None,
+               labels_file: Path | None = None) -> ModelInfo:
     """Check ``path`` and read what it says about itself, or what its graph shows. ``preset`` names the
-    preprocessing of a file that states none (else the remembered choice, else a guess).
-    Raises ``ModelRejected`` with a reason."""
+    preprocessing of a file that states none, or gives it (else the remembered choice, else a guess);
+    ``labels_file`` its class names. Raises ``ModelRejected`` with a reason."""
     path, _, size = check_local_file(path, ModelRejected, "download the model file first")
     if size > MAX_MODEL_BYTES:
         raise ModelRejected(f"{path}: {size / 2**30:.1f} GiB is over the 2 GiB limit")
@@ -249,21 +266,21 @@ def read_model(path: str | os.PathLike, preset: str | None = None) -> ModelInfo:
     props = {p.key: p.value for p in model.metadata_props}
     initializers = {i.name: i for i in model.graph.initializer}
     if "labels" in props and "preprocess" in props:
-        spec, output, batch = _declared_io(model, path)
+        spec, output, batch = _declared_io(model, path, _graph_io(props, path))
         outputs = {o.name for o in model.graph.output}
         meta = FileMetadata.from_props(props, str(path), ModelRejected, GraphFacts(outputs, set(initializers),
                                                                                      spec.channels))
         check_labels(meta.labels, f"{path}: metadata 'labels'", ModelRejected)
-        if output.width and len(meta.labels) != output.width:
-            raise ModelRejected(f"{path}: {len(meta.labels)} labels for {output.width} logits")
-        output = OutputSpec(output.name, output.width or len(meta.labels))
+        if output.width and len(meta.labels) != output.classes:
+            raise ModelRejected(f"{path}: {len(meta.labels)} labels for {output.classes} logits")
+        output = OutputSpec(output.name, output.width or len(meta.labels), output.kind)
         _check_io(spec, output, batch, path)
         discovery, taps = None, meta.taps
         classifier = (tuple(numpy_helper.to_array(initializers[n]).astype(np.float32) for n in (taps.fc_weight,
                       taps.fc_bias)) if taps.fc_weight and taps.fc_bias else None)
     else:
         try:
-            meta, spec, output, discovery = understand(model, path, identity.sha256, preset)
+            meta, spec, output, discovery = understand(model, path, identity.sha256, preset, labels_file)
         except ForeignRejected as exc:
             raise ModelRejected(f"{path}: {exc}") from None
         _check_io(spec, output, next(iter(_dims(i)[0] for i in model.graph.input if i.name == spec.name)), path)

@@ -14,6 +14,27 @@ INPUT_TYPES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.FLOAT16: "flo
 
 
 @dataclass(frozen=True)
+class GraphIO:
+    """How a file's graph takes and gives tensors, where it is not our exporter's way (NCHW float32 in,
+    ``logits`` out): the ``io`` entry of a file adopted from another tool."""
+
+    layout: str = "NCHW"
+    output: str = "logits"
+    output_kind: str = "logits"
+
+    def to_json(self) -> dict:
+        return {"layout": self.layout, "output": self.output, "output_kind": self.output_kind}
+
+    @classmethod
+    def from_json(cls, data: dict, where: str, error: type[Exception]) -> GraphIO:
+        made = cls(str(data.get("layout", "NCHW")), str(data.get("output", "logits")),
+                   str(data.get("output_kind", "logits")))
+        if made.layout not in ("NCHW", "NHWC") or made.output_kind not in ("logits", "probabilities", "sigmoid"):
+            raise error(f"{where}: metadata 'io' names an unknown layout or output kind")
+        return made
+
+
+@dataclass(frozen=True)
 class InputSpec:
     name: str
     channels: int

@@ -60,6 +60,21 @@ PRESETS = {p.name: p for p in (
 PRESET_NAMES = tuple(PRESETS)
 
 
+def parse(text: str) -> str | Preprocess:
+    """A preset name, or a custom preprocessing as JSON (``{"resize": 256, "crop": 224, "mean": [...],
+    "std": [...], "color": "RGB", "interpolation": "bilinear", "resize_mode": "shorter"}``); ValueError
+    with the reason otherwise."""
+    if text in PRESETS:
+        return text
+    if not text.lstrip().startswith("{"):
+        raise ValueError(f"{text[:40]!r} is neither a preset ({', '.join(PRESET_NAMES)}) nor a JSON object")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise ValueError("not valid JSON") from None
+    return Preprocess.from_json(data, "custom preprocessing", ValueError)
+
+
 def guess(layout: str, pre_activation: bool) -> str:
     """The likeliest convention for a graph: Keras writes channels last (v1 "caffe", v2 "tf"); torchvision's
     is the most common of the rest. Always shown to the user as a guess they can change."""

@@ -80,6 +80,8 @@ class Menus(QObject):
             presets.addAction(action)
             self.preset[name] = action
         self.presets_menu.setEnabled(False)
+        self.adopt = self._action(models, "Save as &self-describing…", None, controller.actions.save_self_describing)
+        self.adopt.setEnabled(False)
 
     def _action(self, menu, text, shortcut, slot) -> QAction:
         action = QAction(text, self.parent())
@@ -94,6 +96,7 @@ class Menus(QObject):
         """Check the preset the model is read with; only a file without our metadata has one to choose."""
         chosen = info.discovery.preset if info.discovery else None
         self.presets_menu.setEnabled(chosen is not None)
+        self.adopt.setEnabled(chosen is not None)
         self.presets_menu.setTitle("&Preprocessing of this file" + (" (guessed)" if info.discovery and
                                                                     info.discovery.preset_guessed else ""))
         for name, action in self.preset.items():

@@ -20,6 +20,7 @@ from resnet_studio.core.text import shown
 from resnet_studio.core.export_protocol import STAGES
 
 from .export_job import ExportJob
+from .workers import Worker
 from .state import Studio
 from .widgets.bars import BusyBar, ExportBar
 from .widgets.status_line import StatusLine
@@ -112,6 +113,39 @@ class ModelActions(QObject):
         self.export_bar.hide()
         if variant:
             self.start_export(variant, "random")
+
+    def save_self_describing(self) -> None:
+        """The open file, from another tool, saved with our metadata (``resnet-export adopt``), then opened."""
+        info = self.studio.info
+        if info is None or info.discovery is None:
+            self.notice.emit("this model describes itself already")
+            return
+        suggested = self.catalog.models_dir / f"{info.path.stem}-described.onnx"
+        path, _ = QFileDialog.getSaveFileName(self.parent(), "Save as self-describing", str(suggested),
+                                              "ONNX models (*.onnx)")
+        if not path:
+            return
+        preset = info.preprocess if info.discovery.preset == "custom" else info.discovery.preset
+
+        def work(emit, cancel):
+            from resnet_studio.export.adopt import adopt
+            from resnet_studio.export.errors import ExportError
+
+            try:
+                emit(adopt(info.path, Path(path), preset))
+            except ExportError as exc:
+                raise ModelRejected(str(exc)) from None
+
+        worker = Worker(work)
+        worker.signals.result.connect(self._adopted)
+        worker.signals.error.connect(self.notice.emit)
+        self.status_line.show_message(f"saving {shown(Path(path).name)}…")
+        self.studio.start(worker)
+
+    def _adopted(self, report: dict) -> None:
+        self.status_line.show_message(shown(f"saved {report['to']}: {report['blocks']} blocks, preset "
+                                            f"{report['preset']}; opening it", 300), 8000)
+        self.studio.load_model(report["to"])
 
     def reveal(self, offer: lineup.Offer) -> None:
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(offer.paths()[0].parent)))

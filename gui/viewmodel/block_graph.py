@@ -131,8 +131,9 @@ def items(stage: Stage, expanded: bool) -> list[list[Block]]:
 
 
 def build(arch: Architecture, title: str, expanded: frozenset[str] | set[str] = frozenset()) -> Graph:
-    """The graph of one model; stages named in ``expanded`` show every block."""
-    graph = Graph(title)
+    """The graph of one model; stages named in ``expanded`` show every block. A structure found in another
+    tool's graph (not declared by its writer) says so in the title."""
+    graph = Graph(title + (" · found in its graph" if arch.source == "found" else ""))
     c, h, w = arch.input_shape
     graph.columns.append("input · stem")
     graph.slots.append([("stem",)])

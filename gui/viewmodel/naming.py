@@ -33,9 +33,11 @@ def model_title(info: ModelInfo, long: bool = False) -> str:
     if info.discovery is not None:
         found = f"{found_family(info.architecture)}, {info.precision}"
         return f"{info.name} ({found})" if not long else f"{info.name} — {found} · {info.discovery.summary()}"
+    adopted = info.architecture is not None and info.architecture.source == "found"  # resnet-export adopt
+    variant = info.variant or (f"{found_family(info.architecture)}, adopted" if adopted else "no metadata")
     if not long:
-        return f"{info.name} ({info.variant or 'no metadata'}, {info.precision})"
-    parts = [info.variant or "no metadata", info.precision]
+        return f"{info.name} ({variant}, {info.precision})"
+    parts = [variant, info.precision]
     if info.meta.params:
         parts.append(f"{info.meta.params / 1e6:.2f}M params")
     if info.meta.macs:

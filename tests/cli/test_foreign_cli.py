@@ -44,3 +44,18 @@ def test_models_json_names_the_resnet_it_found(tmp_path):
 def test_a_preset_for_a_file_that_states_its_preprocessing_is_refused():
     one_line_refusal(cli("predict", "--model", DEFAULT, sorted(SAMPLES.glob("*.png"))[0], "--preprocess", "timm"),
                      "states its own preprocessing")
+
+
+def test_a_custom_preprocessing_and_a_labels_file_on_the_command_line(keras_file, tmp_path):
+    sample = sorted(SAMPLES.glob("*.png"))[0]
+    labels = tmp_path / "pets.txt"
+    labels.write_text("cat\ndog\n")
+    custom = '{"resize": 64, "crop": 64, "mean": [0, 0, 0], "std": [1, 1, 1], "resize_mode": "squash"}'
+    result = cli("predict", "--model", keras_file, sample, "--preprocess", custom, "--labels", labels, "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["model"]["found"]["preset"] == "custom" and report["model"]["found"]["labels_from"] == "pets.txt"
+    assert {p["label"] for p in report["results"][0]["predictions"]} == {"cat", "dog"}
+    one_line_refusal(cli("predict", "--model", keras_file, sample, "--preprocess", '{"crop": 64}'), "incomplete")
+    labels.write_text("cat\n")
+    one_line_refusal(cli("predict", "--model", keras_file, sample, "--labels", labels), "does not hold 2 class names")

@@ -19,7 +19,7 @@ from foreign_files import (
     with_embedding_output,
 )
 from PIL import Image
-from resnet_studio.core.engine import Engine
+from resnet_studio.core.engine import Engine, upsample_to
 from resnet_studio.core.model_file import ModelRejected, read_model
 from resnet_studio.core.presets import remember
 from resnet_studio.core.session import SessionPool
@@ -204,3 +204,33 @@ def test_an_integer_image_input_is_refused_with_one_line(tmp_path):
     with pytest.raises(ModelRejected) as refused:
         read_model(save(model, tmp_path / "uint8.onnx"))
     assert "should be a 4-D float32 or float16 image batch, found uint8 of rank 4" in str(refused.value)
+
+
+@pytest.mark.parametrize("name", ["resnet18-torchscript", "keras-tutorial", "int8-qdq"])
+def test_the_cam_is_the_classifier_weights_times_the_last_feature_map(foreign, name):
+    """CAM_c = ReLU(Σ_k w[c, k] · A_k), computed here by hand from the file's own tensors."""
+    path, _ = foreign[name]
+    info = read_model(path)
+    engine = Engine(SessionPool("cpu"))
+    image = Image.new("RGB", (SIZE, SIZE), (90, 160, 30))  # the crop is the whole image: no upsampling offset
+    found = engine.cam(info, image, class_index=1)
+    (features,) = engine.taps(info, engine.model_input(info, image)[None], [info.taps.cam_layer])
+    weight, _ = info.classifier
+    by_hand = np.maximum(np.tensordot(weight[1], features[0], axes=1), 0)
+    by_hand = by_hand / by_hand.max() if by_hand.max() > 0 else by_hand
+    # Placed on the image as the engine places every map: back through the crop, bilinear.
+    assert found.class_index == 1
+    np.testing.assert_allclose(found.heat, upsample_to(by_hand, image.size, info.preprocess), atol=1e-5)
+
+
+def test_a_network_without_residual_blocks_is_said_to_be_one(tmp_path):
+    from onnx_builders import save, third_party_classifier
+
+    plain = torch_export(torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), torch.nn.Conv2d(8, 8, 3),
+                                             torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+                                             torch.nn.Linear(8, 4)), tmp_path / "plain-cnn.onnx", 32, dynamo=False)
+    info = read_model(plain)
+    assert info.discovery.message == "no residual blocks found: shown as a plain network"
+    assert info.architecture is None and not info.has_activations
+    mlp = read_model(save(third_party_classifier(), tmp_path / "mlp.onnx"))
+    assert mlp.architecture is None and not mlp.taps.blocks() and mlp.num_classes == 1000

@@ -48,3 +48,19 @@ def test_a_dropped_foreign_resnet_opens_with_its_structure_activations_and_prese
     assert window.menus.preset["timm"].isChecked() and "guessed" not in menu.title()
     assert read_model(resnet18_from_torch).discovery.preset == "timm"
     assert window.studio.info.preprocess.interpolation == "bicubic"
+
+
+def test_save_as_self_describing_writes_the_adopted_copy_and_opens_it(qtbot, open_window, tmp_path, monkeypatch,
+                                                                     resnet18_from_torch):
+    from qt_events import answer_save_dialog
+
+    window = open_window(tmp_path / "models", resnet18_from_torch)
+    assert window.menus.adopt.isEnabled()
+    target = tmp_path / "models" / "described.onnx"
+    answer_save_dialog(monkeypatch, target)
+    action(window, "Save as self-describing…").trigger()
+    qtbot.waitUntil(lambda: window.studio.info is not None and window.studio.info.path == target, timeout=TIMEOUT)
+    info = window.studio.info
+    assert info.has_metadata and info.architecture.source == "found" and len(info.taps.blocks()) == 8
+    assert not window.menus.adopt.isEnabled() and not window.menus.presets_menu.isEnabled()
+    assert "found in its graph" in window.structure.view.graphs[0].title
