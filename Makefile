@@ -16,15 +16,16 @@ $(VENV)/.installed: pyproject.toml
 system-deps:
 	bash .ci/system-deps
 
+# Two workers, a test file each: the suite waits on child processes and windows about half the time.
 test: system-deps $(VENV)/.installed
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 app: $(VENV)/.installed
 	bash .ci/system-deps app
 	$(VENV)/bin/resnet-studio $(ARGS)
 
 test-slow: system-deps $(VENV)/.installed
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -m slow $(PYTEST_ARGS)
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -n 2 --dist loadfile -m slow $(PYTEST_ARGS)
 
 # He et al. (2015), Fig. 6 on Fashion-MNIST: plain and residual networks of 20 and 56 layers, one
 # recipe. Hours on 2 cores; interrupted runs resume from runs/why-residual/NAME/last.pt.

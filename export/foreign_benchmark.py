@@ -15,9 +15,7 @@ import argparse
 import contextlib
 import io
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,9 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-KERAS_RESNET50 = ("import os, sys; os.environ['KERAS_BACKEND'] = 'torch'; import keras, numpy as np; "
-                  "m = keras.applications.ResNet50(weights=None); m(np.zeros((1, 224, 224, 3), 'float32')); "
-                  "m.export(sys.argv[1], format='onnx')")
+from resnet_studio.core import children
+
 
 
 def _torch_files(variant: str, folder: Path) -> dict[str, Path]:
@@ -106,13 +103,16 @@ def main(argv: list[str] | None = None) -> int:
         ours = {"ours, fp32": folder / "ours.onnx", "ours, int8": folder / "ours-int8.onnx"}
         prepared = prepare(args.variant)
         export(prepared, ours["ours, fp32"], verify=False)
-        export(prepared, ours["ours, int8"], precision="int8", verify=False)
+        calibration = np.random.default_rng(0).standard_normal((8, 3, 224, 224), dtype=np.float32)
+        export(prepared, ours["ours, int8"], precision="int8", verify=False, samples=calibration)
         files = {**ours, **_torch_files(args.variant, folder)}
         _derived(files, folder)
         if args.keras:
             keras = folder / "keras.onnx"
-            subprocess.run([sys.executable, "-c", KERAS_RESNET50, str(keras)], check=True, capture_output=True,
-                           env={**os.environ, "KERAS_BACKEND": "torch"})
+            made = children.run("keras_resnet50", keras)
+            if made.returncode != 0:
+                print(f"the Keras export failed: {made.stderr.strip()[-300:]}", file=sys.stderr)
+                return 1
             files["Keras 3 ResNet50 (NHWC)"] = keras
         rows = {name: _measure(path, args.seconds) for name, path in files.items()}
     for name, row in rows.items():

@@ -25,6 +25,7 @@ MODULES = {
     "ort_timing": "resnet_studio.gui.cli.ort_timing",  # export benchmark: raw ONNX Runtime sessions
     "bench_case": "resnet_studio.gui.cli.bench",  # bench: one case of the core's path
     "app_timing": "resnet_studio.gui.qt.app_timing",  # bench: the app's own path
+    "keras_resnet50": "resnet_studio.export.keras_resnet50",  # foreign-file benchmark: Keras 3's own export
     "studio": "resnet_studio.gui.cli.main",  # resnet-studio COMMAND, e.g. train from the app
 }
 

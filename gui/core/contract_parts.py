@@ -235,6 +235,9 @@ class Taps:
         def present(name) -> str | None:
             return name if isinstance(name, str) and name in outputs else None
 
+        def initializer(name) -> str | None:
+            return name if isinstance(name, str) and name in initializers else None
+
         taps: list[Tap] = []
         listed = stored.get("taps")
         if isinstance(listed, list):
@@ -258,6 +261,5 @@ class Taps:
         last = stored.get("channels_last") if isinstance(stored.get("channels_last"), list) else []
         return cls(taps, present(stem), present(stored.get("features")),
                    present(stored.get("cam_layer")),
-                   stored.get("fc_weight") if stored.get("fc_weight") in initializers else None,
-                   stored.get("fc_bias") if stored.get("fc_bias") in initializers else None,
+                   initializer(stored.get("fc_weight")), initializer(stored.get("fc_bias")),
                    frozenset(name for name in last if present(name)))
