@@ -134,7 +134,7 @@ class StructureView(QGraphicsView):
             items = {node.id: self._node(node, side, node.id in differs[side]) for node in graph.nodes.values()}
             self._titles(graph, side)
             self._frames(graph, side)
-            self._edges(graph, items)
+            self._edges(graph, items, side)
             if side == 0:
                 self.items = items
         self.setSceneRect(scene.itemsBoundingRect().adjusted(-20, -HEADER_H, 40, 40))
@@ -220,7 +220,7 @@ class StructureView(QGraphicsView):
             title.setBrush(QBrush(QColor("#6a6a6a")))
             title.setPos(x + 4, top + 1)
 
-    def _edges(self, graph: Graph, items: dict[str, NodeItem]) -> None:
+    def _edges(self, graph: Graph, items: dict[str, NodeItem], side: int) -> None:
         firsts: dict[str, QRectF] = {}  # each block's first main-path node: its input enters just above it
         for item in sorted(items.values(), key=lambda i: i.node.row):
             if item.node.block and item.node.lane == 0 and item.node.kind != "run":
@@ -259,10 +259,17 @@ class StructureView(QGraphicsView):
                 path.moveTo(start)
                 if source_item.node.column == target_item.node.column:
                     path.lineTo(end)
-                else:  # on to the next column, or down to the next band
+                else:  # on to the next column, or down to the next band: orthogonal, between the columns
                     bend = junction or QPointF(end.x(), end.y() - 10)
-                    # Leave downwards, arrive from the left, level with the block's input.
-                    path.cubicTo(QPointF(start.x(), start.y() + 40), QPointF(bend.x() - 90, bend.y()), bend)
+                    # Down into the gap under the band, across to the channel left of the target column,
+                    # to the level of the block's input, then in from the left: no wire crosses a node.
+                    # A hop to the next band runs lower in the gap, so it never shares a wire with the hops
+                    # between the columns of one band.
+                    same_band = self.bands[source_item.node.column] == self.bands[target_item.node.column]
+                    gutter = self.bands[source_item.node.column][1] + (8 if same_band else BAND_GAP // 2 + 6)
+                    channel = self._x(target_item.node.column, side) - 12
+                    for point in ((start.x(), gutter), (channel, gutter), (channel, bend.y()), (bend.x(), bend.y())):
+                        path.lineTo(*point)
                     path.lineTo(end)
                 _arrow_head(path, end, QPointF(0, 1))
             item = QGraphicsPathItem(path)
