@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QUrl
+from importlib.metadata import PackageNotFoundError, version
+
+from PySide6.QtCore import QObject, Qt, QUrl
 from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QKeySequence
+from PySide6.QtWidgets import QMessageBox
 
 from resnet_studio.core import openvino_runtime
 from resnet_studio.core.presets import PRESETS
 
 TABS = ("Predictions", "Activations", "Structure", "Why residual?")
 PRECISION_CHOICES = ("auto", "fp32", "fp16", "int8")
+
+
+def about() -> str:
+    """The versions a bug report needs: the app's and those of the runtimes it runs on."""
+    def installed(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    packages = ("resnet-studio", "onnxruntime-gpu", "onnxruntime", "openvino", "onnx", "PySide6-Essentials",
+                "numpy", "pillow")
+    lines = [f"{name}: {installed(name)}" for name in packages]
+    return ("See what a residual network does: predictions, activations, F(x), class activation maps and the "
+            "block structure of any ResNet ONNX file.\n\n" + "\n".join(lines))
 
 
 class Menus(QObject):
@@ -82,6 +100,20 @@ class Menus(QObject):
         self.presets_menu.setEnabled(False)
         self.adopt = self._action(models, "Save as &self-describing…", None, controller.actions.save_self_describing)
         self.adopt.setEnabled(False)
+        self._help(window)
+
+    def _help(self, window) -> None:
+        help_menu = window.menuBar().addMenu("&Help")
+        self._action(help_menu, "&Keyboard shortcuts", "F1", lambda: self._tell(window, "Keyboard shortcuts", "\n".join(
+            f"{a.shortcut().toString(QKeySequence.SequenceFormat.NativeText):<22} {a.text().replace('&', '')}"
+            for a in window.findChildren(QAction) if not a.shortcut().isEmpty())))
+        self._action(help_menu, "&About ResNet Studio", None, lambda: self._tell(window, "About ResNet Studio", about()))
+
+    @staticmethod
+    def _tell(window, title: str, text: str) -> None:
+        box = QMessageBox(QMessageBox.Icon.Information, title, text, QMessageBox.StandardButton.Ok, window)
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.exec()
 
     def _action(self, menu, text, shortcut, slot) -> QAction:
         action = QAction(text, self.parent())

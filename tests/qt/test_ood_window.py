@@ -17,6 +17,9 @@ def test_the_window_warns_on_an_image_unlike_the_training_data(qtbot, open_windo
     assert "unlike the training data" in window.list.item(0).text()
     assert window.predictions.warning.isVisible()
     assert "10 kinds of clothing, greyscale, on black" in window.predictions.warning.text()
+    # Drawn as doubtful, as random weights are: no bold claim, muted bars.
+    assert window.predictions.title.text().startswith("Doubtful: ") and window.predictions.bars.muted
     window.list.setCurrentRow(1)
     assert "unlike" not in window.list.item(1).text() and not window.predictions.warning.isVisible()
+    assert not window.predictions.title.text().startswith("Doubtful") and not window.predictions.bars.muted
 

@@ -127,8 +127,15 @@ class PredictionsPanel(QWidget):
             return
         best = result.predictions[0]
         untrained = result.weights.startswith("untrained")
-        # An untrained model's top class is noise: the headline says so instead of naming it.
-        self.title.setText("Random weights: these predictions mean nothing" if untrained
-                           else f"{shown(best.label)} — {best.percent}")
-        self.bars.set_rows([(shown(p.label), p.probability, p.percent) for p in result.predictions], untrained)
+        doubtful = bool(result.out_of_distribution)
+        # An untrained model's top class is noise, and a flagged image's is a guess: the headline says so
+        # instead of naming it boldly, and the bars are drawn muted.
+        if untrained:
+            self.title.setText("Random weights: these predictions mean nothing")
+        elif doubtful:
+            self.title.setText(f"Doubtful: {shown(best.label)}? — {best.percent}")
+        else:
+            self.title.setText(f"{shown(best.label)} — {best.percent}")
+        self.bars.set_rows([(shown(p.label), p.probability, p.percent) for p in result.predictions],
+                           untrained or doubtful)
         self.source.setText(shown(f"{name} · model {result.model} · {result.weights} · {result.provider_label}", 600))
