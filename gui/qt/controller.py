@@ -18,6 +18,7 @@ from resnet_studio.core import report
 from resnet_studio.core.intake import IMAGE_SUFFIXES
 from resnet_studio.core.local_file import Rejected
 from resnet_studio.core.model_file import ModelInfo
+from resnet_studio.core import shipped_architectures
 from resnet_studio.core.preprocess import describe_input
 from resnet_studio.core.text import shown
 from resnet_studio.gui.viewmodel import lineup, why_residual
@@ -34,6 +35,8 @@ from .plain_text import tooltip
 from .widgets.activations import NO_IMAGES_HINT
 from .window_settings import stored
 from .workers import url_to_path
+
+REGISTRY_SUFFIX = "(registry)"  # a compare choice drawn from the shipped description, not from a file
 
 IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ");;All files (*)"
 
@@ -278,8 +281,9 @@ class Controller(QObject):
         w.picker.set_offers(offers, current.key if current else None)
         if current is not None and self.studio.info is not None:
             w.picker.set_active(current.key, self.studio.info.precision)
-        w.structure.set_choices([o.pick("cpu").name for o in offers
-                                 if o.exported and o.info is not None and o.info.architecture is not None])
+        exported = [o.pick("cpu").name for o in offers
+                    if o.exported and o.info is not None and o.info.architecture is not None]
+        w.structure.set_choices(exported + [f"{name} {REGISTRY_SUFFIX}" for name in shipped_architectures.names()])
         infos = [f.info for o in offers for f in o.files.values() if f.info is not None and f.info.precision == "fp32"]
         w.why.set_pairs(why_residual.pairs(infos))
         if self._landed is not None:
@@ -356,7 +360,11 @@ class Controller(QObject):
         info = self.studio.info
         primary = (model_title(info), info.architecture) if info and info.architecture else None
         other = None
-        if self._compare:
+        if self._compare.endswith(REGISTRY_SUFFIX):  # a variant not exported: its shipped description
+            variant = self._compare.removesuffix(REGISTRY_SUFFIX).strip()
+            found = shipped_architectures.shipped_architecture(variant)
+            other = (f"{variant} (registry, {found.input_shape[1]} px)", found) if found else None
+        elif self._compare:
             chosen = next((o.pick("cpu").info for o in self.studio.offers
                            if o.exported and o.pick("cpu").name == self._compare), None)
             if chosen is not None and chosen.architecture:

@@ -206,3 +206,13 @@ def test_the_block_view_and_the_layer_responses_in_the_app(qtbot, open_window, w
     assert "Mean over 3 loaded image(s)" in adds.plot_note.text()
     assert adds.marker.isVisible() and adds.marker.value() == 4  # layer2.1 is the fifth block
 
+
+
+def test_any_registry_variant_can_be_compared_without_an_export(structure, qtbot):
+    panel = structure.structure
+    index = panel.compare.findData("resnext50_32x4d (registry)")
+    assert index > 0  # listed though nothing of it is exported
+    panel.compare.setCurrentIndex(index)
+    qtbot.waitUntil(lambda: len(panel.view.graphs) == 2, timeout=5000)
+    assert panel.view.graphs[1].title == "resnext50_32x4d (registry, 224 px)"
+    assert "layer4.0.conv2" in {n.id for n in panel.view.graphs[1].nodes.values()}

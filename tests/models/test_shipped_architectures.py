@@ -1,0 +1,19 @@
+"""The architecture of every registry variant shipped as data: what it says is what describe() says."""
+
+import pytest
+from resnet_studio.core.architecture import Architecture
+from resnet_studio.core.shipped_architectures import names, shipped_architecture
+from resnet_studio.models import VARIANTS, build_model, describe
+
+FAST = ("resnet18", "resnext50_32x4d", "resnet20", "plain20")
+
+
+def test_every_variant_is_shipped():
+    assert names() == sorted(VARIANTS)
+
+
+@pytest.mark.parametrize("name", [n if n in FAST else pytest.param(n, marks=pytest.mark.slow) for n in VARIANTS])
+def test_the_shipped_description_is_what_describe_says(name):
+    """Regenerate with `python -m resnet_studio.models.architectures_data` when the family changes."""
+    expected = Architecture.from_json(describe(build_model(name), VARIANTS[name].input_size, variant=name))
+    assert shipped_architecture(name) == expected
