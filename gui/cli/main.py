@@ -292,8 +292,10 @@ def _all_models(catalog, as_json: bool) -> int:
             group = offer.group
             print(f"{GROUP_TITLES[group]}:")
         print(f"  {printable(offer.line())}")
-    print(f"(user models folder: {catalog.models_dir}; a variant not exported yet is made with resnet-export, "
-          f"or by choosing it in the app)")
+        if not offer.exported and offer.variant:
+            print(f"      make it: {printable(offer.export_command(catalog.models_dir))}")
+    print(f"(user models folder: {catalog.models_dir}; a variant not exported yet is made with the command "
+          f"under it, or by choosing it in the app)")
     return 0
 
 

@@ -71,6 +71,7 @@ def test_models_all_lists_every_variant_with_its_state(tmp_path, offline):
     assert next(r for r in rows if r["name"] == "mine")["files"] == {"fp32": str(tmp_path / "mine.onnx")}
     text = _cli("models", "--all", "--models-dir", str(tmp_path)).stdout
     assert "Untrained (random weights" in text and "resnet110 — random weights" in text
+    assert f"make it: resnet-export resnet101 --weights imagenet --output {tmp_path}/resnet101-imagenet-fp32.onnx" in text
 
 
 
