@@ -122,7 +122,7 @@ def test_a_graph_wider_than_it_declares_fails_with_a_reason_and_the_next_model_c
     drop(window, files([image, image]))
     qtbot.waitUntil(lambda: all_done(window), timeout=TIMEOUT)
     assert all("gave logits of shape [2, 12]" in e.error for e in window.studio.entries.values())
-    assert not window.progress.isVisible()
+    qtbot.waitUntil(lambda: not window.progress.isVisible(), timeout=5000)  # hidden once the last result is shown
     window.studio.load_model(str(DEFAULT))
     qtbot.waitUntil(lambda: window.studio.info.name == DEFAULT_MODEL and all(
         e.result for e in window.studio.entries.values()), timeout=TIMEOUT)

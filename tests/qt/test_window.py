@@ -85,7 +85,7 @@ def test_drop_many_files_and_a_folder(window, qtbot, images):
     drop(window, files([images / "img0.png", images / "img2.png"]) + files([images]))
     qtbot.waitUntil(lambda: len(window.studio.entries) == 8 and all_done(window), timeout=TIMEOUT)
     assert sum(1 for e in window.studio.entries.values() if e.result) == 8
-    assert not window.progress.isVisible()
+    qtbot.waitUntil(lambda: not window.progress.isVisible(), timeout=5000)  # hidden once the last result is shown
 
 
 def test_bad_drops_give_reasons_and_the_app_goes_on(window, qtbot, images, tmp_path):
@@ -123,7 +123,7 @@ def test_cancel_leaves_the_rest_unclassified_and_nothing_runs_on(window, qtbot, 
     entries = list(window.studio.entries.values())
     assert sum(1 for e in entries if e.result or e.error) == done and not any(e.error for e in entries)
     assert done < 300 and f"cancelled: {300 - done} image(s) left unclassified" in window.notice.text()
-    assert not window.progress.isVisible()
+    qtbot.waitUntil(lambda: not window.progress.isVisible(), timeout=5000)  # and the bar goes
 
 
 def test_a_model_that_fails_to_load_keeps_the_previous_one(window, qtbot, tmp_path):
