@@ -13,7 +13,9 @@ from runners import TIMEOUT, all_done
 
 
 @pytest.fixture
-def resnet18_from_torch(tmp_path):
+def resnet18_from_torch(tmp_path, monkeypatch):
+    # A choice remembered for the same bytes by another test would make the preset no longer a guess.
+    monkeypatch.setenv("RESNET_STUDIO_CONFIG_DIR", str(tmp_path / "config"))
     return torch_export(build_model("resnet18", num_classes=10), tmp_path / "from-torchvision.onnx", 64, dynamo=False)
 
 
