@@ -7,9 +7,8 @@ import pytest
 from PIL import Image
 from resnet_studio.core.catalog import Catalog
 from resnet_studio.core.model_file import ModelRejected
-from resnet_studio.core.session import CPU
 from resnet_studio.gui.cli.main import main as studio_main
-from runners import console_script, plant
+from runners import console_script, cpu_provider, plant
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +35,7 @@ def test_predict_cli_json_and_exit_codes(small_model, tmp_path, capsys):
     first = out["results"][0]
     assert set(first) == {"source", "model", "weights", "provider", "provider_note", "predictions", "error",
                           "decode_ms", "inference_ms", "out_of_distribution", "ood_score", "precision"}
-    assert len(first["predictions"]) == 2 and first["provider"] == CPU
+    assert len(first["predictions"]) == 2 and first["provider"] == cpu_provider()
     (tmp_path / "bad.jpg").write_text("nope")
     assert studio_main(["predict", str(folder / "0.png"), str(tmp_path / "bad.jpg"), "--model", str(small_model),
                         "--device", "cpu"]) == 1
@@ -82,5 +81,5 @@ def test_bench_reports_every_case_and_the_ratios(small_model, tmp_path):
     assert set(report["ratios"]) == {"core_overhead_vs_raw", "ort_vs_torch", "ort_vs_fastest_torch",
                                      "jpeg_12mp_to_top5_vs_inference", "photos_to_results_time_vs_raw",
                                      "app_time_vs_raw", "openvino_vs_onnxruntime"}
-    assert report["provider"] == CPU and report["threads"] >= 1 and report["cpu"]
+    assert report["provider"] == cpu_provider() and report["threads"] >= 1 and report["cpu"]
 

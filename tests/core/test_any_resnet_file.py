@@ -107,7 +107,7 @@ def test_the_classes_are_the_networks_own(foreign, name):
     """The app's probabilities are PyTorch's softmax of the network it came from, on the app's own input."""
     path, module = foreign[name]
     info = read_model(path)
-    engine = Engine(SessionPool("cpu"))
+    engine = Engine(SessionPool("cpu", exact=True))  # fp32 arithmetic on whichever CPU runtime this CPU gets
     batch = np.stack([engine.model_input(info, picture(seed)) for seed in range(3)])
     results = engine.classify_arrays(info, batch, ["a", "b", "c"], k=info.num_classes)
     with torch.no_grad():
@@ -149,7 +149,7 @@ def test_a_model_zoo_file_runs_image_by_image_without_its_initializer_inputs(for
     info = read_model(path)
     assert info.input.name == "data" and info.input.fixed_batch == 1
     assert info.discovery.stripped_inputs == {t.name for t in onnx.load(str(path)).graph.initializer}
-    engine = Engine(SessionPool("cpu"))
+    engine = Engine(SessionPool("cpu", runtime="onnxruntime"))  # the ORT session's own inputs are read
     assert [i.name for i in engine.pool.get(info).session.get_inputs()] == ["data"]
     batch = np.stack([engine.model_input(info, picture(seed)) for seed in range(3)])
     assert len(engine.classify_arrays(info, batch, ["a", "b", "c"])) == 3

@@ -108,3 +108,11 @@ def remove_deep(top: Path) -> None:
                     os.unlink(entry.path)
     for folder in reversed(order):
         os.rmdir(folder)
+
+
+def cpu_provider() -> str:
+    """What a plain CPU run reports on this machine: OpenVINO where this CPU runs it fastest, else ORT's CPU."""
+    from resnet_studio.core import openvino_runtime
+    from resnet_studio.core.session import CPU
+
+    return openvino_runtime.OPENVINO if openvino_runtime.choose("auto")[0] == "openvino" else CPU
