@@ -216,3 +216,61 @@ def test_any_registry_variant_can_be_compared_without_an_export(structure, qtbot
     qtbot.waitUntil(lambda: len(panel.view.graphs) == 2, timeout=5000)
     assert panel.view.graphs[1].title == "resnext50_32x4d (registry, 224 px)"
     assert "layer4.0.conv2" in {n.id for n in panel.view.graphs[1].nodes.values()}
+
+
+
+def test_expanding_a_run_leaves_what_was_clicked_in_place_and_folds_back_from_a_link(structure, qtbot):
+    view = structure.structure.view
+    view.resize(900, 600)
+    view.show_models(("resnet50", arch("resnet50")))
+    run = view.items["layer3.1-5"]
+    view.ensureVisible(run)
+    before = view.mapFromScene(run.rect().topLeft())
+    others = {name: view.mapFromScene(view.items[name].rect().topLeft()) for name in ("layer1.0.conv1", "head.fc")}
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.mapFromScene(run.rect().center()))
+    qtbot.waitUntil(lambda: "layer3.5.add" in view.items, timeout=5000)
+    # The run's place now holds its first block; the bands are as they were, so columns beside it stay too.
+    assert view.mapFromScene(view.items["layer3.1.conv1"].rect().topLeft()) == before
+    assert {name: view.mapFromScene(view.items[name].rect().topLeft()) for name in others} == others
+    fold = view.toggles[(0, "layer3")]
+    assert fold.text() == "▴ fold identical blocks" and view.toggles[(0, "layer2")].text() == "▾ all 4 blocks"
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton,
+                     pos=view.mapFromScene(fold.sceneBoundingRect().center()))
+    qtbot.waitUntil(lambda: "layer3.1-5" in view.items, timeout=5000)
+    assert view.mapFromScene(view.items["layer3.1-5"].rect().topLeft()) == before and "layer3" not in view.expanded
+
+
+
+def test_no_label_is_cut_in_any_variant(structure):
+    from PySide6.QtGui import QFont, QFontMetrics
+
+    view = structure.structure.view
+    for name in VARIANTS:
+        view.show_models((name, arch(name)))
+        view.expand_all(True)
+        font = QFont(view.font())
+        font.setBold(True)
+        metrics = QFontMetrics(font)
+        for item in view.items.values():
+            assert metrics.horizontalAdvance(item.node.label) <= item.rect().width() - 12, (name, item.node.label)
+
+
+
+def test_compare_sits_side_by_side_with_legible_text_at_fit(structure):
+    from PySide6.QtGui import QFontInfo
+    from PySide6.QtWidgets import QGraphicsPathItem
+
+    view = structure.structure.view
+    view.resize(900, 600)
+    view.show_models(("resnet101", arch("resnet101")), ("resnext101_64x4d", arch("resnext101_64x4d")))
+    view.expand_all(True)
+    nodes = [i for i in view.scene().items() if hasattr(i, "node")]
+    left = [i.sceneBoundingRect() for i in nodes if i.node.id in view.items and view.items[i.node.id] is i]
+    right = [i.sceneBoundingRect() for i in nodes if i not in view.items.values()]
+    assert len(left) == len(right) > 100
+    divide = max(r.right() for r in left)
+    assert divide < min(r.left() for r in right)  # one model wholly left of the other
+    wires = [i.path().boundingRect() for i in view.scene().items() if isinstance(i, QGraphicsPathItem)]
+    assert wires and not [w for w in wires if w.left() < divide < w.right()]  # no wire crosses between them
+    view.fit()
+    assert view.transform().m11() * QFontInfo(view.font()).pixelSize() >= 8

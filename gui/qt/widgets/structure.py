@@ -3,7 +3,9 @@
 Columns are the stem, each stage and the head. Weight layers sit on the main path; the skip
 path leaves each block's input, runs down its right side (through a 1×1 projection where the
 shape changes) and joins the main path at ⊕. Column titles and model names stay pinned to the
-top of the view while it scrolls.
+top of the view while it scrolls. Two models compared sit side by side, each in its own half with
+the same bands, so no wire crosses from one to the other. Expanding a stage keeps the bands as they
+were: only what lies below the stage moves.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ import time
 from typing import Any
 
 from PySide6.QtCore import QIODevice, QPointF, QRectF, QSaveFile, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QImage, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QFontInfo, QFontMetrics, QImage, QPainter, QPainterPath, QPen
 from PySide6.QtSvg import QSvgGenerator
-from PySide6.QtWidgets import (QGraphicsItem, QGraphicsPathItem, QGraphicsRectItem, QGraphicsScene, QGraphicsView,
-                               QWidget)
+from PySide6.QtWidgets import (QGraphicsItem, QGraphicsPathItem, QGraphicsRectItem, QGraphicsScene,
+                               QGraphicsSimpleTextItem, QGraphicsView, QWidget)
 
 from resnet_studio.core.architecture import Architecture
 from resnet_studio.gui.viewmodel import block_graph
@@ -25,7 +27,9 @@ from ..plain_text import tooltip
 from ..qt_images import save_image
 
 NODE_W, NODE_H, ROW_H, PROJ_W, LANE_GAP = 176, 26, 40, 118, 30
-HEADER_H, TITLE_H, BAND_GAP = 46, 58, 40
+HEADER_H, TITLE_H, BAND_GAP, SIDE_GAP = 46, 76, 40, 60
+LEGIBLE_PX = 8.5  # the smallest text height, in screen pixels, that zooming to fit may leave
+LINK = QColor("#1f5fbf")
 DIFF = QColor("#d9730d")  # nodes that differ from the model compared with
 PROJECTION = QColor("#2f6fb3")
 FILLS = {"conv": "#e8f0fb", "projection": "#dce9f8", "add": "#fdf3e1", "run": "#f1f1f1", "input": "#eeeeee",
@@ -59,9 +63,27 @@ class NodeItem(QGraphicsRectItem):
         font.setBold(self.differs)
         painter.setFont(font)
         painter.setPen(QColor("#202020"))
+        # The widths are measured to fit every label (see StructureView._measure): elision is a last resort.
         text = painter.fontMetrics().elidedText(shown(self.node.label, 120), Qt.TextElideMode.ElideRight,
                                                 int(self.rect().width()) - 12)
         painter.drawText(self.rect().adjusted(6, 0, -6, 0), Qt.AlignmentFlag.AlignCenter, text)
+
+
+class StageToggle(QGraphicsSimpleTextItem):
+    """A link under a column title that shows every block of the stage, or folds them back into runs."""
+
+    def __init__(self, text: str, stage: str, view: "StructureView") -> None:
+        super().__init__(text)
+        self.stage = stage
+        self._view = view
+        self.setBrush(QBrush(LINK))
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setToolTip(tooltip(f"{text} in {stage}"))
+
+    def mousePressEvent(self, event) -> None:
+        event.accept()
+        # After this event: redrawing clears the scene that is delivering it.
+        QTimer.singleShot(0, lambda: self._view.toggle_stage(self.stage))
 
 
 class StructureView(QGraphicsView):
@@ -79,7 +101,10 @@ class StructureView(QGraphicsView):
         self.graphs: list[Graph] = []
         self.items: dict[str, NodeItem] = {}  # the primary model's nodes by id
         self.expanded: set[str] = set()
+        self.toggles: dict[tuple[int, str], StageToggle] = {}  # (side, stage) → its expand/collapse link
         self.build_ms = 0.0
+        self.per_row = 0  # columns per band: chosen for a model, kept while its stages expand
+        self.node_w, self.proj_w = NODE_W, PROJ_W
         self._models: tuple[Any, Any] = (None, None)
         self._key: object = None
         self.scene().selectionChanged.connect(self._selection)
@@ -98,20 +123,42 @@ class StructureView(QGraphicsView):
         if new_model:
             self.expanded = set()
         self._models = (primary, other)
-        self._draw()
+        self._measure()
+        self._draw(rewrap=True)
         if new_model:
             self.reset_view()
 
     def toggle_stage(self, stage: str) -> None:
+        """Expand or collapse one stage in place: the bands stay, so what was clicked stays where it was."""
         self.expanded ^= {stage}
-        self._draw()
+        corner = self.mapToScene(0, 0)  # the scene point at the view's top left stays there
+        self._draw(rewrap=False)
+        scale = self.transform().m11()
+        self.horizontalScrollBar().setValue(round(corner.x() * scale))
+        self.verticalScrollBar().setValue(round(corner.y() * scale))
 
     def expand_all(self, on: bool) -> None:
         arch = self._models[0][1] if self._models[0] else None
         self.expanded = {s.name for s in arch.stages} if arch and on else set()
-        self._draw()
+        self._draw(rewrap=True)
 
-    def _draw(self) -> None:
+    def _measure(self) -> None:
+        """Node widths that fit the longest label of either model with every stage expanded, so that no label
+        is cut and expanding changes no width."""
+        font = QFont(self.font())
+        font.setBold(True)  # differing nodes are drawn bold
+        metrics = QFontMetrics(font)
+        widths = {0: [NODE_W], 1: [PROJ_W]}
+        for name, arch in filter(None, self._models):
+            for node in block_graph.build(arch, name, {s.name for s in arch.stages}).nodes.values():
+                widths[min(node.lane, 1)].append(metrics.horizontalAdvance(shown(node.label, 120)) + 18)
+        self.node_w, self.proj_w = max(widths[0]), max(widths[1])
+
+    def legible_scale(self) -> float:
+        """The smallest zoom at which the diagram's text is still LEGIBLE_PX high on screen."""
+        return LEGIBLE_PX / max(1, QFontInfo(self.font()).pixelSize())
+
+    def _draw(self, rewrap: bool) -> None:
         started = time.perf_counter()
         scene = self.scene()
         scene.clear()
@@ -129,35 +176,47 @@ class StructureView(QGraphicsView):
             graphs.append(block_graph.build(other[1], other[0], self.expanded))
             differs = block_graph.align(graphs[0], graphs[1])
         self.graphs = graphs
-        self._lay_out_columns()
+        self._lay_out_columns(rewrap or not self.per_row)
+        self.toggles = {}
         for side, graph in enumerate(graphs):
             items = {node.id: self._node(node, side, node.id in differs[side]) for node in graph.nodes.values()}
             self._titles(graph, side)
+            self._toggles(graph, side, (primary, other)[side][1])
             self._frames(graph, side)
             self._edges(graph, items, side)
             if side == 0:
                 self.items = items
+        if len(graphs) > 1:  # the line between the two models
+            x = self.side_span + SIDE_GAP / 2
+            self.scene().addLine(x, 0, x, self.scene().itemsBoundingRect().bottom(), QPen(QColor("#d0d0d0"), 1))
         self.setSceneRect(scene.itemsBoundingRect().adjusted(-20, -HEADER_H, 40, 40))
         self.build_ms = (time.perf_counter() - started) * 1000
 
-    def _lay_out_columns(self) -> None:
-        """Stem, stages and head side by side, wrapped into bands so the whole fits the view's shape."""
+    def _lay_out_columns(self, rewrap: bool) -> None:
+        """Stem, stages and head side by side, wrapped into bands so the whole fits the view's shape; with
+        ``rewrap`` false the columns per band stay as they were."""
         graphs = self.graphs
         count = len(graphs[0].columns)
         nodes = [n for g in graphs for n in g.nodes.values()]
-        self.side_w = [NODE_W + 30 + (LANE_GAP + PROJ_W if any(n.lane and n.column == c for n in nodes) else 30)
-                       for c in range(count)]
-        widths = [w * len(graphs) for w in self.side_w]
+        self.side_w = [self.node_w + 30 + (LANE_GAP + self.proj_w if any(n.lane and n.column == c for n in nodes)
+                                           else 30) for c in range(count)]
+        widths = self.side_w
         heights = [TITLE_H + (max((n.row for n in nodes if n.column == c), default=0) + 1) * ROW_H
                    for c in range(count)]
         view_w, view_h = max(400, self.viewport().width()), max(300, self.viewport().height() - HEADER_H)
+        sides = len(graphs)
 
         def shape(per_row: int) -> tuple[float, float]:
             bands = [range(i, min(i + per_row, count)) for i in range(0, count, per_row)]
-            return (max(sum(widths[c] for c in band) for band in bands),
+            span = max(sum(widths[c] for c in band) for band in bands)
+            return (span * sides + SIDE_GAP * (sides - 1),
                     sum(max(heights[c] for c in band) for band in bands) + BAND_GAP * (len(bands) - 1))
 
-        per_row = max(range(1, count + 1), key=lambda k: (min(view_w / shape(k)[0], view_h / shape(k)[1]), k))
+        if rewrap or self.per_row > count:
+            self.per_row = max(range(1, count + 1),
+                               key=lambda k: (min(view_w / shape(k)[0], view_h / shape(k)[1]), k))
+        per_row = self.per_row
+        self.side_span = max(sum(widths[i:i + per_row]) for i in range(0, count, per_row))
         self.origins: list[tuple[float, float]] = []
         self.bands: list[tuple[float, float]] = []  # each column's band: top and bottom
         x = y = band_h = 0.0
@@ -172,31 +231,43 @@ class StructureView(QGraphicsView):
                       for _, oy in self.origins]
 
     def _x(self, column: int, side: int) -> float:
-        return self.origins[column][0] + side * self.side_w[column]
+        return self.origins[column][0] + side * (self.side_span + SIDE_GAP)
 
     def _node(self, node: Node, side: int, differs: bool) -> NodeItem:
-        x = self._x(node.column, side) + (NODE_W + LANE_GAP if node.lane else 0)
+        x = self._x(node.column, side) + (self.node_w + LANE_GAP if node.lane else 0)
         y = self.origins[node.column][1] + TITLE_H + node.row * ROW_H
-        item = NodeItem(node, QRectF(x, y, PROJ_W if node.lane else NODE_W, NODE_H), differs)
+        item = NodeItem(node, QRectF(x, y, self.proj_w if node.lane else self.node_w, NODE_H), differs)
         self.scene().addItem(item)
         return item
 
     def _titles(self, graph: Graph, side: int) -> None:
-        """Each column's stage and shape, elided to the column; the model's name over its first column, or
-        over every column when two models are compared side by side (then it tells them apart)."""
+        """Each column's stage and shape, elided to the column; the model's name once per band, over its
+        first column, with the band's whole width to itself."""
         for column, title in enumerate(graph.columns):
             x, y = self._x(column, side), self.origins[column][1]
-            named = column == 0 or len(self.graphs) > 1
+            named = self.origins[column][0] == 0
             for line, (text, bold) in enumerate(((graph.title if named else "", True),
                                                  (title or "(no such stage)", False))):
                 font = QFont(self.font())
                 font.setBold(bold)
-                room = self.side_w[column] - 12 if not (column == 0 and len(self.graphs) == 1) else 4 * self.side_w[0]
+                room = self.side_span - 12 if bold else self.side_w[column] - 12
                 item = self.scene().addSimpleText(QFontMetrics(font).elidedText(shown(text, 80),
                                                                                  Qt.TextElideMode.ElideRight, room))
                 item.setFont(font)
                 item.setBrush(QBrush(_side_colour(side, len(self.graphs)) if bold else QColor("#505050")))
                 item.setPos(x, y + line * 18)
+
+    def _toggles(self, graph: Graph, side: int, arch: Architecture) -> None:
+        """Under the title of each stage with runs of identical blocks: a link to show them all, or to fold
+        them back once shown."""
+        for s, stage in enumerate(arch.stages):
+            if not any(len(group) > 1 for group in block_graph.items(stage, False)):
+                continue
+            text = "▴ fold identical blocks" if stage.name in self.expanded else f"▾ all {len(stage.blocks)} blocks"
+            link = StageToggle(text, stage.name, self)
+            self.scene().addItem(link)
+            link.setPos(self._x(s + 1, side), self.origins[s + 1][1] + 36)
+            self.toggles[(side, stage.name)] = link
 
     def _frames(self, graph: Graph, side: int) -> None:
         """A light frame around each expanded block, titled with its name."""
@@ -304,10 +375,12 @@ class StructureView(QGraphicsView):
                 if right < 0 or left > self.viewport().width():
                     continue
                 room = int(right - max(left, 0))
-                painter.setFont(bold)
-                painter.setPen(_side_colour(side, len(self.graphs)))
-                painter.drawText(int(max(left, 0)) + 4, 18, painter.fontMetrics().elidedText(
-                    shown(graph.title, 80), Qt.TextElideMode.ElideRight, room))
+                if self.origins[column][0] == 0:  # the model's name once per band, as in the scene
+                    span = self.mapFromScene(QPointF(self._x(column, side) + self.side_span - 20, 0)).x()
+                    painter.setFont(bold)
+                    painter.setPen(_side_colour(side, len(self.graphs)))
+                    painter.drawText(int(max(left, 0)) + 4, 18, painter.fontMetrics().elidedText(
+                        shown(graph.title, 80), Qt.TextElideMode.ElideRight, int(span - max(left, 0))))
                 painter.setFont(self.font())
                 painter.setPen(QColor("#505050"))
                 painter.drawText(int(max(left, 0)) + 4, 36, painter.fontMetrics().elidedText(
@@ -333,12 +406,15 @@ class StructureView(QGraphicsView):
             QTimer.singleShot(0, lambda stage=node.attrs["stage"]: self.toggle_stage(stage))
 
     def reset_view(self) -> None:
-        """Top-left, at a scale where the tallest column fits the height (never below half size)."""
+        """Top-left, at a scale where the tallest column fits the height (never below legible text)."""
         self.resetTransform()
         height = self.sceneRect().height()
         if height > self.viewport().height() > 0:
-            factor = max(0.5, (self.viewport().height() - 10) / height)
+            factor = max(self.legible_scale(), (self.viewport().height() - 10) / height)
             self.scale(factor, factor)
+        self._to_top_left()
+
+    def _to_top_left(self) -> None:
         self.horizontalScrollBar().setValue(self.horizontalScrollBar().minimum())
         self.verticalScrollBar().setValue(self.verticalScrollBar().minimum())
 
@@ -348,7 +424,15 @@ class StructureView(QGraphicsView):
             self.scale(factor, factor)
 
     def fit(self) -> None:
+        """The whole diagram in view, unless that makes its text smaller than LEGIBLE_PX: then the legible
+        size, from the top left, and the rest by scrolling. Never larger than full size."""
         self.fitInView(self.sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
+        scale = self.transform().m11()
+        if not self.legible_scale() <= scale <= 1:
+            self.resetTransform()
+            factor = min(1.0, max(self.legible_scale(), scale))
+            self.scale(factor, factor)
+            self._to_top_left()
 
     def save(self, path: str) -> None:
         """The whole diagram as PNG (at twice the screen scale) or SVG, by the suffix; OSError on failure."""

@@ -31,7 +31,7 @@ class StructurePanel(QWidget):
         buttons = [self.expand]
         for text, tip, slot in (("−", "Zoom out (Ctrl+wheel)", lambda: self.view.zoom(1 / 1.25)),
                                 ("+", "Zoom in (Ctrl+wheel)", lambda: self.view.zoom(1.25)),
-                                ("Fit", "Fit the whole diagram", self.view.fit),
+                                ("Fit", "Fit the whole diagram, or as much as legible text allows", self.view.fit),
                                 ("Save…", "Save the diagram as PNG or SVG", self._ask_and_save)):
             button = QToolButton()
             button.setText(text)
