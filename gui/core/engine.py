@@ -135,6 +135,9 @@ class ClassActivationMap:
     heat: np.ndarray  # [H, W] in [0, 1], the image's size; zero outside the crop the model saw
     class_index: int
     probability: float
+    peak: float = 1.0  # the CAM value that heat 1 stands for: the class's own peak, or every class's
+    shared: bool = False  # one scale for every class: a class the model gives little shows dim
+    probabilities: np.ndarray | None = None  # every class's, for the class list
 
 
 def top_k(probabilities: np.ndarray, labels: list[str], k: int) -> list[Prediction]:
@@ -323,11 +326,13 @@ class Engine:
         values = self.taps(info, batch, names)
         return np.stack([v.reshape(len(v), -1).astype(np.float64).std(axis=1) for v in values], axis=1)
 
-    def cam(self, info: ModelInfo, image: Image.Image, class_index: int | None = None) -> ClassActivationMap:
+    def cam(self, info: ModelInfo, image: Image.Image, class_index: int | None = None,
+            shared: bool = False) -> ClassActivationMap:
         """Class activation map (Zhou et al. 2016) at the image's size, in [0, 1], for one class.
 
         CAM_c = ReLU(Σ_k w[c, k] · A_k) with A the last block's output and w the fc weights;
-        no gradients needed. ``class_index`` defaults to the top class.
+        no gradients needed. ``class_index`` defaults to the top class. The map is divided by its own
+        peak, or with ``shared`` by the highest peak of any class, so that classes compare.
         """
         if not info.has_cam:
             raise KeyError(f"{info.name} carries no activations or fc weights for a class activation map")
@@ -338,11 +343,16 @@ class Engine:
         probabilities = info.output.probabilities(raw)[0]
         chosen = int(np.argmax(probabilities)) if class_index is None else int(class_index)
         # A single sigmoid's "no" class has the weight's opposite; the map of "yes" is the one there is.
-        row = weight[min(chosen, len(weight) - 1)] * (-1 if len(weight) < info.num_classes and chosen == 0 else 1)
-        cam = np.maximum(np.tensordot(row, features[0], axes=1), 0)
-        cam = cam / cam.max() if cam.max() > 0 else cam
-        probability = float(probabilities[chosen])
-        return ClassActivationMap(upsample_to(cam, image.size, info.preprocess), chosen, probability)
+        rows = weight if len(weight) == info.num_classes else np.concatenate([-weight, weight])
+        if shared:
+            maps = np.maximum(np.tensordot(rows, features[0], axes=1), 0)
+            cam, peak = maps[chosen], float(maps.max())
+        else:
+            cam = np.maximum(np.tensordot(rows[chosen], features[0], axes=1), 0)
+            peak = float(cam.max())
+        cam = cam / peak if peak > 0 else cam
+        return ClassActivationMap(upsample_to(cam, image.size, info.preprocess), chosen, float(probabilities[chosen]),
+                                  peak, shared, probabilities)
 
 
 def upsample_to(cam: np.ndarray, size: tuple[int, int], preprocess: Preprocess) -> np.ndarray:

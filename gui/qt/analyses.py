@@ -7,6 +7,8 @@ or for a model that has been switched away, is dropped.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from PIL import Image
 from PySide6.QtCore import QObject, Signal
@@ -40,7 +42,7 @@ class Analyses(QObject):
 
     def request_details(self, entry_id: int, activations: bool, block: str | None = None, top_n: int = 16,
                         class_index: int | None = None, preview_side: int = 480, weakest: bool = False,
-                        parts: bool = False) -> None:
+                        parts: bool = False, shared_cam: bool = False) -> None:
         """Newest request wins: results of older requests are dropped when they arrive."""
         entry = self.studio.entries.get(entry_id)
         if entry is None or self.studio.info is None or entry.error:
@@ -65,9 +67,8 @@ class Analyses(QObject):
             elif activations and block:
                 details.maps = engine.feature_maps(info, model_image, block, top_n, weakest)
             if activations and info.has_cam:
-                found = engine.cam(info, model_image, class_index)
-                details.cam = heat_at(found.heat, preview.size)
-                details.cam_class, details.cam_probability = found.class_index, found.probability
+                found = engine.cam(info, model_image, class_index, shared_cam)
+                details.cam = replace(found, heat=heat_at(found.heat, preview.size))
             emit(DetailsDone(ticket, details))
 
         worker = Worker(work)

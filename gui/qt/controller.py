@@ -12,7 +12,6 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QFileDialog
 
 from resnet_studio.core import report
 from resnet_studio.core.intake import IMAGE_SUFFIXES
@@ -27,6 +26,7 @@ from resnet_studio.gui.viewmodel.intake import IMAGE_TYPES
 from resnet_studio.gui.viewmodel.naming import model_title
 
 from .analyses import Analyses
+from .file_dialogs import file_stem
 from .folder_watch import FolderWatch
 from .menus import PRECISION_CHOICES
 from .messages import Details
@@ -117,31 +117,19 @@ class Controller(QObject):
 
     # Commands ---------------------------------------------------------------------------------------------
 
-    def _folder(self) -> str:
-        """Where file dialogs open: the folder used last, else the user's home."""
-        folder = stored(self.window.settings, "last_folder", "", str)
-        return folder if folder and Path(folder).is_dir() else str(Path.home())
-
-    def _used(self, path: str) -> None:
-        folder = path if Path(path).is_dir() else str(Path(path).parent)
-        self.window.settings.setValue("last_folder", folder)
-
     def open_files(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self.window, "Open images", self._folder(), IMAGE_FILTER)
+        files = self.window.dialogs.open_paths("Open images", IMAGE_FILTER)
         if files:
-            self._used(files[0])
             self.studio.add_paths(files)
 
     def open_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self.window, "Open a folder of images", self._folder())
+        folder = self.window.dialogs.folder_path("Open a folder of images")
         if folder:
-            self._used(folder)
             self.studio.add_paths([folder])
 
     def open_model(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.window, "Open an ONNX model", self._folder(), "ONNX models (*.onnx)")
+        path = self.window.dialogs.open_path("Open an ONNX model", "ONNX models (*.onnx)")
         if path:
-            self._used(path)
             self.studio.load_model(path)
 
     @staticmethod
@@ -193,14 +181,12 @@ class Controller(QObject):
             self.window.show_notice("no results to export yet: drop some images first")
             return
         info = self.studio.info
-        suggested = str(Path(self._folder()) / f"results-{info.name if info else 'images'}-{len(results)}.csv")
-        path, chosen = QFileDialog.getSaveFileName(self.window, "Export results", suggested,
-                                                   "CSV (*.csv);;JSON (*.json)")
+        name = file_stem("results", info.name if info else "images", f"{len(results)}-images") + ".csv"
+        path, chosen = self.window.dialogs.save_path("Export results", name, "CSV (*.csv);;JSON (*.json)")
         if not path:
             return
         if Path(path).suffix.lower() not in (".csv", ".json"):
             path += ".json" if "json" in chosen.lower() else ".csv"
-        self._used(path)
         try:
             count = report.write(path, results)
         except report.ReportError as exc:
@@ -251,7 +237,8 @@ class Controller(QObject):
         activations = w.activations
         self.analyses.request_details(entry.id, w.tabs.currentWidget() is activations, activations.current_block(),
                                       activations.top_n.value(), activations.current_class(),
-                                      weakest=activations.weakest, parts=activations.showing_adds)
+                                      weakest=activations.weakest, parts=activations.showing_adds,
+                                      shared_cam=activations.shared_cam)
 
     def _details_ready(self, details: Details) -> None:
         w, entry, info = self.window, self.current_entry(), self.studio.info
@@ -267,8 +254,8 @@ class Controller(QObject):
             w.activations.show_maps(details.maps, details.model_input)
             w.structure.highlight(details.maps.block)
         if details.cam is not None:
-            w.activations.show_cam(details.preview, details.cam, info.labels[details.cam_class],
-                                   details.cam_probability, details.crop)
+            w.activations.show_cam(details.preview, details.cam, info.labels[details.cam.class_index], details.crop,
+                                   entry.result.predictions)
 
     def _block_clicked(self, name: str) -> None:
         self.window.activations.select_block(name)

@@ -23,6 +23,7 @@ from .widgets.predictions import PredictionsPanel
 from .widgets.status_line import StatusLine
 from .widgets.structure_panel import StructurePanel
 from .widgets.why_residual import WhyResidualPanel
+from .file_dialogs import FileDialogs
 from .window_settings import restore, save, stored
 from .workers import collect_garbage_on_the_gui_thread
 
@@ -33,6 +34,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         collect_garbage_on_the_gui_thread()
         self.settings, self.catalog = settings, catalog
+        self.dialogs = FileDialogs(self, settings)
         device = device or stored(settings, "device", "auto", str)
         self.studio = Studio(catalog, device if device in ("auto", "cpu", "cuda") else "auto", self)
         self.setWindowTitle("ResNet Studio")
@@ -58,8 +60,8 @@ class MainWindow(QMainWindow):
         self.predictions = PredictionsPanel()
         self.input_view = InputView()
         self.busy = BusyBar()
-        self.activations = ActivationsPanel()
-        self.structure = StructurePanel()
+        self.activations = ActivationsPanel(self.dialogs)
+        self.structure = StructurePanel(self.dialogs)
         self.why = WhyResidualPanel()
         self.notice = warning_label("notice")
         self._notice_timer = QTimer(self, singleShot=True, interval=8000, timeout=self.notice.hide)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from resnet_studio.gui.viewmodel import intake, lineup
-from resnet_studio.core.engine import BlockParts, FeatureMaps
+from resnet_studio.core.engine import BlockParts, ClassActivationMap, FeatureMaps
 from resnet_studio.core.model_file import ModelInfo
 from resnet_studio.core.session import SessionHandle
 
@@ -43,9 +43,7 @@ class Details:
     model_input: np.ndarray  # [h, w, 3] uint8: the tensor the network was given, as a picture
     crop: tuple[float, float, float, float] | None  # what the model sees, in preview pixels; None: all of it
     maps: FeatureMaps | None = None
-    cam: np.ndarray | None = None  # [H, W] in [0, 1], the preview's size
-    cam_class: int | None = None
-    cam_probability: float | None = None
+    cam: ClassActivationMap | None = None  # its heat at the preview's size
     parts: BlockParts | None = None
     responses: np.ndarray | None = None  # [blocks] std of each F(x) for this image
 

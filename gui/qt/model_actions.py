@@ -172,17 +172,17 @@ class ModelActions(QObject):
         return count >= MIN_CALIBRATION_IMAGES
 
     def make_twin(self, offer: lineup.Offer) -> None:
-        folder = QFileDialog.getExistingDirectory(self.parent(), f"Images to calibrate int8 {offer.title} on "
-                                                        f"({MIN_CALIBRATION_IMAGES} or more, like those you classify)")
+        folder = self.parent().dialogs.folder_path(f"Images to calibrate int8 {offer.title} on "
+                                                   f"({MIN_CALIBRATION_IMAGES} or more, like those you classify)")
         if not folder or not self._enough_images(folder, "int8 calibration"):
             return
         info = offer.info
         self.start_export(offer.variant, str(info.meta.weights.source if info.meta.weights.source != "unknown" else offer.weights), ["int8"], folder)
 
     def choose_calibration(self, offer: lineup.Offer) -> None:
-        folder = QFileDialog.getExistingDirectory(
-            self.parent(), f"{MIN_CALIBRATION_IMAGES} or more typical images for {offer.title}: the warning will flag "
-                  f"what is unlike them")
+        folder = self.parent().dialogs.folder_path(
+            f"{MIN_CALIBRATION_IMAGES} or more typical images for {offer.title}: the warning will flag what is unlike "
+            f"them")
         if folder:
             self.calibrate(offer, folder)
 

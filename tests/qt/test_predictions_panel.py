@@ -127,7 +127,7 @@ def test_activations_legend_scales_clicks_and_saving(qtbot, open_window, tmp_pat
     qtbot.waitUntil(lambda: "%" in panel.cam_box.title(), timeout=TIMEOUT)
     best = window.studio.entries[1].result.predictions[0]
     assert panel.cam_box.title() == f"Class activation map · {best.label} ({best.percent})"
-    assert panel.cam_note.text() == "The model sees the whole image."
+    assert panel.cam_note.text().startswith("The model sees the whole image.")
 
     panel.save_grid(str(tmp_path / "grid.png"))
     panel.save_cam(str(tmp_path / "cam.png"))
@@ -262,3 +262,52 @@ def test_an_imported_model_gets_its_warning_fitted_to_a_folder_from_the_picker(q
     assert read_model(models / "resnet18-small.onnx").ood.means.shape[0] == 1
     assert not window.busy.isVisible()
 
+
+
+def test_the_cam_has_a_legend_a_shared_scale_a_searchable_class_list_and_saves_large_and_named(
+        qtbot, open_window, tmp_path, landscape, monkeypatch):
+    window = open_window(tmp_path / "user", FASHION)
+    panel = window.activations
+    drop(window, files([landscape]))
+    qtbot.waitUntil(lambda: all_done(window), timeout=TIMEOUT)
+    window.list.setCurrentRow(0)
+    window.tabs.setCurrentWidget(panel)
+    qtbot.waitUntil(lambda: "%" in panel.cam_box.title(), timeout=TIMEOUT)
+    result = window.studio.entries[1].result
+
+    # The image's five most likely classes head the list, with their probabilities, as the predictions show them.
+    combo = panel.cam_class
+    tops = [combo.itemText(i) for i in range(1, 6)]
+    assert tops == [f"★ {p.index}: {p.label} · {p.percent}" for p in result.predictions[:5]]
+    # Typing any part of a name finds the class.
+    combo.lineEdit().clear()
+    qtbot.keyClicks(combo.lineEdit(), "boot")
+    completer = combo.completer()
+    found = {completer.completionModel().index(i, 0).data() for i in range(completer.completionCount())}
+    assert found and all("boot" in text.lower() for text in found)
+    assert any(text.startswith("9: Ankle boot") for text in found)
+
+    # The legend says what brightest is; on one scale for every class, an unlikely class stays dim.
+    assert panel.cam_legend.low.text() == "0" and "own peak" in panel.cam_note.text()
+    info, least = window.studio.info, result.predictions[-1].index
+    combo.setCurrentIndex(combo.findData(least))
+    qtbot.waitUntil(lambda: f"· {info.labels[least]} (" in panel.cam_box.title(), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: panel._cam is not None and panel._cam.max() > 0.9, timeout=TIMEOUT)  # its own peak
+    own = panel._cam
+    panel.cam_scale.setCurrentIndex(panel.cam_scale.findData(True))
+    qtbot.waitUntil(lambda: "any class" in panel.cam_note.text(), timeout=TIMEOUT)
+    assert panel._cam.max() < 0.9 * own.max() and np.allclose(panel._cam / panel._cam.max(), own / own.max(), atol=1e-3)
+    assert float(panel.cam_legend.high.text()) > 0
+
+    # The crop box is drawn at the size shown, over pixels enlarged as they are: no blur on a small image.
+    picture = panel.cam_picture(400, 400).toImage()
+    factor = picture.width() // panel._image.shape[1]
+    assert factor >= 2 and picture.pixelColor(0, 0) == picture.pixelColor(factor - 1, factor - 1)
+
+    # Saved at least 512 px on its longer side, under a name with the model, the block and the class.
+    asked = answer_save_dialog(monkeypatch, tmp_path / "saved.png")
+    panel.save_cam_button.click()
+    saved = QImage(str(tmp_path / "saved.png"))
+    assert max(saved.width(), saved.height()) >= 512
+    label = window.studio.info.labels[least].replace(" ", "-").replace("/", "-")
+    assert asked[0][1].endswith(f"resnet20-fashion-mnist-layer3.2-cam-{label}.png"), asked

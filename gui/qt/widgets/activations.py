@@ -5,14 +5,15 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout,
+from PySide6.QtWidgets import (QComboBox, QCompleter, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout,
                                QPushButton, QScrollArea, QSizePolicy, QSlider, QSpinBox, QStackedWidget, QVBoxLayout,
                                QWidget)
 
 from resnet_studio.gui.viewmodel.colormap import colorize, overlay
-from resnet_studio.core.engine import BlockParts, FeatureMaps, percent
+from resnet_studio.core.engine import BlockParts, ClassActivationMap, FeatureMaps, Prediction, percent
 from resnet_studio.core.model_file import ModelInfo
 from resnet_studio.core.text import shown
+from ..file_dialogs import FileDialogs, file_stem
 from ..plain_text import plain_label
 from ..qt_images import draw_crop_box, rgb_to_qimage, save_image
 from .block_adds import BlockAddsView
@@ -20,6 +21,8 @@ from .channels import TILE, ChannelDialog, ColourLegend, Tile, number
 
 EMPTY_HINT = "Select an image in the list to see what this block computes."
 NO_IMAGES_HINT = "Drop images onto the window, then select one to see its feature maps."
+SAVED_SIDE = 512  # the CAM is saved at least this large on its longer side, pixels kept sharp
+TOP_CLASSES = 5  # the image's most likely classes head the class list
 
 
 class ActivationsPanel(QWidget):
@@ -28,8 +31,11 @@ class ActivationsPanel(QWidget):
     requested = Signal()
     notice = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, dialogs: FileDialogs, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.dialogs = dialogs
+        self._model_name = self._cam_block = self._cam_label = ""
+        self._labels: list[str] = []
         self.block = QComboBox()
         self.block.setAccessibleName("Block")
         self.block.setMinimumContentsLength(14)
@@ -46,6 +52,17 @@ class ActivationsPanel(QWidget):
         self.scale.addItem("shared by all channels", True)
         self.cam_class = QComboBox()
         self.cam_class.setAccessibleName("CAM class")
+        # Typing filters the classes (1,000 of them in ImageNet) by any part of their name.
+        self.cam_class.setEditable(True)
+        self.cam_class.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.cam_class.completer().setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+        self.cam_class.completer().setFilterMode(Qt.MatchFlag.MatchContains)
+        self.cam_class.setMinimumContentsLength(18)
+        self.cam_scale = QComboBox()
+        self.cam_scale.setAccessibleName("CAM scale")
+        self.cam_scale.addItem("this class's own peak", False)
+        self.cam_scale.addItem("one scale for every class", True)
+        self.cam_legend = ColourLegend()
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)
         self.opacity.setValue(55)
@@ -75,10 +92,11 @@ class ActivationsPanel(QWidget):
         self.order.currentIndexChanged.connect(lambda _: self.requested.emit())
         self.mode.currentIndexChanged.connect(self._mode_changed)
         self.cam_class.currentIndexChanged.connect(lambda _: self.requested.emit())
+        self.cam_scale.currentIndexChanged.connect(lambda _: self.requested.emit())
         self.scale.currentIndexChanged.connect(lambda _: self._draw_maps())
         self.opacity.valueChanged.connect(lambda _: self._draw_cam())
-        self.save_grid_button.clicked.connect(lambda: self._ask_and_save("feature-maps.png", self.save_grid))
-        self.save_cam_button.clicked.connect(lambda: self._ask_and_save("class-activation-map.png", self.save_cam))
+        self.save_grid_button.clicked.connect(lambda: self._ask_and_save(self._name("feature-maps"), self.save_grid))
+        self.save_cam_button.clicked.connect(lambda: self._ask_and_save(self._name("cam"), self.save_cam))
 
     def _maps_box(self) -> QGroupBox:
         """The feature maps (or what a block adds) with their controls."""
@@ -130,6 +148,7 @@ class ActivationsPanel(QWidget):
         self.cam_note.setWordWrap(True)
         cam_controls = QFormLayout()
         cam_controls.addRow(plain_label("Class"), self.cam_class)
+        cam_controls.addRow(plain_label("Scale"), self.cam_scale)
         opacity = QHBoxLayout()
         opacity.addWidget(self.opacity, 1)
         opacity.addWidget(self.save_cam_button)
@@ -137,6 +156,7 @@ class ActivationsPanel(QWidget):
         cam_layout = QVBoxLayout(self.cam_box)
         cam_layout.addLayout(cam_controls)
         cam_layout.addWidget(self.cam_view, 1)
+        cam_layout.addWidget(self.cam_legend)
         cam_layout.addWidget(self.cam_note)
         return self.cam_box
 
@@ -146,9 +166,10 @@ class ActivationsPanel(QWidget):
             combo.clear()
         for name in (["stem"] if info.taps.stem else []) + info.taps.blocks():
             self.block.addItem(shown(name), name)
-        self.cam_class.addItem("top class", None)
-        for index, label in enumerate(info.labels):
-            self.cam_class.addItem(f"{index}: {shown(label)}", index)
+        self._model_name, self._labels = info.name, list(info.labels)
+        taps = info.taps
+        self._cam_block = next((t.block for t in taps.taps if t.tensor == taps.cam_layer), "last-block")
+        self._fill_classes(None)
         for combo in (self.block, self.cam_class):
             combo.blockSignals(False)
         self.grid_box.setEnabled(info.has_activations)
@@ -177,6 +198,7 @@ class ActivationsPanel(QWidget):
         self.cam_note.setText("")
         self.grid_box.setTitle("Feature maps")
         self.cam_box.setTitle("Class activation map")
+        self.cam_legend.show_scale("low", "high", "")
         self.legend.set_range(None, None, shared=self.shared)
         self.channel_dialog.hide()
         for button in (self.save_grid_button, self.save_cam_button):
@@ -278,32 +300,73 @@ class ActivationsPanel(QWidget):
             f"{number(values.min())} to {number(values.max())}, mean {number(maps.means[i])}; "
             f"{'shared' if self.shared else 'per-channel'} scale.", scaled[i], self._model_input)
 
-    def show_cam(self, image_rgb: np.ndarray, cam: np.ndarray, class_label: str, probability: float | None,
-                 crop: tuple[float, float, float, float] | None) -> None:
-        self._image, self._cam, self._crop = image_rgb, cam, crop
-        chance = f" ({percent(probability)})" if probability is not None else ""
-        self.cam_box.setTitle(f"Class activation map · {shown(class_label)}{chance}")
+    @property
+    def shared_cam(self) -> bool:
+        return bool(self.cam_scale.currentData())
+
+    def _fill_classes(self, probabilities: np.ndarray | None, top: list[Prediction] = ()) -> None:
+        """The class list: the top class, then (once an image is classified) its most likely classes as the
+        predictions show them, then every class in the model's order with its probability. The chosen class
+        stays chosen."""
+        combo, chosen = self.cam_class, self.cam_class.currentData()
+        combo.blockSignals(True)
+        combo.clear()
+        combo.addItem("top class", None)
+        chances: dict[int, str] = {}
+        if probabilities is not None and len(probabilities) == len(self._labels):
+            chances = {i: percent(float(p)) for i, p in enumerate(probabilities)}
+        # The image's own answer wins: the CAM's run (the full graph) may round differently in the last digit.
+        chances.update({p.index: p.percent for p in top})
+
+        def text(index: int) -> str:
+            return f"{index}: {shown(self._labels[index], 80)}" + (f" · {chances[index]}" if index in chances else "")
+
+        heads = [p.index for p in top][:TOP_CLASSES]
+        if not heads and probabilities is not None and chances:
+            heads = [int(i) for i in np.argsort(-probabilities)[:TOP_CLASSES]]
+        for index in heads:
+            combo.addItem(f"★ {text(index)}", index)
+        if heads:
+            combo.insertSeparator(combo.count())
+        for index in range(len(self._labels)):
+            combo.addItem(text(index), index)
+        combo.setCurrentIndex(max(0, combo.findData(chosen)))
+        combo.blockSignals(False)
+
+    def show_cam(self, image_rgb: np.ndarray, found: ClassActivationMap, class_label: str,
+                 crop: tuple[float, float, float, float] | None, top: list[Prediction] = ()) -> None:
+        """``top``: the image's predictions as the app shows them, to head the class list."""
+        self._image, self._cam, self._crop = image_rgb, found.heat, crop
+        self._cam_label = class_label
+        self._fill_classes(found.probabilities, top)
+        self.cam_box.setTitle(f"Class activation map · {shown(class_label)} ({percent(found.probability)})")
+        scale = ("Brightest: the highest class activation of any class, so a class the model gives little stays "
+                 "dim." if found.shared else "Brightest: this class's own peak; classes do not compare on it.")
         self.cam_note.setText(
-            "The model sees only the part inside the dashed box (its centre crop); nothing outside it can light up."
-            if crop else "The model sees the whole image.")
+            ("The model sees only the part inside the dashed box (its centre crop); nothing outside it can light up."
+             if crop else "The model sees the whole image.") + " " + scale)
+        self.cam_legend.show_scale("0", number(found.peak), "")
         self.save_cam_button.setEnabled(True)
         self._draw_cam()
 
-    def cam_picture(self) -> QPixmap | None:
-        """The overlay at the image's preview resolution, with the crop outlined."""
+    def cam_picture(self, width: int, height: int) -> QPixmap | None:
+        """The overlay fitted into ``width`` × ``height``, with the crop outlined at that size: a small image is
+        enlarged pixel by pixel, so its pixels and the box stay sharp."""
         if self._image is None or self._cam is None:
             return None
         blended = overlay(self._image, self._cam, self.opacity.value() / 100)
-        pixmap = QPixmap.fromImage(rgb_to_qimage(blended))
-        return draw_crop_box(pixmap, self._crop) if self._crop else pixmap
+        h, w = blended.shape[:2]
+        factor = max(1e-3, min(width / w, height / h))
+        smooth = Qt.TransformationMode.FastTransformation if factor >= 2 else Qt.TransformationMode.SmoothTransformation
+        pixmap = QPixmap.fromImage(rgb_to_qimage(blended)).scaled(max(1, round(w * factor)), max(1, round(h * factor)),
+                                                                  Qt.AspectRatioMode.IgnoreAspectRatio, smooth)
+        return draw_crop_box(pixmap, self._crop, pixmap.width() / w) if self._crop else pixmap
 
     def _draw_cam(self) -> None:
-        picture = self.cam_picture()
-        if picture is None:
-            return
         size = self.cam_view.size()
-        self.cam_view.setPixmap(picture.scaled(size.width() - 4, size.height() - 4, Qt.AspectRatioMode.KeepAspectRatio,
-                                               Qt.TransformationMode.SmoothTransformation))
+        picture = self.cam_picture(size.width() - 4, size.height() - 4)
+        if picture is not None:
+            self.cam_view.setPixmap(picture)
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
@@ -318,13 +381,21 @@ class ActivationsPanel(QWidget):
         save_image(image, path)
 
     def save_cam(self, path: str) -> None:
-        picture = self.cam_picture()
+        """At least SAVED_SIDE px on the longer side, whatever the size of the image."""
+        side = max(SAVED_SIDE, *(self._image.shape[:2] if self._image is not None else (0,)))
+        picture = self.cam_picture(side, side)
         if picture is None:
             raise OSError("no class activation map to save yet")
         save_image(picture.toImage(), path)
 
+    def _name(self, what: str) -> str:
+        """A suggested file name that says what the picture is: model, block, and for the CAM its class."""
+        if what == "cam":
+            return file_stem(self._model_name, self._cam_block, "cam", self._cam_label) + ".png"
+        return file_stem(self._model_name, self.current_block() or "", what) + ".png"
+
     def _ask_and_save(self, suggested: str, save) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save as PNG", suggested, "PNG image (*.png)")
+        path, _ = self.dialogs.save_path("Save as PNG", suggested, "PNG image (*.png)")
         if not path:
             return
         if not path.lower().endswith(".png"):

@@ -50,20 +50,23 @@ class ColourLegend(QWidget):
         layout.addWidget(self.note)
         self.set_range(None, None, shared=True)
 
+    def show_scale(self, low: str, high: str, note: str) -> None:
+        """What the two ends stand for, and how to read the scale."""
+        self.low.setText(low)
+        self.high.setText(high)
+        self.note.setText(note)
+        self.note.setVisible(bool(note))  # no empty line where there is nothing to say
+
     def set_range(self, low: float | None, high: float | None, shared: bool) -> None:
+        """The feature maps' scale: one for every channel shown, or each channel's own."""
         if low is None or high is None:
-            self.low.setText("low")
-            self.high.setText("high")
-            self.note.setText("")
+            self.show_scale("low", "high", "")
         elif shared:
-            self.low.setText(number(low))
-            self.high.setText(number(high))
-            self.note.setText("One scale for every channel shown: a weak or dead channel stays dark.")
+            self.show_scale(number(low), number(high),
+                            "One scale for every channel shown: a weak or dead channel stays dark.")
         else:
-            self.low.setText("min")
-            self.high.setText("max")
-            self.note.setText(f"Each channel stretched over its own range (values here run from {number(low)} "
-                              f"to {number(high)}): shapes show, strength does not.")
+            self.show_scale("min", "max", f"Each channel stretched over its own range (values here run from "
+                                          f"{number(low)} to {number(high)}): shapes show, strength does not.")
 
 
 class Tile(QWidget):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QPushButton, QSplitter, QToolButton, QVBoxLayout,
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QPushButton, QSplitter, QToolButton, QVBoxLayout,
                                QWidget)
 
 from resnet_studio.core.text import shown
+from ..file_dialogs import FileDialogs, file_stem
 from ..plain_text import plain_label
 from .structure import NodeItem, StructureView
 
@@ -18,8 +19,9 @@ class StructurePanel(QWidget):
     block_requested = Signal(str)  # a block's name (layer2.0): show its activations
     notice = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, dialogs: FileDialogs, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.dialogs = dialogs
         self.view = StructureView()
         self.compare = QComboBox()
         self.compare.setAccessibleName("Compare with")
@@ -86,8 +88,9 @@ class StructurePanel(QWidget):
             self.show_activations.setText(f"Show {shown(self._block, 40)}'s activations")
 
     def _ask_and_save(self) -> None:
-        path, chosen = QFileDialog.getSaveFileName(self, "Save diagram", "structure.svg",
-                                                   "SVG drawing (*.svg);;PNG image (*.png)")
+        names = [graph.title.split(" · ")[0] for graph in self.view.graphs]
+        path, chosen = self.dialogs.save_path("Save diagram", file_stem("structure", "-vs-".join(names)) + ".svg",
+                                              "SVG drawing (*.svg);;PNG image (*.png)")
         if not path:
             return
         if not path.lower().endswith((".svg", ".png")):
