@@ -182,7 +182,7 @@ def with_parts(tmp_path_factory):
 
 
 def test_the_block_view_and_the_layer_responses_in_the_app(qtbot, open_window, with_parts):
-    from qt_events import drop, files
+    from qt_events import drop, files, wheel
 
     window = open_window(with_parts, with_parts / "resnet20-parts.onnx")
     samples = sorted((shipped_models_dir() / "samples").glob("*.png"))[:3]
@@ -203,8 +203,23 @@ def test_the_block_view_and_the_layer_responses_in_the_app(qtbot, open_window, w
     assert list(x) == list(range(9)) and (np.asarray(y) > 0).all()
     qtbot.waitUntil(lambda: adds.average.getData()[0] is not None and len(adds.average.getData()[0]) == 9,
                     timeout=60_000)
-    assert "Mean over 3 loaded image(s)" in adds.plot_note.text()
+    assert "Here (mean over 3 loaded image(s)) the std of F(x) " in adds.plot_note.text()
     assert adds.marker.isVisible() and adds.marker.value() == 4  # layer2.1 is the fifth block
+
+    # On a 1366×768 screen: the 8 channels fit the width, and the plot shows without scrolling.
+    window.resize(1366, 740)
+    qtbot.wait(100)
+    scroll = panel.pages.currentWidget()
+    last = adds.grid.itemAtPosition(3, 8).widget()
+    assert last.mapTo(scroll.viewport(), last.rect().topRight()).x() <= scroll.viewport().width()
+    bottom = adds.plot.mapTo(scroll.viewport(), adds.plot.rect().bottomLeft()).y()
+    assert 0 < bottom <= scroll.viewport().height() + 1, (bottom, scroll.viewport().height())
+    # The wheel over the plot scrolls the panel (where there is anything to scroll) and never zooms the plot.
+    window.resize(1000, 560)
+    qtbot.waitUntil(lambda: scroll.verticalScrollBar().maximum() > 0, timeout=5000)
+    ranges = adds.plot.getViewBox().viewRange()
+    wheel(adds.plot.viewport(), adds.plot.viewport().rect().center(), -120)
+    assert adds.plot.getViewBox().viewRange() == ranges and scroll.verticalScrollBar().value() > 0
 
 
 

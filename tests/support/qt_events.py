@@ -59,3 +59,15 @@ def drop_mime(window, mime) -> None:
     assert enter.isAccepted()
     QApplication.sendEvent(window, QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime,
                                               Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier))
+
+
+def wheel(widget, pos, delta_y: int) -> None:
+    """One turn of the mouse wheel over ``widget`` at ``pos``, through the application as a real one arrives
+    (so a widget that ignores it passes it on to its parents)."""
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    event = QWheelEvent(QPointF(pos), QPointF(widget.mapToGlobal(pos)), QPoint(0, 0), QPoint(0, delta_y),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(widget, event)

@@ -126,6 +126,7 @@ class ActivationsPanel(QWidget):
         # Scrolls as a whole, so a small window keeps its minimum size.
         adds_scroll = QScrollArea()
         adds_scroll.setWidgetResizable(True)
+        adds_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # the maps shrink to fit
         adds_scroll.setWidget(self.adds)
         self.pages = QStackedWidget()
         self.pages.addWidget(scroll)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import QGridLayout, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QAbstractScrollArea, QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from resnet_studio.gui.viewmodel.colormap import colorize
 from resnet_studio.core.engine import BlockParts
@@ -15,8 +15,36 @@ from resnet_studio.core.text import shown
 from ..plain_text import plain_label
 from ..qt_images import rgb_to_qimage
 
-CELL = 60  # the side of one map in the x / F(x) / shortcut / output grid, smaller than a channel tile
+CELL, MIN_CELL = 60, 28  # the side of one map in the x / F(x) / shortcut / output grid: shrinks to fit the width
+NAME_W, GAP = 96, 4
 ROWS = ("input x", "F(x)", "shortcut", "output")
+CURRENT, AVERAGE = "#1f5fbf", "#d9730d"
+
+
+class StillPlot(pg.PlotWidget):
+    """A plot that reads, not one you navigate: the wheel scrolls the panel around it, and a drag does nothing."""
+
+    def __init__(self) -> None:
+        super().__init__(background="w")
+        self.setMouseEnabled(x=False, y=False)
+        self.hideButtons()
+        self.setMenuEnabled(False)
+
+    def wheelEvent(self, event) -> None:
+        """Scroll the scroll area that holds the panel, as the wheel would anywhere else in it (an ignored
+        event does not get there: the graphics view's viewport keeps it)."""
+        area = self.parentWidget()
+        while area is not None and not isinstance(area, QAbstractScrollArea):
+            area = area.parentWidget()
+        if area is None:
+            event.ignore()
+            return
+        bar = area.verticalScrollBar()
+        bar.setValue(bar.value() - round(event.angleDelta().y() / 120 * 3 * bar.singleStep()))
+        event.accept()
+
+    def sizeHint(self) -> QSize:
+        return QSize(400, 180)  # pyqtgraph's own hint is tall enough to push the plot below the fold
 
 
 def _number(value: float) -> str:
@@ -29,25 +57,21 @@ class BlockAddsView(QWidget):
         self.caption = plain_label()
         self.caption.setWordWrap(True)
         self.grid = QGridLayout()
-        self.grid.setSpacing(4)
-        holder = QWidget()
-        holder.setLayout(self.grid)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(holder)
-        scroll.setFixedHeight(4 * (CELL + 4) + 44)
-        self.plot = pg.PlotWidget(background="w")
-        self.plot.setMinimumHeight(150)
+        self.grid.setSpacing(GAP)
+        self.plot = StillPlot()
+        self.plot.setMinimumHeight(140)
         self.plot.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.plot.setLabel("bottom", "block (network order)")
         self.plot.setLabel("left", "std of F(x)")
         self.plot.setTitle("Layer responses, as in He et al. (2015), Fig. 7", size="9pt")
         self.plot.showGrid(x=True, y=True, alpha=0.25)
-        self.legend = self.plot.addLegend(offset=(-10, 10))
-        self.current = self.plot.plot([], [], pen=pg.mkPen("#1f5fbf", width=2), symbol="o", symbolSize=5,
-                                      symbolBrush="#1f5fbf", name="this image")
-        self.average = self.plot.plot([], [], pen=pg.mkPen("#d9730d", width=2, style=Qt.PenStyle.DashLine),
-                                      name="mean over the loaded images")
+        # The key sits under the plot, never over its curves (fixed text of ours, so rich text is safe).
+        self.key = QLabel(f'<span style="color:{CURRENT}">━━ ●</span> this image &nbsp;&nbsp; '
+                          f'<span style="color:{AVERAGE}">╍╍</span> mean over the loaded images')
+        self.key.setTextFormat(Qt.TextFormat.RichText)
+        self.current = self.plot.plot([], [], pen=pg.mkPen(CURRENT, width=2), symbol="o", symbolSize=5,
+                                      symbolBrush=CURRENT)
+        self.average = self.plot.plot([], [], pen=pg.mkPen(AVERAGE, width=2, style=Qt.PenStyle.DashLine))
         self.marker = pg.InfiniteLine(angle=90, pen=pg.mkPen("#9a9a9a", style=Qt.PenStyle.DotLine))
         self.plot.addItem(self.marker)
         self.marker.hide()
@@ -56,10 +80,30 @@ class BlockAddsView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.caption)
-        layout.addWidget(scroll, 3)
-        layout.addWidget(self.plot, 2)
+        layout.addLayout(self.grid)
+        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.key)
         layout.addWidget(self.plot_note)
         self.blocks: list[str] = []
+        self._parts: BlockParts | None = None
+        self._cell = CELL
+        self._curves: dict[str, np.ndarray] = {}
+        self._images = 0
+
+    def cell_for(self, width: int, channels: int) -> int:
+        """The map size at which a row of ``channels`` fits ``width``: no scrolling sideways."""
+        room = width - NAME_W - GAP * (channels + 2)
+        return int(max(MIN_CELL, min(CELL, room // max(1, channels))))
+
+    def _room(self) -> int:
+        """The width there is: the scroll area's viewport where the view sits in one (its own width can be
+        wider, held there by the maps it shows)."""
+        return (self.parentWidget() or self).width()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self._parts is not None and self.cell_for(self._room(), len(self._parts.channels)) != self._cell:
+            self.show_parts(self._parts)
 
     def _clear_grid(self) -> None:
         while self.grid.count():
@@ -74,6 +118,7 @@ class BlockAddsView(QWidget):
         self.average.setData([], [])
         self.marker.hide()
         self.plot_note.setText("")
+        self._parts, self._curves, self._images = None, {}, 0
 
     def set_blocks(self, blocks: list[str]) -> None:
         """The blocks the plot's x axis counts, in network order (layer1.0, ...)."""
@@ -84,6 +129,8 @@ class BlockAddsView(QWidget):
 
     def show_parts(self, parts: BlockParts) -> None:
         self._clear_grid()
+        self._parts = parts
+        self._cell = cell = self.cell_for(self._room(), len(parts.channels))
         rows = [parts.input, parts.branch, parts.shortcut, parts.output]
         # One scale per channel across F(x), the shortcut and the output, so the sum can be read off.
         same = [r for r in rows[1:] if r is not None]
@@ -93,7 +140,7 @@ class BlockAddsView(QWidget):
             name = title if not (row == 2 and parts.shortcut is not None) else (
                 "shortcut: projection" if parts.projection else "shortcut = x")
             label = plain_label(name if values is not None else f"{title}: none (plain network)")
-            label.setFixedWidth(96)
+            label.setFixedWidth(NAME_W)
             label.setWordWrap(True)
             self.grid.addWidget(label, row, 0)
             if values is None or len(values) == 0:
@@ -107,15 +154,14 @@ class BlockAddsView(QWidget):
                 span = hi - lo if hi > lo else 1.0
                 tile = colorize((values[i] - lo) / span)
                 picture = plain_label()
-                picture.setFixedSize(CELL, CELL)
+                picture.setFixedSize(cell, cell)
                 picture.setPixmap(QPixmap.fromImage(rgb_to_qimage(tile)).scaled(
-                    CELL, CELL, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
+                    cell, cell, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
                 picture.setToolTip(f"channel {channel}: {_number(values[i].min())} to {_number(values[i].max())}, "
                                    f"mean {_number(values[i].mean())}")
                 self.grid.addWidget(picture, row, i + 1)
         for i, channel in enumerate(parts.channels):
             self.grid.addWidget(plain_label(f"ch {channel}"), len(ROWS), i + 1, Qt.AlignmentFlag.AlignCenter)
-        self.grid.setRowStretch(len(ROWS) + 1, 1)
         block = parts.block
         growth = float(np.abs(parts.branch).mean() / max(1e-12, np.abs(parts.output).mean()))
         self.caption.setText(
@@ -130,8 +176,26 @@ class BlockAddsView(QWidget):
     def show_responses(self, current: np.ndarray | None, average: np.ndarray | None, images: int) -> None:
         if current is not None:
             self.current.setData(np.arange(len(current)), current)
+            self._curves["this image"] = np.asarray(current)
         if average is not None:
             self.average.setData(np.arange(len(average)), average)
-        if images:
-            self.plot_note.setText(f"The paper's observation: residual functions tend to respond less than plain "
-                                   f"layers, and less the deeper the network. Mean over {images} loaded image(s).")
+            self._curves["the loaded images"] = np.asarray(average)
+        self._images = images or self._images
+        self.plot_note.setText(self.responses_caption())
+
+    def responses_caption(self) -> str:
+        """What this model's curve shows, then the paper's finding and why a run may differ from it."""
+        name, curve = next(((k, self._curves[k]) for k in ("the loaded images", "this image") if k in self._curves),
+                           (None, None))
+        if curve is None or len(curve) < 3:
+            return ""
+        third = max(1, len(curve) // 3)
+        early, late = float(curve[:third].mean()), float(curve[-third:].mean())
+        trend = ("falls with depth" if late < 0.8 * early else "rises with depth" if late > 1.25 * early
+                 else "stays about level with depth")
+        over = f"mean over {self._images} loaded image(s)" if name == "the loaded images" else "this image"
+        return (f"Here ({over}) the std of F(x) {trend}: {_number(early)} in the first third of the blocks, "
+                f"{_number(late)} in the last. He et al. (2015, Fig. 7) found residual functions respond less than "
+                f"plain layers, and less in deeper networks, for CIFAR-10 models trained to the end; a model "
+                f"trained for a few epochs, or on other data, can differ. The Why residual? tab sets a plain "
+                f"network beside its residual twin.")
