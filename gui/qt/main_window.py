@@ -75,6 +75,7 @@ class MainWindow(QMainWindow):
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(self.notice)
+        left_layout.addWidget(self.list.header)
         left_layout.addWidget(self.list, 1)
         row = QHBoxLayout()
         row.addWidget(self.progress, 1)
@@ -96,6 +97,7 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(left)
         self.splitter.addWidget(right)
         self.splitter.setStretchFactor(1, 3)
+        self.splitter.setChildrenCollapsible(False)  # the image list never shrinks to a strip without text
         self.splitter.setSizes([300, 900])
         central = QWidget()
         central_layout = QVBoxLayout(central)

@@ -35,6 +35,31 @@ class ImageEntry:
     def done(self) -> bool:
         return self.result is not None or self.error is not None
 
+    @property
+    def state(self) -> str:
+        """One of STATES: what the image list filters on."""
+        if self.error is not None:
+            return "failed"
+        if self.result is None:
+            return "waiting"
+        return "flagged" if self.result.out_of_distribution else "classified"
+
+
+STATES = ("classified", "flagged", "failed", "waiting")
+FILTERS = {"all": STATES, "flagged only": ("flagged",), "failed only": ("failed",)}
+
+
+def summary(entries: list[ImageEntry]) -> str:
+    """The image list's header: how many, what became of them, and where they come from."""
+    if not entries:
+        return "No images yet: drop some, or File → Open."
+    counts = {state: sum(1 for e in entries if e.state == state) for state in STATES}
+    parts = [f"{len(entries):,} image{'s' if len(entries) != 1 else ''}"]
+    parts += [f"{counts[s]:,} {s}" for s in ("flagged", "failed", "waiting") if counts[s]]
+    folders = {str(Path(e.path).parent) for e in entries if not e.refused}
+    where = f" · in {folders.pop()}" if len(folders) == 1 else f" · from {len(folders)} folders" if folders else ""
+    return " · ".join(parts) + where
+
 
 class ImageRegistry:
     """Every image added, in order, by id."""

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QToolButton
 from qt_events import action, answer_save_dialog, drop, files
 from resnet_studio.core import report
 from resnet_studio.core.catalog import shipped_models_dir
@@ -311,3 +312,49 @@ def test_the_cam_has_a_legend_a_shared_scale_a_searchable_class_list_and_saves_l
     assert max(saved.width(), saved.height()) >= 512
     label = window.studio.info.labels[least].replace(" ", "-").replace("/", "-")
     assert asked[0][1].endswith(f"resnet20-fashion-mnist-layer3.2-cam-{label}.png"), asked
+
+
+def test_the_image_list_sums_up_filters_and_keeps_its_rows_and_width(qtbot, open_window, tmp_path, landscape):
+    window = open_window(tmp_path / "user", FASHION)
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    samples = sorted((shipped_models_dir() / "samples").glob("*.png"))[:2]
+    header = window.list.header
+    assert header.text.text().startswith("No images yet")
+    drop(window, files([*samples, landscape, broken]))
+    qtbot.waitUntil(lambda: len(window.studio.entries) == 4 and all_done(window), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: header.text.text().startswith("4 images"), timeout=5000)
+    assert header.text.text() == "4 images · 1 flagged · 1 failed · from 2 folders"
+    heights = {window.list.visualItemRect(window.list.item(i)).height() for i in range(4)}
+    assert len(heights) == 1  # thumbnails in or not, a failure or a class: one row height
+
+    # "flagged only", chosen from the keyboard as a user would: only the landscape stays.
+    header.filter.setFocus()
+    qtbot.keyClick(header.filter, Qt.Key.Key_Down)
+    assert header.filter.currentText() == "flagged only"
+    shown_rows = [window.list.item(i).text() for i in range(4) if not window.list.item(i).isHidden()]
+    assert len(shown_rows) == 1 and shown_rows[0].startswith(landscape.name) and "⚠" in shown_rows[0]
+    assert header.text.text().endswith("3 hidden by the filter")
+    qtbot.keyClick(header.filter, Qt.Key.Key_Down)
+    shown_rows = [window.list.item(i).text() for i in range(4) if not window.list.item(i).isHidden()]
+    assert len(shown_rows) == 1 and shown_rows[0].startswith("broken.png")
+
+    # Dragged as far as the splitter goes, the list keeps room for its text.
+    window.splitter.setSizes([0, 5000])
+    assert window.list.width() >= 190
+
+
+def test_file_dialogs_open_where_the_last_one_was_used(qtbot, open_window, tmp_path, monkeypatch):
+    window = open_window(tmp_path / "user", FASHION)
+    drop(window, files(sorted((shipped_models_dir() / "samples").glob("*.png"))[:1]))
+    qtbot.waitUntil(lambda: all_done(window), timeout=TIMEOUT)
+    elsewhere = tmp_path / "reports"
+    elsewhere.mkdir()
+    asked = answer_save_dialog(monkeypatch, elsewhere / "first.csv")
+    action(window, "Export results…").trigger()
+    assert asked[0][1].endswith("results-resnet20-fashion-mnist-1-images.csv")
+    window.tabs.setCurrentWidget(window.structure)
+    asked = answer_save_dialog(monkeypatch, elsewhere / "diagram.svg")
+    next(b for b in window.structure.findChildren(QToolButton) if b.text() == "Save…").click()
+    assert asked[0][1] == str(elsewhere / "structure-resnet20-fashion-mnist-resnet20-fp32.svg")
+    assert (elsewhere / "diagram.svg").stat().st_size > 1000

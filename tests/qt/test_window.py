@@ -197,14 +197,14 @@ def test_settings_survive_a_restart(qtbot, models_dir, tmp_path):
     qtbot.waitUntil(lambda: first.studio.info is not None, timeout=TIMEOUT)
     first.show()
     first.tabs.setCurrentIndex(2)
-    first.resize(700, 500)  # within the offscreen platform's 800x600 screen
+    first.resize(790, 560)  # within the offscreen platform's 800x800 screen, above the minimum size
     first.close()
     second = MainWindow(Catalog(models_dir), QSettings(path, QSettings.Format.IniFormat))
     qtbot.addWidget(second)
     qtbot.waitUntil(lambda: second.studio.info is not None, timeout=TIMEOUT)
     assert second.studio.info.name == "resnext29-random"
     assert second.tabs.currentIndex() == 2 and second.studio.device == "cpu"
-    assert (second.width(), second.height()) == (700, 500)
+    assert (second.width(), second.height()) == (790, 560)
     second.close()
 
 

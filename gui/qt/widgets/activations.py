@@ -57,11 +57,15 @@ class ActivationsPanel(QWidget):
         self.cam_class.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.cam_class.completer().setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
         self.cam_class.completer().setFilterMode(Qt.MatchFlag.MatchContains)
-        self.cam_class.setMinimumContentsLength(18)
+        self.cam_class.setMinimumContentsLength(10)
+        # Labels come from the file: their length must not set the window's width.
+        self.cam_class.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.cam_scale = QComboBox()
         self.cam_scale.setAccessibleName("CAM scale")
-        self.cam_scale.addItem("this class's own peak", False)
-        self.cam_scale.addItem("one scale for every class", True)
+        self.cam_scale.addItem("class's own peak", False)
+        self.cam_scale.addItem("one for all classes", True)
+        self.cam_scale.setToolTip("Own peak: every class's map reaches full colour. One for all classes: a class the "
+                                  "model gives little stays dim.")
         self.cam_legend = ColourLegend()
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)

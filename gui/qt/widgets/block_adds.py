@@ -7,7 +7,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import QAbstractScrollArea, QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QAbstractScrollArea, QGridLayout, QHBoxLayout, QSizePolicy, QVBoxLayout, QWidget
 
 from resnet_studio.gui.viewmodel.colormap import colorize
 from resnet_studio.core.engine import BlockParts
@@ -65,10 +65,15 @@ class BlockAddsView(QWidget):
         self.plot.setLabel("left", "std of F(x)")
         self.plot.setTitle("Layer responses, as in He et al. (2015), Fig. 7", size="9pt")
         self.plot.showGrid(x=True, y=True, alpha=0.25)
-        # The key sits under the plot, never over its curves (fixed text of ours, so rich text is safe).
-        self.key = QLabel(f'<span style="color:{CURRENT}">━━ ●</span> this image &nbsp;&nbsp; '
-                          f'<span style="color:{AVERAGE}">╍╍</span> mean over the loaded images')
-        self.key.setTextFormat(Qt.TextFormat.RichText)
+        # The key sits under the plot, never over its curves.
+        self.key = QWidget()
+        key = QHBoxLayout(self.key)
+        key.setContentsMargins(0, 0, 0, 0)
+        for text, colour in (("━━●━━ this image", CURRENT), ("╍╍╍╍ mean over the loaded images", AVERAGE)):
+            part = plain_label(text)
+            part.setStyleSheet(f"color: {colour}")
+            key.addWidget(part)
+        key.addStretch(1)
         self.current = self.plot.plot([], [], pen=pg.mkPen(CURRENT, width=2), symbol="o", symbolSize=5,
                                       symbolBrush=CURRENT)
         self.average = self.plot.plot([], [], pen=pg.mkPen(AVERAGE, width=2, style=Qt.PenStyle.DashLine))

@@ -110,6 +110,11 @@ class StructureView(QGraphicsView):
         self.scene().selectionChanged.connect(self._selection)
 
     @property
+    def names(self) -> list[str]:
+        """The names of the models drawn, the primary first."""
+        return [model[0] for model in self._models if model]
+
+    @property
     def stage_counts(self) -> list[int]:
         arch = self._models[0][1] if self._models[0] else None
         return [len(s.blocks) for s in arch.stages] if arch else []

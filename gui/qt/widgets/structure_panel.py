@@ -88,8 +88,8 @@ class StructurePanel(QWidget):
             self.show_activations.setText(f"Show {shown(self._block, 40)}'s activations")
 
     def _ask_and_save(self) -> None:
-        names = [graph.title.split(" · ")[0] for graph in self.view.graphs]
-        path, chosen = self.dialogs.save_path("Save diagram", file_stem("structure", "-vs-".join(names)) + ".svg",
+        path, chosen = self.dialogs.save_path("Save diagram", file_stem("structure", "-vs-".join(self.view.names))
+                                              + ".svg",
                                               "SVG drawing (*.svg);;PNG image (*.png)")
         if not path:
             return
