@@ -6,11 +6,13 @@ TORCH_PIN ?= torch==2.13.0
 
 .PHONY: test test-slow app system-deps clean why-residual
 
+# pip's own progress shows: a first setup takes a minute or more, and a silent one looks hung.
 $(VENV)/.installed: pyproject.toml
+	@echo "Setting up $(VENV): the CPU build of torch, then ResNet Studio and its test tools."
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q $(TORCH_PIN)
-	$(PY) -m pip install -q -e '.[dev,cluster]'
+	$(PY) -m pip install --progress-bar on $(TORCH_PIN)
+	$(PY) -m pip install --progress-bar on -e '.[dev,cluster]'
 	touch $@
 
 system-deps:

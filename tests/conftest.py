@@ -21,6 +21,10 @@ def open_window(qtbot, tmp_path):
     opened = []
 
     def open_(models_dir=None, model=None, settings=None, device="cpu"):
+        from PySide6.QtWidgets import QApplication
+        from resnet_studio.gui.qt.style import apply_style
+
+        apply_style(QApplication.instance())  # as the app starts: Fusion with its focus ring
         settings = settings or QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
         window = MainWindow(Catalog(models_dir or tmp_path / "user-models"), settings, device,
                             None if model is None else str(model))

@@ -115,7 +115,9 @@ def predict(argv: list[str]) -> int:
                 unlike = " [unlike this model's training data]" if result.out_of_distribution else ""
                 print(printable(f"{result.source}: {best}{unlike}"))
             else:
-                print(printable(f"{result.source}: error: {result.error}"))
+                # The reason may name the file already ("PATH: cannot read"): the path once per line.
+                reason = result.error.removeprefix(f"{result.source}: ")
+                print(printable(f"{result.source}: error: {reason}"))
     except (ProviderError, RunFailed, *_cluster_errors()) as exc:  # the model cannot run at all: one line, and stop
         print(printable(f"resnet-studio predict: {exc}"), file=sys.stderr)
         return 2

@@ -25,20 +25,21 @@ def main(argv: list[str] | None = None) -> int:
 
     from resnet_studio.core.catalog import Catalog, shipped_models_dir
     from .main_window import MainWindow
+    from .style import apply_style
+    from .window_settings import images_to_open
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("ResNet Studio")
     app.setOrganizationName("ResNet Studio")
-    app.setStyle("Fusion")
+    apply_style(app)
     settings = QSettings(args.settings, QSettings.Format.IniFormat) if args.settings else QSettings()
     window = MainWindow(Catalog(args.models_dir), settings, args.device, args.model)
     install_excepthook(window)
     window.show()
-    if args.images:
-        window.studio.add_paths(args.images)
-    elif not settings.value("first_run_done", False, type=bool):
-        # The first start shows the shipped samples, so there is something real to look at.
-        window.studio.add_paths([str(shipped_models_dir() / "samples")])
+    # The first start shows the shipped samples, so there is something real to look at.
+    opening = images_to_open(settings, args.images, str(shipped_models_dir() / "samples"))
+    if opening:
+        window.studio.add_paths(opening)
     settings.setValue("first_run_done", True)
     return app.exec()
 

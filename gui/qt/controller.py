@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QGuiApplication
 
 from resnet_studio.core import report
+from resnet_studio.core.catalog import shipped_models_dir
 from resnet_studio.core.intake import IMAGE_SUFFIXES
 from resnet_studio.core.local_file import Rejected
 from resnet_studio.core.model_file import ModelInfo
@@ -126,6 +127,10 @@ class Controller(QObject):
         folder = self.window.dialogs.folder_path("Open a folder of images")
         if folder:
             self.studio.add_paths([folder])
+
+    def open_samples(self) -> None:
+        """The images shipped with the app, as on the first start: back after a Clear."""
+        self.studio.add_paths([str(shipped_models_dir() / "samples")])
 
     def open_model(self) -> None:
         path = self.window.dialogs.open_path("Open an ONNX model", "ONNX models (*.onnx)")

@@ -24,7 +24,7 @@ from .widgets.status_line import StatusLine
 from .widgets.structure_panel import StructurePanel
 from .widgets.why_residual import WhyResidualPanel
 from .file_dialogs import FileDialogs
-from .window_settings import restore, save, stored
+from .window_settings import reopens_images, restore, save, stored
 from .workers import collect_garbage_on_the_gui_thread
 
 
@@ -44,6 +44,8 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(QIcon(str(shipped_models_dir() / "icons" / "resnet-studio.svg")))
         self.controller = Controller(self)
         self.menus = Menus(self, self.controller)
+        self.menus.reopen.setChecked(reopens_images(settings))
+        self.menus.reopen.toggled.connect(lambda on: settings.setValue("reopen_images", on))
         self._toolbar()
         restore(self, settings)
         self.controller.start(model or stored(settings, "model", None, str) or None)
@@ -68,6 +70,8 @@ class MainWindow(QMainWindow):
         self.provider = plain_label()
         self.status_line = StatusLine()
         self.statusBar().addWidget(self.status_line, 1)
+        # In the status bar, the busy bar moves nothing when it comes and goes.
+        self.statusBar().addPermanentWidget(self.busy)
         self.statusBar().addPermanentWidget(self.provider)
 
     def _layout(self) -> QWidget:
@@ -91,7 +95,6 @@ class MainWindow(QMainWindow):
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
-        right_layout.addWidget(self.busy)
         right_layout.addWidget(self.tabs, 1)
         self.splitter = QSplitter()
         self.splitter.addWidget(left)

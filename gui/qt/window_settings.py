@@ -3,9 +3,13 @@ precision and model. A corrupt or foreign settings file falls back to the defaul
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QByteArray, QSettings
 
 from .menus import TABS
+
+MAX_REOPENED = 2000  # paths kept in the settings file for the next start
 
 
 def stored(settings: QSettings, key: str, default, kind):
@@ -36,6 +40,28 @@ def restore(window, settings: QSettings) -> None:
     window.tabs.setCurrentIndex(tab if 0 <= tab < len(TABS) else 0)
 
 
+def stored_flag(settings: QSettings, key: str) -> bool:
+    """A stored yes/no: an INI file gives back "true", the platform's store a bool."""
+    value = stored(settings, key, False, (bool, str))
+    return value is True or value == "true"
+
+
+def reopens_images(settings: QSettings) -> bool:
+    return stored_flag(settings, "reopen_images")
+
+
+def images_to_open(settings: QSettings, given: list[str], samples: str) -> list[str]:
+    """What the window starts with: the images named on the command line; else, when the user asked for it,
+    those open when it last closed that still exist; else the samples on the very first start."""
+    if given:
+        return given
+    if reopens_images(settings):
+        kept = stored(settings, "images", [], (list, str))
+        kept = [kept] if isinstance(kept, str) and kept else kept or []  # one value comes back as a string
+        return [p for p in kept if isinstance(p, str) and Path(p).is_file()][:MAX_REOPENED]
+    return [] if stored_flag(settings, "first_run_done") else [samples]
+
+
 def save(window, settings: QSettings) -> None:
     settings.setValue("geometry", window.saveGeometry())
     settings.setValue("splitter", window.splitter.saveState())
@@ -44,4 +70,7 @@ def save(window, settings: QSettings) -> None:
     settings.setValue("precision", window.studio.precision)
     if window.studio.info is not None:
         settings.setValue("model", str(window.studio.info.path))
+    if reopens_images(settings):
+        paths = [e.path for e in window.studio.entries.values() if not e.refused][:MAX_REOPENED]
+        settings.setValue("images", paths or "")
     settings.sync()

@@ -41,6 +41,8 @@ def test_predict_cli_json_and_exit_codes(small_model, tmp_path, capsys):
                         "--device", "cpu"]) == 1
     text = capsys.readouterr().out
     assert "untrained (random weights)" in text and "bad.jpg: error: " in text and "Traceback" not in text
+    (line,) = [line for line in text.splitlines() if "bad.jpg" in line]
+    assert line.count("bad.jpg") == 1, line  # the path once, then the reason
     assert studio_main(["predict", str(folder), "--model", "no-such-model"]) == 2
     assert "no model named 'no-such-model'" in capsys.readouterr().err
 

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QToolButton
+from PySide6.QtWidgets import QApplication, QToolButton
 from qt_events import action, answer_save_dialog, drop, files
 from resnet_studio.core import report
 from resnet_studio.core.catalog import shipped_models_dir
@@ -123,6 +123,13 @@ def test_activations_legend_scales_clicks_and_saving(qtbot, open_window, tmp_pat
     assert panel.channel_dialog.isVisible() and f"channel {tile.channel}" in panel.channel_dialog.windowTitle()
     panel.channel_dialog.over_input.setChecked(True)
     assert panel.channel_dialog.picture.pixmap().width() > 300
+    # From the keyboard: Tab reaches a tile, Return opens it.
+    panel.channel_dialog.hide()
+    second = panel.grid.itemAt(1).widget()
+    second.setFocus(Qt.FocusReason.TabFocusReason)
+    qtbot.keyClick(second, Qt.Key.Key_Return)
+    assert panel.channel_dialog.isVisible() and f"channel {second.channel}" in panel.channel_dialog.windowTitle()
+    panel.channel_dialog.hide()
 
     # The CAM names its class with the probability, and says the whole image is seen here (28 px square).
     qtbot.waitUntil(lambda: "%" in panel.cam_box.title(), timeout=TIMEOUT)
@@ -185,8 +192,11 @@ def test_long_status_messages_are_elided_with_the_whole_text_in_a_tooltip(open_w
 def test_a_busy_bar_shows_while_a_model_loads_and_the_picker_waits(qtbot, open_window, tmp_path):
     window = open_window(tmp_path / "user", FASHION)
     before = window.picker.button.text()
+    panels = window.tabs.geometry()
     window.studio.load_model(str(shipped_models_dir() / "resnext29-fashion-mnist.onnx"))
     assert window.busy.isVisible() and "resnext29-fashion-mnist" in window.busy.label.text()
+    QApplication.processEvents()
+    assert window.tabs.geometry() == panels  # the busy bar sits in the status bar: nothing moves
     assert window.picker.button.text() == before  # not claimed until it is active
     qtbot.waitUntil(lambda: window.studio.info.name == "resnext29-fashion-mnist", timeout=TIMEOUT)
     assert not window.busy.isVisible() and window.picker.button.text().startswith("resnext29")
@@ -358,3 +368,29 @@ def test_file_dialogs_open_where_the_last_one_was_used(qtbot, open_window, tmp_p
     next(b for b in window.structure.findChildren(QToolButton) if b.text() == "Save…").click()
     assert asked[0][1] == str(elsewhere / "structure-resnet20-fashion-mnist-resnet20-fp32.svg")
     assert (elsewhere / "diagram.svg").stat().st_size > 1000
+
+
+def test_tab_shows_a_focus_ring(qtbot, open_window, tmp_path):
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QComboBox, QPushButton, QToolButton
+
+    window = open_window(tmp_path / "user", FASHION)
+    window.activateWindow()
+    highlight = window.palette().color(QPalette.ColorRole.Highlight)
+
+    def ring_pixels(widget) -> int:
+        image = widget.grab().toImage()
+        return sum(1 for x in range(image.width()) for y in (1, 2, image.height() - 2, image.height() - 3)
+                   if abs(image.pixelColor(x, y).blue() - highlight.blue()) < 40
+                   and abs(image.pixelColor(x, y).red() - highlight.red()) < 40)
+
+    seen = set()
+    for _ in range(40):  # Tab through the window: every button and list it reaches is ringed
+        qtbot.keyClick(QApplication.focusWidget() or window, Qt.Key.Key_Tab)
+        widget = QApplication.focusWidget()
+        if isinstance(widget, (QPushButton, QToolButton, QComboBox)) and widget.isVisible():
+            assert ring_pixels(widget) > widget.width() // 2, type(widget).__name__
+            seen.add(type(widget).__name__)
+    assert {"QComboBox", "QPushButton"} <= seen, seen
+    window.list.setFocus(Qt.FocusReason.MouseFocusReason)
+    assert all(ring_pixels(w) == 0 for w in window.findChildren(QComboBox) if w.isVisible())  # only the focused

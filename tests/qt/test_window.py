@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -336,3 +337,31 @@ def test_every_menu_and_toolbar_command_runs_through_its_action_and_its_shortcut
     qtbot.waitUntil(lambda: window.studio.loading == 0, timeout=TIMEOUT)
     assert "internal error" not in window.notice.text()
     assert opened  # Models → Show models folder asked the desktop to open it
+
+
+def test_samples_come_back_after_clear_and_images_reopen_when_asked(qtbot, open_window, models_dir, images, tmp_path):
+    from qt_events import action
+    from resnet_studio.core.catalog import shipped_models_dir
+    from resnet_studio.gui.qt.window_settings import images_to_open
+
+    path = str(tmp_path / "reopen.ini")
+    window = open_window(models_dir, models_dir / "resnet20-random.onnx",
+                         settings=QSettings(path, QSettings.Format.IniFormat))
+    samples = str(shipped_models_dir() / "samples")
+    assert images_to_open(window.settings, [], samples) == [samples]  # the first start: the samples
+    action(window, "Clear images").trigger()
+    action(window, "Open sample images").trigger()
+    qtbot.waitUntil(lambda: len(window.studio.entries) == len(list(Path(samples).glob("*.png"))), timeout=TIMEOUT)
+    action(window, "Clear images").trigger()
+    drop(window, files([images / "img0.png", images / "nested" / "img1.png"]))
+    qtbot.waitUntil(lambda: len(window.studio.entries) == 2, timeout=TIMEOUT)
+    window.menus.reopen.trigger()  # File → Reopen these images next time
+    window.settings.setValue("first_run_done", True)
+    window.close()
+    after = QSettings(path, QSettings.Format.IniFormat)
+    assert images_to_open(after, [], samples) == [str(images / "img0.png"), str(images / "nested" / "img1.png")]
+    assert images_to_open(after, ["given.png"], samples) == ["given.png"]  # the command line wins
+    (images / "img0.png").unlink()
+    assert images_to_open(after, [], samples) == [str(images / "nested" / "img1.png")]  # gone files are dropped
+    after.setValue("reopen_images", False)
+    assert images_to_open(after, [], samples) == []

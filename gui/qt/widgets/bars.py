@@ -58,7 +58,7 @@ class ExportBar(QWidget):
 
 
 class BusyBar(QWidget):
-    """Shown above the panels while a model loads (they show the previous one until then) or a fit runs."""
+    """Shown in the status bar while a model loads (the panels show the previous one until then) or a fit runs."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)

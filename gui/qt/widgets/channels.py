@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QPixmap
+from PySide6.QtGui import QPainter, QPixmap
 from PySide6.QtWidgets import QCheckBox, QDialog, QHBoxLayout, QSizePolicy, QVBoxLayout, QWidget
 
 from resnet_studio.gui.viewmodel.colormap import VIRIDIS, colorize, overlay
 from resnet_studio.core.text import shown
 from ..plain_text import plain_label
 from ..qt_images import rgb_to_qimage
+from ..style import draw_focus_ring
 
 TILE = 96
 ENLARGED = 360
@@ -70,13 +71,17 @@ class ColourLegend(QWidget):
 
 
 class Tile(QWidget):
+    """One channel's map: a click, or Return or Space once Tab has reached it, opens it large."""
+
     clicked = Signal(int)
 
     def __init__(self, channel: int, pixmap: QPixmap, tip: str, caption: str) -> None:
         super().__init__()
         self.channel = channel
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setAccessibleName(caption)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setContentsMargins(3, 3, 3, 3)  # room for the focus ring around the map
         layout.setSpacing(2)
         picture = plain_label()
         picture.setFixedSize(TILE, TILE)
@@ -91,6 +96,27 @@ class Tile(QWidget):
     def mouseReleaseEvent(self, event) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
             self.clicked.emit(self.channel)
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space):
+            self.clicked.emit(self.channel)
+        else:
+            super().keyPressEvent(event)
+
+    def focusInEvent(self, event) -> None:
+        super().focusInEvent(event)
+        self.update()
+
+    def focusOutEvent(self, event) -> None:
+        super().focusOutEvent(event)
+        self.update()
+
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        if self.hasFocus():
+            painter = QPainter(self)
+            draw_focus_ring(painter, self.rect(), self.palette())
+            painter.end()
 
 
 class ChannelDialog(QDialog):
