@@ -29,6 +29,7 @@ commands:
   models [--all] [--json]  list the models the app can use (--all: every variant, exported or not)
   bench [--model NAME|PATH|VARIANT] [--batch N] [--precision fp32|fp16|int8] [--json]
   train VARIANT [...]   train on Fashion-MNIST, or fine-tune on a folder (--data DIR)
+  lesion MODEL [--images N | --data FOLDER] [--json]   accuracy with each single block removed
 
 Run 'resnet-studio COMMAND --help' for a command's options."""
 
@@ -308,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
     command, rest = (argv[0], argv[1:]) if argv else (None, [])
-    commands = {"train": train, "predict": predict, "models": models, "bench": _bench}
+    commands = {"train": train, "predict": predict, "models": models, "bench": _bench, "lesion": _lesion}
     if command in commands:
         try:
             return commands[command](rest)
@@ -321,6 +322,12 @@ def main(argv: list[str] | None = None) -> int:
     from resnet_studio.gui.qt.app import main as app_main
 
     return app_main(argv)
+
+
+def _lesion(argv: list[str]) -> int:
+    from .lesion import main as lesion_main
+
+    return lesion_main(argv)
 
 
 def _bench(argv: list[str]) -> int:

@@ -22,6 +22,7 @@ import onnxruntime as ort
 
 from . import openvino_runtime
 from .graph import logits_only_bytes, with_outputs_bytes
+from .lesion import LesionError, lesioned_bytes
 from .local_file import Rejected
 from .model_file import ModelInfo, ModelRejected, checked_bytes
 from .text import first_line
@@ -198,26 +199,32 @@ class SessionPool:
         options.log_severity_level = 3
         return options
 
-    def get(self, info: ModelInfo, full: bool = False, cpu_only: bool = False) -> SessionHandle:
+    def get(self, info: ModelInfo, full: bool = False, cpu_only: bool = False,
+            removed: frozenset[str] = frozenset()) -> SessionHandle:
         """The session for ``info``'s checked bytes: a file's identity (path and sha256), never its path alone.
 
         A session built once keeps running the bytes that were checked, whatever happens to the file
         since; a new one (the activations' full graph, say) is built only from the same bytes again.
+        ``removed``: blocks taken out (``core.lesion``), a graph of its own; none gives the intact one.
         """
-        key = (str(info.identity.path), info.identity.sha256, full, cpu_only)
+        key = (str(info.identity.path), info.identity.sha256, full, cpu_only, frozenset(removed))
         with self._lock:
             handle = self._sessions.get(key)
             if handle is None:
-                handle = self._create(info, full, cpu_only)
+                handle = self._create(info, full, cpu_only, frozenset(removed))
                 # A replaced file gets new sessions; drop the stale ones.
                 self._sessions = {k: v for k, v in self._sessions.items() if k[0] != key[0] or k[1] == key[1]}
+                if removed:  # one lesioned graph per file at a time: a sweep over the blocks must not pile up
+                    self._sessions = {k: v for k, v in self._sessions.items()
+                                      if not k[4] or k[0] != key[0] or k[4] == key[4]}
                 self._sessions[key] = handle
             return handle
 
-    def _create(self, info: ModelInfo, full: bool, cpu_only: bool) -> SessionHandle:
+    def _create(self, info: ModelInfo, full: bool, cpu_only: bool, removed: frozenset[str]) -> SessionHandle:
         try:
             model = checked_bytes(info.identity)
-        except ModelRejected as exc:
+            model = lesioned_bytes(model, info, removed)
+        except (ModelRejected, LesionError) as exc:
             raise ProviderError(str(exc)) from None
         providers, reason = ([CPU], "CUDA ran out of memory") if cpu_only else self.provider_plan()
         stripped = info.discovery.stripped_inputs if info.discovery else frozenset()
@@ -245,19 +252,20 @@ class SessionPool:
                 raise ProviderError(f"CUDA requested but not usable: {reason}")
         return SessionHandle(session, active, reason if active != CUDA else None, note)
 
-    def run(self, info: ModelInfo, feed: np.ndarray, outputs: list[str] | None = None, full: bool = False):
+    def run(self, info: ModelInfo, feed: np.ndarray, outputs: list[str] | None = None, full: bool = False,
+            removed: frozenset[str] = frozenset()):
         """Run once, serialised with every other run; on CUDA out-of-memory, retry on the CPU.
 
         ``feed`` is [N, C, H, W] float32; it reaches the graph in the layout and type the graph takes. A
         model whose file fixes the batch at 1 runs image by image. Any failure is a ``RunFailed``.
         """
-        handle = self.get(info, full)
+        handle = self.get(info, full, removed=removed)
         try:
             return handle, self._run_chunks(handle, info, feed, outputs)
         except RunFailed as exc:
             if handle.provider != CUDA or "memory" not in str(exc).lower():
                 raise
-        handle = self.get(info, full, cpu_only=True)
+        handle = self.get(info, full, cpu_only=True, removed=removed)
         return handle, self._run_chunks(handle, info, feed, outputs)
 
     def _run_chunks(self, handle: SessionHandle, info: ModelInfo, feed: np.ndarray, outputs) -> list:

@@ -234,3 +234,23 @@ def test_a_network_without_residual_blocks_is_said_to_be_one(tmp_path):
     assert info.architecture is None and not info.has_activations
     mlp = read_model(save(third_party_classifier(), tmp_path / "mlp.onnx"))
     assert mlp.architecture is None and not mlp.taps.blocks() and mlp.num_classes == 1000
+
+
+@pytest.mark.parametrize("name", ["resnet18-torchscript", "preact-dynamo", "keras-tutorial", "onnxslim"])
+def test_a_block_of_any_file_can_be_removed_in_memory(foreign, name):
+    """Its output becomes what the block does to the shortcut alone; the file is left as it was."""
+    path = foreign[name][0]
+    before = path.read_bytes()
+    info = read_model(path)
+    pool = SessionPool("cpu", runtime="onnxruntime")
+    block = next(b.name for b in info.architecture.blocks() if b.shortcut.type == "identity")
+    taps = info.taps
+    names = [taps.tensor(block, "shortcut"), taps.tensor(block, "output")]
+    batch = np.stack([Engine().model_input(info, picture(seed)) for seed in range(2)])
+    shortcut, output = (info.taps.as_nchw(n, v) for n, v in zip(
+        names, pool.run(info, batch, names, full=True, removed=frozenset({block}))[1]))
+    pre_activation = info.architecture.block.endswith("(pre-activation)")
+    np.testing.assert_allclose(output, shortcut if pre_activation else np.maximum(shortcut, 0), atol=1e-6)
+    intact = pool.run(info, batch, [info.output.name])[1][0]
+    assert not np.allclose(pool.run(info, batch, [info.output.name], removed=frozenset({block}))[1][0], intact)
+    assert path.read_bytes() == before
