@@ -178,6 +178,8 @@ def read_input(preprocess: Preprocess, path: str | Path,
 class Engine:
     def __init__(self, pool: SessionPool | None = None) -> None:
         self.pool = pool or SessionPool()
+        # Blocks taken out (core.lesion): every answer, tap and map is then the lesioned network's.
+        self.removed: frozenset[str] = frozenset()
 
     def model_input(self, info: ModelInfo, image: Image.Image) -> np.ndarray:
         return to_input(image, info.preprocess)
@@ -188,7 +190,7 @@ class Engine:
     def classify_arrays(self, info: ModelInfo, batch: np.ndarray, sources: list[str], k: int = 5) -> list[Result]:
         started = time.perf_counter()
         outputs = [info.output.name, info.taps.features] if info.ood else [info.output.name]
-        handle, (raw, *features) = self.pool.run(info, batch, outputs)
+        handle, (raw, *features) = self.pool.run(info, batch, outputs, removed=self.removed)
         if raw.shape != (len(sources), info.output.width):
             raise RunFailed(f"{info.name}: gave logits of shape {list(raw.shape)} for {len(sources)} image(s), "
                             f"but declares {info.output.width} classes")
@@ -273,7 +275,7 @@ class Engine:
     def taps(self, info: ModelInfo, batch: np.ndarray, tensors: list[str]) -> list[np.ndarray]:
         """The values of some tap tensors for a batch, each [N, C, H, W] float32 (a Keras graph's are
         transposed back), from the session that gives every tap."""
-        _, values = self.pool.run(info, batch, tensors, full=True)
+        _, values = self.pool.run(info, batch, tensors, full=True, removed=self.removed)
         return [info.taps.as_nchw(name, value) for name, value in zip(tensors, values)]
 
     def feature_maps(self, info: ModelInfo, image: Image.Image, block: str, top_n: int = 16,
@@ -337,7 +339,8 @@ class Engine:
         if not info.has_cam:
             raise KeyError(f"{info.name} carries no activations or fc weights for a class activation map")
         batch = self.model_input(info, image)[None]
-        _, (features, raw) = self.pool.run(info, batch, [info.taps.cam_layer, info.output.name], full=True)
+        _, (features, raw) = self.pool.run(info, batch, [info.taps.cam_layer, info.output.name], full=True,
+                                           removed=self.removed)
         features = info.taps.as_nchw(info.taps.cam_layer, features)
         weight, _ = info.classifier
         probabilities = info.output.probabilities(raw)[0]

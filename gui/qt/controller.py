@@ -16,13 +16,14 @@ from PySide6.QtGui import QGuiApplication
 from resnet_studio.core import report
 from resnet_studio.core.catalog import shipped_models_dir
 from resnet_studio.core.intake import IMAGE_SUFFIXES
+from resnet_studio.core.lesion import removable_blocks
 from resnet_studio.core.local_file import Rejected
 from resnet_studio.core.model_file import ModelInfo
 from resnet_studio.core import shipped_architectures
 from resnet_studio.core.preprocess import describe_input
 from resnet_studio.core.text import shown
 from resnet_studio.gui.viewmodel import lineup, why_residual
-from resnet_studio.gui.viewmodel.images import ImageEntry
+from resnet_studio.gui.viewmodel.images import ImageEntry, lesion_change
 from resnet_studio.gui.viewmodel.intake import IMAGE_TYPES
 from resnet_studio.gui.viewmodel.naming import model_title
 
@@ -81,6 +82,8 @@ class Controller(QObject):
             (actions.export_landed, self._export_landed),
             (w.activations.notice, w.show_notice),
             (w.activations.requested, self.refresh_details),
+            (w.activations.removal_requested, self.studio.set_removed),
+            (studio.removed_changed, self._removed_changed),
             (w.why.requested, self.refresh_details),
             (w.structure.notice, w.show_notice),
             (w.structure.block_requested, self._block_clicked),
@@ -204,6 +207,11 @@ class Controller(QObject):
     def _images_added(self, entries: list[ImageEntry]) -> None:
         self.window.list.add_many(entries)
 
+    def _removed_changed(self, removed: frozenset[str]) -> None:
+        self.window.activations.show_removed(removed)
+        self.window.list.show_waiting(self.studio.entries.values())
+        self.refresh_details()
+
     def _image_updated(self, entry: ImageEntry) -> None:
         if self.window.list.show_entry(entry, self._untrained()):
             self.refresh_details()
@@ -233,6 +241,8 @@ class Controller(QObject):
             return
         w.predictions.show_result(entry.name, entry.result, entry.error,
                                   info.ood.description if info is not None and info.ood else "")
+        w.predictions.show_lesion(self.studio.removed,
+                                  lesion_change(entry.result, entry.intact) if entry.result else "")
         if entry.error or entry.result is None:
             return
         pair = w.why.current_pair()
@@ -317,6 +327,7 @@ class Controller(QObject):
         w.busy.stop(self.studio.loading)
         w.menus.show_preset(info)
         w.activations.set_model(info)
+        w.activations.set_removable({r.block: r.reason for r in removable_blocks(info)})
         w.input_view.clear("")
         w.predictions.set_model(info)
         self._show_structure()

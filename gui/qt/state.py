@@ -42,6 +42,7 @@ class Studio(QObject):
     notice = Signal(str)  # a non-modal message for the user
     scan_progress = Signal(int, int)  # images found so far by the running intake, and the cap
     queue_changed = Signal(int, int)  # done, total for the current model
+    removed_changed = Signal(object)  # frozenset of the blocks taken out
 
     def __init__(self, catalog: Catalog, device: str = "auto", parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -124,7 +125,36 @@ class Studio(QObject):
     def set_runtime(self, runtime: str) -> None:
         self.models.set_runtime(runtime)
 
+    @property
+    def removed(self) -> frozenset[str]:
+        return self.engine.removed
+
+    def set_removed(self, blocks) -> None:
+        """Take ``blocks`` out of the network (none: restore all) and classify every image again, keeping
+        each image's intact answer to compare with."""
+        blocks = frozenset(blocks)
+        if blocks == self.engine.removed:
+            return
+        for entry in self.images.entries.values():
+            if not blocks:
+                entry.intact = None
+            elif not self.engine.removed:
+                entry.intact = entry.result
+        self.engine.removed = blocks
+        self.removed_changed.emit(blocks)
+        self._reclassify()
+
     def _model_changed(self, info: ModelInfo) -> None:
+        # Another model, or the same one loaded again (a new device's engine, say): whole.
+        lesioned = [e for e in self.images.entries.values() if e.intact is not None]
+        if self.engine.removed or lesioned:
+            self.engine.removed = frozenset()
+            for entry in lesioned:
+                entry.intact = None
+            self.removed_changed.emit(frozenset())
+        self._reclassify()
+
+    def _reclassify(self) -> None:
         self._chunk_cancel.set()
         self.queue.restart(self.images.classifiable())
         self._dispatch()

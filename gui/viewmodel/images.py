@@ -25,6 +25,7 @@ class ImageEntry:
     result: Result | None = None
     error: str | None = None
     thumb: Any = None  # the view's thumbnail (a QImage in the app), made on the worker that decoded the image
+    intact: Result | None = None  # while blocks are removed: the answer of the whole network, to compare with
     refused: bool = False  # turned away on intake (a remote URL, say): never queued, whatever the model
 
     @property
@@ -43,6 +44,19 @@ class ImageEntry:
         if self.result is None:
             return "waiting"
         return "flagged" if self.result.out_of_distribution else "classified"
+
+
+def lesion_change(result: Result, intact: Result | None) -> str:
+    """What removing blocks did to an image's answer: the intact top class's probability before and after."""
+    if intact is None or not intact.predictions:
+        return ""
+    was = intact.predictions[0]
+    now = next((p for p in result.predictions if p.index == was.index), None)
+    if now is None:
+        return f"intact: {was.label} {was.percent}, now out of the top {len(result.predictions)}"
+    points = (now.probability - was.probability) * 100
+    change = "unchanged" if abs(points) < 0.05 else f"{points:+.1f} pts"
+    return f"intact: {was.label} {was.percent} → {now.percent} ({change})"
 
 
 STATES = ("classified", "flagged", "failed", "waiting")

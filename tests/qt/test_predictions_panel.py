@@ -394,3 +394,38 @@ def test_tab_shows_a_focus_ring(qtbot, open_window, tmp_path):
     assert {"QComboBox", "QPushButton"} <= seen, seen
     window.list.setFocus(Qt.FocusReason.MouseFocusReason)
     assert all(ring_pixels(w) == 0 for w in window.findChildren(QComboBox) if w.isVisible())  # only the focused
+
+
+def test_removing_a_block_reclassifies_every_image_against_the_whole_network(qtbot, open_window, tmp_path):
+    window = open_window(tmp_path / "user", FASHION)
+    samples = sorted((shipped_models_dir() / "samples").glob("*.png"))[:4]
+    drop(window, files(samples))
+    qtbot.waitUntil(lambda: len(window.studio.entries) == 4 and all_done(window), timeout=TIMEOUT)
+    intact = {e.id: e.result for e in window.studio.entries.values()}
+    panel = window.activations
+    window.tabs.setCurrentWidget(panel)
+    window.list.setCurrentRow(0)
+    panel.select_block("stem")
+    assert not panel.remove_button.isEnabled() and "cannot be removed" in panel.remove_button.toolTip()
+    panel.select_block("layer1.0")
+    assert panel.remove_button.text() == "Remove layer1.0" and not panel.restore_button.isEnabled()
+    qtbot.mouseClick(panel.remove_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.studio.removed == {"layer1.0"} and all_done(window)
+                    and all("✂" in window.list.item(i).text() for i in range(4)), timeout=TIMEOUT)
+    entries = list(window.studio.entries.values())
+    assert [e.intact for e in entries] == [intact[e.id] for e in entries]
+    assert any(e.result.predictions != e.intact.predictions for e in entries)  # layer1.0 matters here
+    note = window.predictions.lesion
+    assert not note.isHidden() and note.text().startswith("✂ Without layer1.0 — intact: ")
+    assert panel.remove_button.text() == "Put layer1.0 back" and panel.restore_button.text() == "Restore all (1 out)"
+    panel.select_block("layer3.2")
+    qtbot.mouseClick(panel.remove_button, Qt.MouseButton.LeftButton)  # two out together
+    qtbot.waitUntil(lambda: window.studio.removed == {"layer1.0", "layer3.2"} and all_done(window), timeout=TIMEOUT)
+    qtbot.mouseClick(panel.restore_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.studio.removed and all_done(window)
+                    and all("%" in window.list.item(i).text() and "✂" not in window.list.item(i).text()
+                            for i in range(4)), timeout=TIMEOUT)
+    for entry in window.studio.entries.values():  # bit for bit, as before (the timings aside)
+        assert entry.result.predictions == intact[entry.id].predictions
+        assert entry.result.ood_score == intact[entry.id].ood_score
+    assert note.isHidden()

@@ -14,7 +14,7 @@ from resnet_studio.core.engine import BlockParts, ClassActivationMap, FeatureMap
 from resnet_studio.core.model_file import ModelInfo
 from resnet_studio.core.text import shown
 from ..file_dialogs import FileDialogs, file_stem
-from ..plain_text import plain_label
+from ..plain_text import plain_label, tooltip
 from ..qt_images import draw_crop_box, rgb_to_qimage, save_image
 from .block_adds import BlockAddsView
 from .channels import TILE, ChannelDialog, ColourLegend, Tile, number
@@ -23,6 +23,8 @@ EMPTY_HINT = "Select an image in the list to see what this block computes."
 NO_IMAGES_HINT = "Drop images onto the window, then select one to see its feature maps."
 SAVED_SIDE = 512  # the CAM is saved at least this large on its longer side, pixels kept sharp
 TOP_CLASSES = 5  # the image's most likely classes head the class list
+REMOVE_TIP = ("Take the block out of the network, in memory (Veit et al. 2016): its output becomes what it does to "
+              "the shortcut alone. Every image is classified again and compared with the whole network.")
 
 
 class ActivationsPanel(QWidget):
@@ -30,6 +32,7 @@ class ActivationsPanel(QWidget):
 
     requested = Signal()
     notice = Signal(str)
+    removal_requested = Signal(object)  # the frozenset of blocks to take out; empty: restore all
 
     def __init__(self, dialogs: FileDialogs, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -78,6 +81,11 @@ class ActivationsPanel(QWidget):
         self.mode.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.mode.setMinimumContentsLength(16)
         self.legend = ColourLegend()
+        self.remove_button = QPushButton("Remove this block")
+        self.restore_button = QPushButton("Restore all")
+        self.restore_button.setEnabled(False)
+        self._removable: dict[str, str | None] = {}  # block -> why it cannot be removed (None: it can)
+        self._removed: frozenset[str] = frozenset()
         self.save_grid_button = QPushButton("Save PNG…")
         self.save_cam_button = QPushButton("Save PNG…")
         for button in (self.save_grid_button, self.save_cam_button):
@@ -92,6 +100,9 @@ class ActivationsPanel(QWidget):
         self._cam: np.ndarray | None = None
         self._crop: tuple[float, float, float, float] | None = None
         self.block.currentIndexChanged.connect(lambda _: self.requested.emit())
+        self.block.currentIndexChanged.connect(lambda _: self._update_lesion())
+        self.remove_button.clicked.connect(self._toggle_removal)
+        self.restore_button.clicked.connect(lambda: self.removal_requested.emit(frozenset()))
         self.top_n.valueChanged.connect(lambda _: self.requested.emit())
         self.order.currentIndexChanged.connect(lambda _: self.requested.emit())
         self.mode.currentIndexChanged.connect(self._mode_changed)
@@ -115,6 +126,11 @@ class ActivationsPanel(QWidget):
         scale.addWidget(self.scale, 1)
         scale.addWidget(self.save_grid_button)
         controls.addRow(plain_label("Scale"), scale)
+        lesion = QHBoxLayout()
+        lesion.addWidget(self.remove_button)
+        lesion.addWidget(self.restore_button)
+        lesion.addStretch(1)
+        controls.addRow(plain_label("Lesion"), lesion)
         self.grid_box = QGroupBox("Feature maps")
         self.grid = QGridLayout()
         self.grid.setSpacing(6)
@@ -164,6 +180,32 @@ class ActivationsPanel(QWidget):
         cam_layout.addWidget(self.cam_legend)
         cam_layout.addWidget(self.cam_note)
         return self.cam_box
+
+    def set_removable(self, removable: dict[str, str | None]) -> None:
+        """The model's blocks, each with the reason it cannot be removed (None where it can)."""
+        self._removable = removable
+        self._update_lesion()
+
+    def show_removed(self, removed: frozenset[str]) -> None:
+        self._removed = frozenset(removed)
+        self._update_lesion()
+
+    def _toggle_removal(self) -> None:
+        block = self.current_block()
+        if block in self._removable:
+            self.removal_requested.emit(self._removed ^ {block})
+
+    def _update_lesion(self) -> None:
+        block = self.current_block()
+        reason = self._removable.get(block, "the stem is not a block") if block else "no block chosen"
+        out = block in self._removed
+        self.remove_button.setText(f"Put {shown(block or '', 30)} back" if out else
+                                   f"Remove {shown(block or 'this block', 30)}")
+        self.remove_button.setEnabled(out or reason is None)
+        self.remove_button.setToolTip(REMOVE_TIP if reason is None or out else
+                                      tooltip(f"{block} cannot be removed: {reason}"))
+        self.restore_button.setEnabled(bool(self._removed))
+        self.restore_button.setText(f"Restore all ({len(self._removed)} out)" if self._removed else "Restore all")
 
     def set_model(self, info: ModelInfo) -> None:
         for combo in (self.block, self.cam_class):

@@ -77,6 +77,9 @@ class ImageList(QListWidget):
                 line = f"random weights: {line}, meaningless"
             elif entry.result.out_of_distribution:
                 line = f"⚠ unlike the training data: {line}"
+            if entry.intact is not None and entry.intact.predictions:
+                was = entry.intact.predictions[0]
+                line = f"✂ {line} (intact: {shown(was.label) + ' ' if was.index != best.index else ''}{was.percent})"
             item.setText(f"{shown(entry.name)}\n{line}")
         else:
             item.setText(f"{shown(entry.name)}\n…")

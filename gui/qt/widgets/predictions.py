@@ -78,7 +78,10 @@ class PredictionsPanel(QWidget):
         self.source.setWordWrap(True)
         self.source.setObjectName("weightsSource")
         self.warning = warning_label("oodWarning")
+        self.lesion = warning_label("lesionNote")
+        self.lesion.hide()
         layout.addWidget(self.title)
+        layout.addWidget(self.lesion)
         layout.addWidget(self.warning)
         layout.addWidget(self.bars)
         layout.addWidget(self.source)
@@ -108,6 +111,13 @@ class PredictionsPanel(QWidget):
         self.class_names.setStringList([f"{i}: {shown(label)}" for i, label in enumerate(info.labels)])
         self.classes_box.setTitle(f"Classes this model knows ({len(info.labels):,})")
         self.class_search.clear()
+
+    def show_lesion(self, removed: frozenset[str], change: str) -> None:
+        """Say which blocks are out, and what that did to this image's answer (``change``)."""
+        self.lesion.setVisible(bool(removed))
+        if removed:
+            names = ", ".join(sorted(removed)[:6]) + (" …" if len(removed) > 6 else "")
+            self.lesion.setText(shown(f"✂ Without {names}" + (f" — {change}" if change else ""), 400))
 
     def show_result(self, name: str, result: Result | None, error: str | None, trained_on: str = "") -> None:
         """``trained_on`` describes the model's training data, for the out-of-distribution warning."""
