@@ -79,7 +79,9 @@ class Session:
     def arithmetic(self) -> str:
         """What the CPU computes in: f32, or bf16 where OpenVINO chose it."""
         hint = str(self.compiled.get_property("INFERENCE_PRECISION_HINT"))
-        return "bf16" if "bf16" in hint else "f32" if "32" in hint else hint.strip("<>").removeprefix("Type: ")
+        if "bf16" in hint or "bfloat16" in hint:
+            return "bf16"
+        return "f32" if "32" in hint else hint.strip("<>").removeprefix("Type: ").strip("'")
 
     def get_providers(self) -> list[str]:
         return [OPENVINO]

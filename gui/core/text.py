@@ -35,3 +35,8 @@ def first_line(exc: BaseException, limit: int = 200) -> str:
     """An exception as one bounded line: the first line of its message, or its type's name."""
     text = str(exc).strip()
     return text.splitlines()[0][:limit] if text else type(exc).__name__
+
+
+def natural_order(text: str) -> list:
+    """A sort key that puts resnet18 before resnet101: the digits compared as numbers."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]

@@ -21,7 +21,7 @@ from resnet_studio.core.local_file import Rejected
 from resnet_studio.core.model_file import ModelInfo
 from resnet_studio.core import shipped_architectures
 from resnet_studio.core.preprocess import describe_input
-from resnet_studio.core.text import shown
+from resnet_studio.core.text import natural_order, shown
 from resnet_studio.gui.viewmodel import lineup, why_residual
 from resnet_studio.gui.viewmodel.images import ImageEntry, lesion_change
 from resnet_studio.gui.viewmodel.intake import IMAGE_TYPES
@@ -285,7 +285,10 @@ class Controller(QObject):
             w.picker.set_active(current.key, self.studio.info.precision)
         exported = [o.pick("cpu").name for o in offers
                     if o.exported and o.info is not None and o.info.architecture is not None]
-        w.structure.set_choices(exported + [f"{name} {REGISTRY_SUFFIX}" for name in shipped_architectures.names()])
+        mine = current.pick("cpu").name if current is not None else None
+        exported = [name for name in exported if name != mine]
+        registry = sorted(shipped_architectures.names(), key=natural_order)
+        w.structure.set_choices(sorted(exported, key=natural_order) + [f"{name} {REGISTRY_SUFFIX}" for name in registry])
         infos = [f.info for o in offers for f in o.files.values() if f.info is not None and f.info.precision == "fp32"]
         w.why.set_pairs(why_residual.pairs(infos))
         if self._landed is not None:
@@ -301,7 +304,6 @@ class Controller(QObject):
         current = self.studio.current_offer()
         if offer.exported:
             if current is None or offer.key != current.key:
-                self.window.status_line.show_message(f"loading {shown(offer.title)}…")
                 self.studio.load_model(offer)
         else:
             self._export_or_load(offer.variant, offer.weights)

@@ -60,13 +60,13 @@ def lesion_change(result: Result, intact: Result | None) -> str:
 
 
 STATES = ("classified", "flagged", "failed", "waiting")
-FILTERS = {"all": STATES, "flagged only": ("flagged",), "failed only": ("failed",)}
+FILTERS = {"all": STATES, "flagged only (unlike the training data)": ("flagged",), "failed only": ("failed",)}
 
 
 def summary(entries: list[ImageEntry]) -> str:
     """The image list's header: how many, what became of them, and where they come from."""
     if not entries:
-        return "No images yet: drop some, or File → Open."
+        return "No images yet: drop some, or File → Open images, or File → Open sample images."
     counts = {state: sum(1 for e in entries if e.state == state) for state in STATES}
     parts = [f"{len(entries):,} image{'s' if len(entries) != 1 else ''}"]
     parts += [f"{counts[s]:,} {s}" for s in ("flagged", "failed", "waiting") if counts[s]]

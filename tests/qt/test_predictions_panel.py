@@ -341,7 +341,7 @@ def test_the_image_list_sums_up_filters_and_keeps_its_rows_and_width(qtbot, open
     # "flagged only", chosen from the keyboard as a user would: only the landscape stays.
     header.filter.setFocus()
     qtbot.keyClick(header.filter, Qt.Key.Key_Down)
-    assert header.filter.currentText() == "flagged only"
+    assert header.filter.currentText() == "flagged only (unlike the training data)"
     shown_rows = [window.list.item(i).text() for i in range(4) if not window.list.item(i).isHidden()]
     assert len(shown_rows) == 1 and shown_rows[0].startswith(landscape.name) and "⚠" in shown_rows[0]
     assert header.text.text().endswith("3 hidden by the filter")

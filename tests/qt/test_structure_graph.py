@@ -203,7 +203,7 @@ def test_the_block_view_and_the_layer_responses_in_the_app(qtbot, open_window, w
     assert list(x) == list(range(9)) and (np.asarray(y) > 0).all()
     qtbot.waitUntil(lambda: adds.average.getData()[0] is not None and len(adds.average.getData()[0]) == 9,
                     timeout=60_000)
-    assert "Here (mean over 3 loaded image(s)) the std of F(x) " in adds.plot_note.text()
+    assert "Here (mean over 3 loaded images) the std of F(x) " in adds.plot_note.text()
     assert adds.marker.isVisible() and adds.marker.value() == 4  # layer2.1 is the fifth block
 
     # On a 1366×768 screen: the 8 channels fit the width, and the plot shows without scrolling.

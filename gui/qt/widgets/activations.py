@@ -315,7 +315,7 @@ class ActivationsPanel(QWidget):
         self.hint.hide()
         scaled, low, high = maps.scaled(self.shared)
         self.legend.set_range(low, high, self.shared)
-        columns = max(1, (self.grid_box.width() - 40) // (TILE + 8))
+        columns = max(1, (self.grid_box.width() - 48) // (TILE + 6 + self.grid.spacing()))  # 6: the focus margins
         c, h, w = maps.shape
         for i, (channel, tile) in enumerate(zip(maps.channels, colorize(scaled))):
             values = maps.values[i]

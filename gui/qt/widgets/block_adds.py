@@ -58,6 +58,10 @@ class BlockAddsView(QWidget):
         self.caption.setWordWrap(True)
         self.grid = QGridLayout()
         self.grid.setSpacing(GAP)
+        self.grid.setContentsMargins(0, 0, 0, 0)
+        # Sized from the cells it holds: the layout never squeezes the maps into the plot below.
+        self.grid_holder = QWidget()
+        self.grid_holder.setLayout(self.grid)
         self.plot = StillPlot()
         self.plot.setMinimumHeight(140)
         self.plot.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -85,7 +89,7 @@ class BlockAddsView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.caption)
-        layout.addLayout(self.grid)
+        layout.addWidget(self.grid_holder)
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.key)
         layout.addWidget(self.plot_note)
@@ -101,9 +105,15 @@ class BlockAddsView(QWidget):
         return int(max(MIN_CELL, min(CELL, room // max(1, channels))))
 
     def _room(self) -> int:
-        """The width there is: the scroll area's viewport where the view sits in one (its own width can be
-        wider, held there by the maps it shows)."""
-        return (self.parentWidget() or self).width()
+        """The width there is: the scroll area's, less a vertical scroll bar whether it shows or not, so that
+        the bar coming and going never changes the maps' size (and so the height that brings it)."""
+        area = self.parentWidget()
+        while area is not None and not isinstance(area, QAbstractScrollArea):
+            area = area.parentWidget()
+        if area is None:
+            return self.width()
+        bar = area.style().pixelMetric(area.style().PixelMetric.PM_ScrollBarExtent)
+        return area.width() - 2 * area.frameWidth() - bar
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
@@ -167,6 +177,9 @@ class BlockAddsView(QWidget):
                 self.grid.addWidget(picture, row, i + 1)
         for i, channel in enumerate(parts.channels):
             self.grid.addWidget(plain_label(f"ch {channel}"), len(ROWS), i + 1, Qt.AlignmentFlag.AlignCenter)
+        caption_h = self.fontMetrics().lineSpacing() + 4
+        self.grid_holder.setFixedSize(NAME_W + (GAP + cell) * max(1, len(parts.channels)) + GAP,
+                                      len(ROWS) * (cell + GAP) + caption_h)
         block = parts.block
         growth = float(np.abs(parts.branch).mean() / max(1e-12, np.abs(parts.output).mean()))
         self.caption.setText(
@@ -196,9 +209,10 @@ class BlockAddsView(QWidget):
             return ""
         third = max(1, len(curve) // 3)
         early, late = float(curve[:third].mean()), float(curve[-third:].mean())
-        trend = ("falls with depth" if late < 0.8 * early else "rises with depth" if late > 1.25 * early
+        trend = ("falls with depth" if late < 0.9 * early else "rises with depth" if late > 1.1 * early
                  else "stays about level with depth")
-        over = f"mean over {self._images} loaded image(s)" if name == "the loaded images" else "this image"
+        images = f"{self._images} loaded image" + ("s" if self._images != 1 else "")
+        over = f"mean over {images}" if name == "the loaded images" else "this image"
         return (f"Here ({over}) the std of F(x) {trend}: {_number(early)} in the first third of the blocks, "
                 f"{_number(late)} in the last. He et al. (2015, Fig. 7) found residual functions respond less than "
                 f"plain layers, and less in deeper networks, for CIFAR-10 models trained to the end; a model "

@@ -112,7 +112,11 @@ class ImageList(QListWidget):
     def _refresh_header(self) -> None:
         text = summary(list(self.entries.values()))
         hidden = sum(1 for item in self.items_by_id.values() if item.isHidden())
-        self.header.show_summary(text + (f" · {hidden:,} hidden by the filter" if hidden else ""))
+        if hidden and hidden == len(self.items_by_id):
+            text += " · none matches the filter"
+        elif hidden:
+            text += f" · {hidden:,} hidden by the filter"
+        self.header.show_summary(text)
 
 
 class ImageListHeader(QWidget):
@@ -122,8 +126,12 @@ class ImageListHeader(QWidget):
         super().__init__()
         self.text = plain_label()
         self.text.setWordWrap(True)
+        # Two lines whatever it says: the list below never moves when the summary grows.
+        self.text.setFixedHeight(2 * self.text.fontMetrics().lineSpacing() + 2)
         self.filter = QComboBox()
         self.filter.setAccessibleName("Show images")
+        self.filter.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.filter.setMinimumContentsLength(10)
         for name in FILTERS:
             self.filter.addItem(name, name)
         self.filter.currentIndexChanged.connect(lambda _: images.set_filter(self.filter.currentData()))

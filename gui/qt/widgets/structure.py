@@ -307,7 +307,7 @@ class StructureView(QGraphicsView):
             path = QPainterPath()
             skip = edge.kind == block_graph.SKIP
             block = target_item.node.block
-            junction = QPointF(firsts[block].center().x(), firsts[block].top() - 10) if block in firsts else None
+            junction = QPointF(firsts[block].center().x(), firsts[block].top() - 5) if block in firsts else None
             if skip and source_item.node.kind == "projection":  # out of the projection, into ⊕ from the right
                 path.moveTo(source.center().x(), source.bottom())
                 path.lineTo(source.center().x(), target.center().y())
@@ -367,7 +367,7 @@ class StructureView(QGraphicsView):
         painter.save()
         painter.resetTransform()
         band = QRectF(0, 0, self.viewport().width(), HEADER_H)
-        painter.fillRect(band, QColor(250, 250, 250, 240))
+        painter.fillRect(band, QColor(250, 250, 250))
         painter.setPen(QColor("#d0d0d0"))
         painter.drawLine(band.bottomLeft(), band.bottomRight())
         bold = QFont(painter.font())
