@@ -30,6 +30,7 @@ commands:
   bench [--model NAME|PATH|VARIANT] [--batch N] [--precision fp32|fp16|int8] [--json]
   train VARIANT [...]   train on Fashion-MNIST, or fine-tune on a folder (--data DIR)
   lesion MODEL [--images N | --data FOLDER] [--json]   accuracy with each single block removed
+  explain IMAGE... --output DIR [--model M] [--layer BLOCK] [--method cam|score-cam] [--class K]
 
 Run 'resnet-studio COMMAND --help' for a command's options."""
 
@@ -116,9 +117,7 @@ def predict(argv: list[str]) -> int:
                 unlike = " [unlike this model's training data]" if result.out_of_distribution else ""
                 print(printable(f"{result.source}: {best}{unlike}"))
             else:
-                # The reason may name the file already ("PATH: cannot read"): the path once per line.
-                reason = result.error.removeprefix(f"{result.source}: ")
-                print(printable(f"{result.source}: error: {reason}"))
+                print(printable(f"{result.source}: error: {result.error.removeprefix(result.source + ': ')}"))
     except (ProviderError, RunFailed, *_cluster_errors()) as exc:  # the model cannot run at all: one line, and stop
         print(printable(f"resnet-studio predict: {exc}"), file=sys.stderr)
         return 2
@@ -309,7 +308,8 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
     command, rest = (argv[0], argv[1:]) if argv else (None, [])
-    commands = {"train": train, "predict": predict, "models": models, "bench": _bench, "lesion": _lesion}
+    commands = {"train": train, "predict": predict, "models": models, "bench": _bench, "lesion": _lesion,
+                "explain": _explain}
     if command in commands:
         try:
             return commands[command](rest)
@@ -328,6 +328,12 @@ def _lesion(argv: list[str]) -> int:
     from .lesion import main as lesion_main
 
     return lesion_main(argv)
+
+
+def _explain(argv: list[str]) -> int:
+    from .explain import main as explain_main
+
+    return explain_main(argv)
 
 
 def _bench(argv: list[str]) -> int:

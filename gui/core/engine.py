@@ -205,6 +205,11 @@ class Engine:
                 result.out_of_distribution = bool(score > info.ood.threshold)
         return results
 
+    def classify_scores(self, info: ModelInfo, batch: np.ndarray) -> np.ndarray:
+        """[N, classes]: the class probabilities of model inputs (Score-CAM's masked images)."""
+        _, (raw,) = self.pool.run(info, batch, [info.output.name], removed=self.removed)
+        return info.output.probabilities(raw)
+
     def classify_files(self, info: ModelInfo, paths: Iterable[str | Path], k: int = 5,
                        batch_size: int = 8, prefetch: int = 2,
                        decoded_hook: Callable[[str, Image.Image], None] | None = None) -> Iterator[Result]:

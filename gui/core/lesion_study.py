@@ -8,14 +8,14 @@ from .engine import Engine
 from .lesion import removable_blocks
 from .model_file import ModelInfo
 
-CHUNK = 256  # images per run
+IMAGES_PER_RUN = 256
 
 
 def predicted(engine: Engine, info: ModelInfo, inputs: np.ndarray, removed: frozenset[str] = frozenset()) -> np.ndarray:
     """The top class of every model input, with ``removed`` taken out."""
     classes = []
-    for start in range(0, len(inputs), CHUNK):
-        _, (raw,) = engine.pool.run(info, inputs[start:start + CHUNK], [info.output.name], removed=removed)
+    for start in range(0, len(inputs), IMAGES_PER_RUN):
+        _, (raw,) = engine.pool.run(info, inputs[start:start + IMAGES_PER_RUN], [info.output.name], removed=removed)
         classes.append(np.argmax(info.output.probabilities(raw), axis=1))
     return np.concatenate(classes)
 

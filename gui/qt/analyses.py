@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, Signal
 from resnet_studio.core.intake import ImageRejected, load_image
 from resnet_studio.core.model_file import ModelInfo
 from resnet_studio.core.preprocess import as_picture, covers_whole, crop_box
+from resnet_studio.core.score_cam import score_cam
 from .messages import Comparison, Details, DetailsDone, MeanResponses, WhyDone, WhySide
 from .state import BATCH, Studio
 from .workers import Worker
@@ -42,7 +43,7 @@ class Analyses(QObject):
 
     def request_details(self, entry_id: int, activations: bool, block: str | None = None, top_n: int = 16,
                         class_index: int | None = None, preview_side: int = 480, weakest: bool = False,
-                        parts: bool = False, shared_cam: bool = False) -> None:
+                        parts: bool = False, shared_cam: bool = False, score_cam_block: str | None = None) -> None:
         """Newest request wins: results of older requests are dropped when they arrive."""
         entry = self.studio.entries.get(entry_id)
         if entry is None or self.studio.info is None or entry.error:
@@ -66,7 +67,11 @@ class Analyses(QObject):
                 details.responses = engine.layer_responses(info, engine.model_input(info, model_image)[None])[0]
             elif activations and block:
                 details.maps = engine.feature_maps(info, model_image, block, top_n, weakest)
-            if activations and info.has_cam:
+            if activations and score_cam_block and info.taps.has(score_cam_block, "output"):
+                found, details.cam_note = score_cam(engine, info, model_image, score_cam_block, class_index)
+                details.cam = replace(found, heat=heat_at(found.heat, preview.size))
+                details.cam_method = f"Score-CAM · {score_cam_block}"
+            elif activations and info.has_cam:
                 found = engine.cam(info, model_image, class_index, shared_cam)
                 details.cam = replace(found, heat=heat_at(found.heat, preview.size))
             emit(DetailsDone(ticket, details))

@@ -253,7 +253,8 @@ class Controller(QObject):
         self.analyses.request_details(entry.id, w.tabs.currentWidget() is activations, activations.current_block(),
                                       activations.top_n.value(), activations.current_class(),
                                       weakest=activations.weakest, parts=activations.showing_adds,
-                                      shared_cam=activations.shared_cam)
+                                      shared_cam=activations.shared_cam,
+                                      score_cam_block=activations.score_cam_block)
 
     def _details_ready(self, details: Details) -> None:
         w, entry, info = self.window, self.current_entry(), self.studio.info
@@ -270,7 +271,7 @@ class Controller(QObject):
             w.structure.highlight(details.maps.block)
         if details.cam is not None:
             w.activations.show_cam(details.preview, details.cam, info.labels[details.cam.class_index], details.crop,
-                                   entry.result.predictions)
+                                   entry.result.predictions, details.cam_method, details.cam_note)
 
     def _block_clicked(self, name: str) -> None:
         self.window.activations.select_block(name)

@@ -38,6 +38,16 @@ class FileDialogs:
             self.used(path)
         return path, chosen
 
+    def save_png(self, name: str, save, failed) -> None:
+        """Ask where to save a PNG (suggesting ``name``), then ``save(path)``; an OSError goes to ``failed``."""
+        path, _ = self.save_path("Save as PNG", name, "PNG image (*.png)")
+        if not path:
+            return
+        try:
+            save(path if path.lower().endswith(".png") else path + ".png")
+        except OSError as exc:
+            failed(str(exc))
+
     def open_path(self, title: str, filters: str) -> str:
         path, _ = QFileDialog.getOpenFileName(self.parent, title, self.folder(), filters)
         if path:

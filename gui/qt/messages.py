@@ -44,6 +44,8 @@ class Details:
     crop: tuple[float, float, float, float] | None  # what the model sees, in preview pixels; None: all of it
     maps: FeatureMaps | None = None
     cam: ClassActivationMap | None = None  # its heat at the preview's size
+    cam_method: str = "Class activation map"  # or "Score-CAM · layer2.1"
+    cam_note: str = ""  # what bounded the work (Score-CAM's channels)
     parts: BlockParts | None = None
     responses: np.ndarray | None = None  # [blocks] std of each F(x) for this image
 

@@ -48,3 +48,44 @@ def save_image(image: QImage, path: str) -> None:
     if not image.save(target, fmt) or not target.commit():
         target.cancelWriting()
         raise OSError(f"{path}: cannot write ({target.errorString() or 'unsupported format ' + fmt})")
+
+
+def save_scene(scene, path: str, title: str) -> None:
+    """A whole graphics scene as SVG or PNG (at twice the screen scale), by the suffix, through a temp file
+    and a rename; OSError on failure."""
+    from PySide6.QtSvg import QSvgGenerator
+
+    area = scene.itemsBoundingRect().adjusted(-20, -20, 20, 20)
+    if path.lower().endswith(".svg"):
+        target = QSaveFile(path)
+        if not target.open(QIODevice.OpenModeFlag.WriteOnly):
+            raise OSError(f"{path}: cannot write ({target.errorString()})")
+        generator = QSvgGenerator()
+        generator.setOutputDevice(target)
+        generator.setSize(area.size().toSize())
+        generator.setViewBox(QRectF(0, 0, area.width(), area.height()))
+        generator.setTitle(title)
+        painter = QPainter(generator)
+        scene.render(painter, QRectF(0, 0, area.width(), area.height()), area)
+        painter.end()
+        if not target.commit():
+            raise OSError(f"{path}: cannot write ({target.errorString()})")
+        return
+    image = QImage((area.size() * 2).toSize(), QImage.Format.Format_ARGB32)
+    image.fill(QColor("white"))
+    painter = QPainter(image)
+    painter.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
+    scene.render(painter, QRectF(image.rect()), area)
+    painter.end()
+    save_image(image, path)
+
+
+def fitted_overlay(blended, crop, width: int, height: int) -> QPixmap:
+    """An [H, W, 3] picture fitted into ``width`` × ``height``, with ``crop`` (its pixels) outlined at that size.
+    A small image is enlarged pixel by pixel, so its pixels and the box stay sharp."""
+    h, w = blended.shape[:2]
+    factor = max(1e-3, min(width / w, height / h))
+    smooth = Qt.TransformationMode.FastTransformation if factor >= 2 else Qt.TransformationMode.SmoothTransformation
+    pixmap = QPixmap.fromImage(rgb_to_qimage(blended)).scaled(max(1, round(w * factor)), max(1, round(h * factor)),
+                                                              Qt.AspectRatioMode.IgnoreAspectRatio, smooth)
+    return draw_crop_box(pixmap, crop, pixmap.width() / w) if crop else pixmap

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from resnet_studio.core.engine import Engine, Result
+from resnet_studio.core.engine import Engine, Result, percent
 from resnet_studio.core.model_file import ModelInfo
-from resnet_studio.core.text import first_line
+from resnet_studio.core.text import first_line, shown
 
 
 @dataclass
@@ -194,3 +194,24 @@ def classify_chunk(engine: Engine, info: ModelInfo, generation: int, jobs: list[
             yield Answer(generation, entry_id, None, first_line(exc), thumb_of(path))
     finally:
         results.close()  # stops the decoding thread of a chunk left early
+
+
+def class_choices(labels: list[str], probabilities, top: list, heads: int) -> list[tuple[str, int | None] | None]:
+    """The CAM's class list as (text, class) rows, None for a separator: "top class"; once an image is
+    classified, its ``heads`` most likely classes as the predictions show them; then every class in the
+    model's order with its probability."""
+    chances: dict[int, str] = {}
+    if probabilities is not None and len(probabilities) == len(labels):
+        chances = {i: percent(float(p)) for i, p in enumerate(probabilities)}
+    # The image's own answer wins: the CAM's run (the full graph) may round differently in the last digit.
+    chances.update({p.index: p.percent for p in top})
+
+    def text(index: int) -> str:
+        return f"{index}: {shown(labels[index], 80)}" + (f" · {chances[index]}" if index in chances else "")
+
+    first = [p.index for p in top][:heads]
+    if not first and chances:
+        first = [int(i) for i in sorted(range(len(labels)), key=lambda i: -probabilities[i])[:heads]]
+    rows: list[tuple[str, int | None] | None] = [("top class", None)]
+    rows += [(f"★ {text(i)}", i) for i in first] + ([None] if first else [])
+    return rows + [(text(i), i) for i in range(len(labels))]

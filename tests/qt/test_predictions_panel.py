@@ -323,6 +323,12 @@ def test_the_cam_has_a_legend_a_shared_scale_a_searchable_class_list_and_saves_l
     label = window.studio.info.labels[least].replace(" ", "-").replace("/", "-")
     assert asked[0][1].endswith(f"resnet20-fashion-mnist-layer3.2-cam-{label}.png"), asked
 
+    # Score-CAM maps the block chosen on the left, with forward passes only.
+    panel.cam_method.setCurrentIndex(panel.cam_method.findData("score-cam"))
+    panel.select_block("layer2.1")
+    qtbot.waitUntil(lambda: panel.cam_box.title().startswith("Score-CAM · layer2.1 · "), timeout=TIMEOUT)
+    assert np.isfinite(panel._cam).all() and panel._cam.max() > 0 and not panel.cam_scale.isEnabled()
+
 
 def test_the_image_list_sums_up_filters_and_keeps_its_rows_and_width(qtbot, open_window, tmp_path, landscape):
     window = open_window(tmp_path / "user", FASHION)

@@ -10,21 +10,22 @@ from PySide6.QtWidgets import (QComboBox, QCompleter, QFormLayout, QGridLayout, 
                                QWidget)
 
 from resnet_studio.gui.viewmodel.colormap import colorize, overlay
+from resnet_studio.gui.viewmodel.images import class_choices
 from resnet_studio.core.engine import BlockParts, ClassActivationMap, FeatureMaps, Prediction, percent
 from resnet_studio.core.model_file import ModelInfo
 from resnet_studio.core.text import shown
 from ..file_dialogs import FileDialogs, file_stem
-from ..plain_text import plain_label, tooltip
-from ..qt_images import draw_crop_box, rgb_to_qimage, save_image
+from ..plain_text import plain_label
+from ..qt_images import fitted_overlay, rgb_to_qimage, save_image
 from .block_adds import BlockAddsView
+from .combo import combo
+from .lesion_controls import LesionControls
 from .channels import TILE, ChannelDialog, ColourLegend, Tile, number
 
 EMPTY_HINT = "Select an image in the list to see what this block computes."
 NO_IMAGES_HINT = "Drop images onto the window, then select one to see its feature maps."
 SAVED_SIDE = 512  # the CAM is saved at least this large on its longer side, pixels kept sharp
 TOP_CLASSES = 5  # the image's most likely classes head the class list
-REMOVE_TIP = ("Take the block out of the network, in memory (Veit et al. 2016): its output becomes what it does to "
-              "the shortcut alone. Every image is classified again and compared with the whole network.")
 
 
 class ActivationsPanel(QWidget):
@@ -32,7 +33,6 @@ class ActivationsPanel(QWidget):
 
     requested = Signal()
     notice = Signal(str)
-    removal_requested = Signal(object)  # the frozenset of blocks to take out; empty: restore all
 
     def __init__(self, dialogs: FileDialogs, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -45,47 +45,33 @@ class ActivationsPanel(QWidget):
         self.top_n = QSpinBox()
         self.top_n.setRange(1, 64)
         self.top_n.setValue(16)
-        self.order = QComboBox()
-        self.order.setAccessibleName("Order")
-        self.order.addItem("strongest first", False)
-        self.order.addItem("weakest first", True)
-        self.scale = QComboBox()
-        self.scale.setAccessibleName("Scale")
-        self.scale.addItem("per channel", False)
-        self.scale.addItem("shared by all channels", True)
-        self.cam_class = QComboBox()
-        self.cam_class.setAccessibleName("CAM class")
+        self.order = combo("Order", [("strongest first", False), ("weakest first", True)])
+        self.scale = combo("Scale", [("per channel", False), ("shared by all channels", True)])
+        self.cam_class = combo("CAM class", [], min_contents=10)
         # Typing filters the classes (1,000 of them in ImageNet) by any part of their name.
         self.cam_class.setEditable(True)
         self.cam_class.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.cam_class.completer().setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
         self.cam_class.completer().setFilterMode(Qt.MatchFlag.MatchContains)
-        self.cam_class.setMinimumContentsLength(10)
-        # Labels come from the file: their length must not set the window's width.
-        self.cam_class.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.cam_scale = QComboBox()
-        self.cam_scale.setAccessibleName("CAM scale")
-        self.cam_scale.addItem("class's own peak", False)
-        self.cam_scale.addItem("one for all classes", True)
-        self.cam_scale.setToolTip("Own peak: every class's map reaches full colour. One for all classes: a class the "
-                                  "model gives little stays dim.")
+        self.cam_scale = combo("CAM scale", [("class's own peak", False), ("one for all classes", True)],
+                               "Own peak: every class's map reaches full colour. One for all classes: a class the "
+                               "model gives little stays dim.")
         self.cam_legend = ColourLegend()
+        self.cam_method = combo("CAM method", [("CAM · last block", "cam"),
+                                               ("Score-CAM · the block on the left", "score-cam")],
+                                "CAM (Zhou et al. 2016) weighs the last block's channels by the classifier. "
+                                "Score-CAM (Wang et al. 2020) weighs any block's channels by the class score of the "
+                                "image masked with each: forward passes only, one per channel.", min_contents=10)
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)
         self.opacity.setValue(55)
         self.opacity.setAccessibleName("CAM opacity")
-        self.mode = QComboBox()
-        self.mode.setAccessibleName("Show")
-        self.mode.addItem("the block's output channels", False)
-        self.mode.addItem("what the block adds: x, F(x), shortcut, output", True)
-        self.mode.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.mode.setMinimumContentsLength(16)
+        self.mode = combo("Show", [("the block's output channels", False),
+                                   ("what the block adds: x, F(x), shortcut, output", True)], min_contents=16)
         self.legend = ColourLegend()
-        self.remove_button = QPushButton("Remove this block")
-        self.restore_button = QPushButton("Restore all")
-        self.restore_button.setEnabled(False)
-        self._removable: dict[str, str | None] = {}  # block -> why it cannot be removed (None: it can)
-        self._removed: frozenset[str] = frozenset()
+        self.lesion = LesionControls()
+        self.remove_button, self.restore_button = self.lesion.remove_button, self.lesion.restore_button
+        self.removal_requested = self.lesion.removal_requested
         self.save_grid_button = QPushButton("Save PNG…")
         self.save_cam_button = QPushButton("Save PNG…")
         for button in (self.save_grid_button, self.save_cam_button):
@@ -100,14 +86,15 @@ class ActivationsPanel(QWidget):
         self._cam: np.ndarray | None = None
         self._crop: tuple[float, float, float, float] | None = None
         self.block.currentIndexChanged.connect(lambda _: self.requested.emit())
-        self.block.currentIndexChanged.connect(lambda _: self._update_lesion())
-        self.remove_button.clicked.connect(self._toggle_removal)
-        self.restore_button.clicked.connect(lambda: self.removal_requested.emit(frozenset()))
+        self.block.currentIndexChanged.connect(lambda _: self.lesion.show_state(self.current_block()))
         self.top_n.valueChanged.connect(lambda _: self.requested.emit())
         self.order.currentIndexChanged.connect(lambda _: self.requested.emit())
         self.mode.currentIndexChanged.connect(self._mode_changed)
         self.cam_class.currentIndexChanged.connect(lambda _: self.requested.emit())
         self.cam_scale.currentIndexChanged.connect(lambda _: self.requested.emit())
+        self.cam_method.currentIndexChanged.connect(lambda _: self.requested.emit())
+        self.cam_method.currentIndexChanged.connect(
+            lambda _: self.cam_scale.setEnabled(self.cam_method.currentData() == "cam"))
         self.scale.currentIndexChanged.connect(lambda _: self._draw_maps())
         self.opacity.valueChanged.connect(lambda _: self._draw_cam())
         self.save_grid_button.clicked.connect(lambda: self._ask_and_save(self._name("feature-maps"), self.save_grid))
@@ -126,11 +113,7 @@ class ActivationsPanel(QWidget):
         scale.addWidget(self.scale, 1)
         scale.addWidget(self.save_grid_button)
         controls.addRow(plain_label("Scale"), scale)
-        lesion = QHBoxLayout()
-        lesion.addWidget(self.remove_button)
-        lesion.addWidget(self.restore_button)
-        lesion.addStretch(1)
-        controls.addRow(plain_label("Lesion"), lesion)
+        controls.addRow(plain_label("Lesion"), self.lesion)
         self.grid_box = QGroupBox("Feature maps")
         self.grid = QGridLayout()
         self.grid.setSpacing(6)
@@ -168,6 +151,7 @@ class ActivationsPanel(QWidget):
         self.cam_note = plain_label()
         self.cam_note.setWordWrap(True)
         cam_controls = QFormLayout()
+        cam_controls.addRow(plain_label("Method"), self.cam_method)
         cam_controls.addRow(plain_label("Class"), self.cam_class)
         cam_controls.addRow(plain_label("Scale"), self.cam_scale)
         opacity = QHBoxLayout()
@@ -183,42 +167,23 @@ class ActivationsPanel(QWidget):
 
     def set_removable(self, removable: dict[str, str | None]) -> None:
         """The model's blocks, each with the reason it cannot be removed (None where it can)."""
-        self._removable = removable
-        self._update_lesion()
+        self.lesion.show_state(self.current_block(), removable)
 
     def show_removed(self, removed: frozenset[str]) -> None:
-        self._removed = frozenset(removed)
-        self._update_lesion()
-
-    def _toggle_removal(self) -> None:
-        block = self.current_block()
-        if block in self._removable:
-            self.removal_requested.emit(self._removed ^ {block})
-
-    def _update_lesion(self) -> None:
-        block = self.current_block()
-        reason = self._removable.get(block, "the stem is not a block") if block else "no block chosen"
-        out = block in self._removed
-        self.remove_button.setText(f"Put {shown(block or '', 30)} back" if out else
-                                   f"Remove {shown(block or 'this block', 30)}")
-        self.remove_button.setEnabled(out or reason is None)
-        self.remove_button.setToolTip(REMOVE_TIP if reason is None or out else
-                                      tooltip(f"{block} cannot be removed: {reason}"))
-        self.restore_button.setEnabled(bool(self._removed))
-        self.restore_button.setText(f"Restore all ({len(self._removed)} out)" if self._removed else "Restore all")
+        self.lesion.show_state(self.current_block(), removed=removed)
 
     def set_model(self, info: ModelInfo) -> None:
-        for combo in (self.block, self.cam_class):
-            combo.blockSignals(True)
-            combo.clear()
+        for box in (self.block, self.cam_class):
+            box.blockSignals(True)
+            box.clear()
         for name in (["stem"] if info.taps.stem else []) + info.taps.blocks():
             self.block.addItem(shown(name), name)
         self._model_name, self._labels = info.name, list(info.labels)
         taps = info.taps
         self._cam_block = next((t.block for t in taps.taps if t.tensor == taps.cam_layer), "last-block")
         self._fill_classes(None)
-        for combo in (self.block, self.cam_class):
-            combo.blockSignals(False)
+        for box in (self.block, self.cam_class):
+            box.blockSignals(False)
         self.grid_box.setEnabled(info.has_activations)
         with_parts = info.taps.blocks("branch")
         self.mode.model().item(1).setEnabled(bool(with_parts))
@@ -229,7 +194,7 @@ class ActivationsPanel(QWidget):
             self.block.setCurrentIndex(max(0, self.block.findData(with_parts[0])))
             self.block.blockSignals(False)
         self.adds.set_blocks(with_parts)
-        self.cam_box.setEnabled(info.has_cam)
+        self.cam_box.setEnabled(info.has_cam or info.has_activations)  # Score-CAM needs the taps alone
         self.clear(EMPTY_HINT if info.has_activations else "This model file carries no activation outputs.",
                    "" if info.has_cam else "This model file carries no class activation map.")
 
@@ -334,80 +299,54 @@ class ActivationsPanel(QWidget):
         self.save_grid_button.setEnabled(True)
 
     def enlarge(self, channel: int) -> None:
-        maps = self._maps
-        if maps is None or channel not in maps.channels:
-            return
-        i = maps.channels.index(channel)
-        scaled, _, _ = maps.scaled(self.shared)
-        values = maps.values[i]
-        block = maps.block
-        self.channel_dialog.show_channel(
-            f"{block} · channel {channel}",
-            f"{block}, channel {channel} of {maps.shape[0]}: {maps.shape[1]}×{maps.shape[2]} values from "
-            f"{number(values.min())} to {number(values.max())}, mean {number(maps.means[i])}; "
-            f"{'shared' if self.shared else 'per-channel'} scale.", scaled[i], self._model_input)
+        if self._maps is not None and channel in self._maps.channels:
+            self.channel_dialog.show_feature_map(self._maps, channel, self.shared, self._model_input)
 
     @property
     def shared_cam(self) -> bool:
         return bool(self.cam_scale.currentData())
 
+    @property
+    def score_cam_block(self) -> str | None:
+        """The block to map with Score-CAM, or None for CAM at the last block."""
+        return self.current_block() if self.cam_method.currentData() == "score-cam" else None
+
     def _fill_classes(self, probabilities: np.ndarray | None, top: list[Prediction] = ()) -> None:
-        """The class list: the top class, then (once an image is classified) its most likely classes as the
-        predictions show them, then every class in the model's order with its probability. The chosen class
-        stays chosen."""
+        """The class list (``class_choices``); the chosen class stays chosen."""
         combo, chosen = self.cam_class, self.cam_class.currentData()
         combo.blockSignals(True)
         combo.clear()
-        combo.addItem("top class", None)
-        chances: dict[int, str] = {}
-        if probabilities is not None and len(probabilities) == len(self._labels):
-            chances = {i: percent(float(p)) for i, p in enumerate(probabilities)}
-        # The image's own answer wins: the CAM's run (the full graph) may round differently in the last digit.
-        chances.update({p.index: p.percent for p in top})
-
-        def text(index: int) -> str:
-            return f"{index}: {shown(self._labels[index], 80)}" + (f" · {chances[index]}" if index in chances else "")
-
-        heads = [p.index for p in top][:TOP_CLASSES]
-        if not heads and probabilities is not None and chances:
-            heads = [int(i) for i in np.argsort(-probabilities)[:TOP_CLASSES]]
-        for index in heads:
-            combo.addItem(f"★ {text(index)}", index)
-        if heads:
-            combo.insertSeparator(combo.count())
-        for index in range(len(self._labels)):
-            combo.addItem(text(index), index)
+        for choice in class_choices(self._labels, probabilities, top, TOP_CLASSES):
+            if choice is None:
+                combo.insertSeparator(combo.count())
+            else:
+                combo.addItem(*choice)
         combo.setCurrentIndex(max(0, combo.findData(chosen)))
         combo.blockSignals(False)
 
     def show_cam(self, image_rgb: np.ndarray, found: ClassActivationMap, class_label: str,
-                 crop: tuple[float, float, float, float] | None, top: list[Prediction] = ()) -> None:
-        """``top``: the image's predictions as the app shows them, to head the class list."""
+                 crop: tuple[float, float, float, float] | None, top: list[Prediction] = (),
+                 method: str = "Class activation map", note: str = "") -> None:
+        """``top``: the image's predictions as the app shows them, to head the class list; ``method``: what
+        made the map; ``note``: what bounded its work."""
         self._image, self._cam, self._crop = image_rgb, found.heat, crop
         self._cam_label = class_label
         self._fill_classes(found.probabilities, top)
-        self.cam_box.setTitle(f"Class activation map · {shown(class_label)} ({percent(found.probability)})")
+        self.cam_box.setTitle(f"{shown(method, 60)} · {shown(class_label)} ({percent(found.probability)})")
         scale = ("Brightest: the highest class activation of any class, so a class the model gives little stays "
                  "dim." if found.shared else "Brightest: this class's own peak; classes do not compare on it.")
         self.cam_note.setText(
             ("The model sees only the part inside the dashed box (its centre crop); nothing outside it can light up."
-             if crop else "The model sees the whole image.") + " " + scale)
+             if crop else "The model sees the whole image.") + " " + scale + (f" Score-CAM used {note}." if note else ""))
         self.cam_legend.show_scale("0", number(found.peak), "")
         self.save_cam_button.setEnabled(True)
         self._draw_cam()
 
     def cam_picture(self, width: int, height: int) -> QPixmap | None:
-        """The overlay fitted into ``width`` × ``height``, with the crop outlined at that size: a small image is
-        enlarged pixel by pixel, so its pixels and the box stay sharp."""
+        """The overlay fitted into ``width`` × ``height``, the crop outlined at that size (``fitted_overlay``)."""
         if self._image is None or self._cam is None:
             return None
-        blended = overlay(self._image, self._cam, self.opacity.value() / 100)
-        h, w = blended.shape[:2]
-        factor = max(1e-3, min(width / w, height / h))
-        smooth = Qt.TransformationMode.FastTransformation if factor >= 2 else Qt.TransformationMode.SmoothTransformation
-        pixmap = QPixmap.fromImage(rgb_to_qimage(blended)).scaled(max(1, round(w * factor)), max(1, round(h * factor)),
-                                                                  Qt.AspectRatioMode.IgnoreAspectRatio, smooth)
-        return draw_crop_box(pixmap, self._crop, pixmap.width() / w) if self._crop else pixmap
+        return fitted_overlay(overlay(self._image, self._cam, self.opacity.value() / 100), self._crop, width, height)
 
     def _draw_cam(self) -> None:
         size = self.cam_view.size()
@@ -438,19 +377,12 @@ class ActivationsPanel(QWidget):
     def _name(self, what: str) -> str:
         """A suggested file name that says what the picture is: model, block, and for the CAM its class."""
         if what == "cam":
-            return file_stem(self._model_name, self._cam_block, "cam", self._cam_label) + ".png"
+            method = "score-cam" if self.score_cam_block else "cam"
+            return file_stem(self._model_name, self.score_cam_block or self._cam_block, method, self._cam_label) + ".png"
         return file_stem(self._model_name, self.current_block() or "", what) + ".png"
 
     def _ask_and_save(self, suggested: str, save) -> None:
-        path, _ = self.dialogs.save_path("Save as PNG", suggested, "PNG image (*.png)")
-        if not path:
-            return
-        if not path.lower().endswith(".png"):
-            path += ".png"
-        try:
-            save(path)
-        except OSError as exc:
-            self.notice.emit(str(exc))
+        self.dialogs.save_png(suggested, save, self.notice.emit)
 
     def sizeHint(self) -> QSize:
         return QSize(900, 600)

@@ -147,6 +147,17 @@ class ChannelDialog(QDialog):
         self.show()
         self.raise_()
 
+    def show_feature_map(self, maps, channel: int, shared: bool, model_input: np.ndarray | None) -> None:
+        """One channel of a block's ``FeatureMaps``, with its figures, on the scale the grid uses."""
+        i = maps.channels.index(channel)
+        scaled, _, _ = maps.scaled(shared)
+        values = maps.values[i]
+        self.show_channel(
+            f"{maps.block} · channel {channel}",
+            f"{maps.block}, channel {channel} of {maps.shape[0]}: {maps.shape[1]}×{maps.shape[2]} values from "
+            f"{number(values.min())} to {number(values.max())}, mean {number(maps.means[i])}; "
+            f"{'shared' if shared else 'per-channel'} scale.", scaled[i], model_input)
+
     def _draw(self) -> None:
         if self._map is None:
             return

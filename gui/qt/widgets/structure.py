@@ -13,78 +13,18 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from PySide6.QtCore import QIODevice, QPointF, QRectF, QSaveFile, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QFontInfo, QFontMetrics, QImage, QPainter, QPainterPath, QPen
-from PySide6.QtSvg import QSvgGenerator
-from PySide6.QtWidgets import (QGraphicsItem, QGraphicsPathItem, QGraphicsRectItem, QGraphicsScene,
-                               QGraphicsSimpleTextItem, QGraphicsView, QWidget)
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QFontInfo, QFontMetrics, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import (QGraphicsPathItem, QGraphicsScene,
+                               QGraphicsView, QWidget)
 
 from resnet_studio.core.architecture import Architecture
 from resnet_studio.gui.viewmodel import block_graph
 from resnet_studio.gui.viewmodel.block_graph import Graph, Node
 from resnet_studio.core.text import shown
-from ..plain_text import tooltip
-from ..qt_images import save_image
-
-NODE_W, NODE_H, ROW_H, PROJ_W, LANE_GAP = 176, 26, 40, 118, 30
-HEADER_H, TITLE_H, BAND_GAP, SIDE_GAP = 46, 76, 40, 60
-LEGIBLE_PX = 8.5  # the smallest text height, in screen pixels, that zooming to fit may leave
-LINK = QColor("#1f5fbf")
-DIFF = QColor("#d9730d")  # nodes that differ from the model compared with
-PROJECTION = QColor("#2f6fb3")
-FILLS = {"conv": "#e8f0fb", "projection": "#dce9f8", "add": "#fdf3e1", "run": "#f1f1f1", "input": "#eeeeee",
-         "output": "#eeeeee", "maxpool": "#f4f4f4", "avgpool": "#f4f4f4", "fc": "#e9f5ea"}
-
-
-class NodeItem(QGraphicsRectItem):
-    def __init__(self, node: Node, rect: QRectF, differs: bool) -> None:
-        super().__init__(rect)
-        self.node = node
-        self.differs = differs
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
-        self.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.setToolTip(tooltip(block_graph.describe_node(node)))
-        self.setBrush(QBrush(QColor(FILLS.get(node.kind, "#ffffff"))))
-
-    def paint(self, painter, option, widget=None) -> None:
-        selected = self.isSelected()
-        colour = QColor("#1f5fbf") if selected else DIFF if self.differs else QColor("#8a8a8a")
-        pen = QPen(colour, 2.5 if selected or self.differs else 1)
-        if self.node.kind == "run":
-            pen.setStyle(Qt.PenStyle.DashLine)
-        painter.setPen(pen)
-        painter.setBrush(self.brush())
-        radius = NODE_H / 2 if self.node.kind == "add" else 5
-        if self.node.kind == "run":  # a stack: the blocks it stands for
-            painter.drawRoundedRect(self.rect().translated(6, 5), radius, radius)
-            painter.drawRoundedRect(self.rect().translated(3, 2.5), radius, radius)
-        painter.drawRoundedRect(self.rect(), radius, radius)
-        font = QFont(painter.font())
-        font.setBold(self.differs)
-        painter.setFont(font)
-        painter.setPen(QColor("#202020"))
-        # The widths are measured to fit every label (see StructureView._measure): elision is a last resort.
-        text = painter.fontMetrics().elidedText(shown(self.node.label, 120), Qt.TextElideMode.ElideRight,
-                                                int(self.rect().width()) - 12)
-        painter.drawText(self.rect().adjusted(6, 0, -6, 0), Qt.AlignmentFlag.AlignCenter, text)
-
-
-class StageToggle(QGraphicsSimpleTextItem):
-    """A link under a column title that shows every block of the stage, or folds them back into runs."""
-
-    def __init__(self, text: str, stage: str, view: "StructureView") -> None:
-        super().__init__(text)
-        self.stage = stage
-        self._view = view
-        self.setBrush(QBrush(LINK))
-        self.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.setToolTip(tooltip(f"{text} in {stage}"))
-
-    def mousePressEvent(self, event) -> None:
-        event.accept()
-        # After this event: redrawing clears the scene that is delivering it.
-        QTimer.singleShot(0, lambda: self._view.toggle_stage(self.stage))
-
+from ..qt_images import save_scene
+from .structure_items import (BAND_GAP, HEADER_H, LANE_GAP, LEGIBLE_PX, NODE_H, NODE_W, PROJ_W, PROJECTION,
+                              ROW_H, SIDE_GAP, TITLE_H, NodeItem, StageToggle, arrow_head, side_colour)
 
 class StructureView(QGraphicsView):
     block_clicked = Signal(str)  # a block's name (layer2.0): show its activations
@@ -259,7 +199,7 @@ class StructureView(QGraphicsView):
                 item = self.scene().addSimpleText(QFontMetrics(font).elidedText(shown(text, 80),
                                                                                  Qt.TextElideMode.ElideRight, room))
                 item.setFont(font)
-                item.setBrush(QBrush(_side_colour(side, len(self.graphs)) if bold else QColor("#505050")))
+                item.setBrush(QBrush(side_colour(side, len(self.graphs)) if bold else QColor("#505050")))
                 item.setPos(x, y + line * 18)
 
     def _toggles(self, graph: Graph, side: int, arch: Architecture) -> None:
@@ -313,7 +253,7 @@ class StructureView(QGraphicsView):
                 path.lineTo(source.center().x(), target.center().y())
                 end = QPointF(target.right(), target.center().y())
                 path.lineTo(end)
-                _arrow_head(path, end, QPointF(-1, 0))
+                arrow_head(path, end, QPointF(-1, 0))
             elif skip:  # from the block's input, around the weight layers
                 lane_x = target.center().x() if target_item.node.kind == "projection" else target.right() + 16
                 path.moveTo(junction)
@@ -321,12 +261,12 @@ class StructureView(QGraphicsView):
                 if target_item.node.kind == "projection":
                     end = QPointF(lane_x, target.top())
                     path.lineTo(end)
-                    _arrow_head(path, end, QPointF(0, 1))
+                    arrow_head(path, end, QPointF(0, 1))
                 else:
                     path.lineTo(lane_x, target.center().y())
                     end = QPointF(target.right(), target.center().y())
                     path.lineTo(end)
-                    _arrow_head(path, end, QPointF(-1, 0))
+                    arrow_head(path, end, QPointF(-1, 0))
                 dot = self.scene().addEllipse(QRectF(junction.x() - 3, junction.y() - 3, 6, 6), QPen(Qt.PenStyle.NoPen),
                                               QBrush(QColor("#444444")))
                 dot.setZValue(1)
@@ -347,7 +287,7 @@ class StructureView(QGraphicsView):
                     for point in ((start.x(), gutter), (channel, gutter), (channel, bend.y()), (bend.x(), bend.y())):
                         path.lineTo(*point)
                     path.lineTo(end)
-                _arrow_head(path, end, QPointF(0, 1))
+                arrow_head(path, end, QPointF(0, 1))
             item = QGraphicsPathItem(path)
             projection = skip and (source_item.node.kind == "projection" or target_item.node.kind == "projection")
             pen = QPen(PROJECTION if projection else QColor("#7a7a7a") if skip else QColor("#444444"), 1.6)
@@ -383,7 +323,7 @@ class StructureView(QGraphicsView):
                 if self.origins[column][0] == 0:  # the model's name once per band, as in the scene
                     span = self.mapFromScene(QPointF(self._x(column, side) + self.side_span - 20, 0)).x()
                     painter.setFont(bold)
-                    painter.setPen(_side_colour(side, len(self.graphs)))
+                    painter.setPen(side_colour(side, len(self.graphs)))
                     painter.drawText(int(max(left, 0)) + 4, 18, painter.fontMetrics().elidedText(
                         shown(graph.title, 80), Qt.TextElideMode.ElideRight, int(span - max(left, 0))))
                 painter.setFont(self.font())
@@ -441,45 +381,10 @@ class StructureView(QGraphicsView):
 
     def save(self, path: str) -> None:
         """The whole diagram as PNG (at twice the screen scale) or SVG, by the suffix; OSError on failure."""
-        area = self.scene().itemsBoundingRect().adjusted(-20, -20, 20, 20)
-        if path.lower().endswith(".svg"):
-            target = QSaveFile(path)
-            if not target.open(QIODevice.OpenModeFlag.WriteOnly):
-                raise OSError(f"{path}: cannot write ({target.errorString()})")
-            generator = QSvgGenerator()
-            generator.setOutputDevice(target)
-            generator.setSize(area.size().toSize())
-            generator.setViewBox(QRectF(0, 0, area.width(), area.height()))
-            generator.setTitle("ResNet Studio structure diagram")
-            painter = QPainter(generator)
-            self.scene().render(painter, QRectF(0, 0, area.width(), area.height()), area)
-            painter.end()
-            if not target.commit():
-                raise OSError(f"{path}: cannot write ({target.errorString()})")
-            return
-        image = QImage((area.size() * 2).toSize(), QImage.Format.Format_ARGB32)
-        image.fill(QColor("white"))
-        painter = QPainter(image)
-        painter.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
-        self.scene().render(painter, QRectF(image.rect()), area)
-        painter.end()
-        save_image(image, path)
+        save_scene(self.scene(), path, "ResNet Studio structure diagram")
 
     def wheelEvent(self, event) -> None:
         if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
             self.zoom(1.15 if event.angleDelta().y() > 0 else 1 / 1.15)
         else:
             super().wheelEvent(event)
-
-
-def _side_colour(side: int, sides: int) -> QColor:
-    return PROJECTION if sides > 1 and side == 0 else DIFF if sides > 1 else QColor("#202020")
-
-
-def _arrow_head(path: QPainterPath, tip: QPointF, direction: QPointF) -> None:
-    back = QPointF(-direction.x() * 7, -direction.y() * 7)
-    side = QPointF(-direction.y() * 4, direction.x() * 4)
-    path.moveTo(tip)
-    path.lineTo(tip + back + side)
-    path.moveTo(tip)
-    path.lineTo(tip + back - side)
