@@ -11,7 +11,7 @@ from PIL import Image
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QToolButton
-from qt_events import action, answer_save_dialog, drop, files
+from qt_events import action, answer_save_dialog, drop, files, hover
 from resnet_studio.core import report
 from resnet_studio.core.catalog import shipped_models_dir
 from resnet_studio.gui.viewmodel.colormap import VIRIDIS
@@ -435,3 +435,31 @@ def test_removing_a_block_reclassifies_every_image_against_the_whole_network(qtb
         assert entry.result.predictions == intact[entry.id].predictions
         assert entry.result.ood_score == intact[entry.id].ood_score
     assert note.isHidden()
+
+
+def test_the_mouse_over_a_map_tells_its_value_position_and_receptive_field(qtbot, open_window, tmp_path):
+    window = open_window(tmp_path / "user", FASHION)
+    drop(window, files([shipped_models_dir() / "samples" / "bag-test18.png"]))
+    qtbot.waitUntil(lambda: all_done(window), timeout=TIMEOUT)
+    window.list.setCurrentRow(0)
+    panel = window.activations
+    window.tabs.setCurrentWidget(panel)
+    panel.select_block("layer2.1")  # 32×14×14, stride 2 from the 28-px input
+    qtbot.waitUntil(lambda: panel._maps is not None and panel._maps.block == "layer2.1" and panel.grid.count() > 0,
+                    timeout=TIMEOUT)
+    tile = panel.grid.itemAt(0).widget()
+    picture = tile.picture
+    step = picture.pixmap().width() / 14
+    hover(picture, QPoint(int(step * 3.5), int(step * 5.5)))  # row 5, column 3
+    qtbot.waitUntil(lambda: picture.hover_text != "", timeout=5000)
+    value = panel._maps.values[0][5, 3]
+    assert picture.hover_text.startswith(f"layer2.1 ch {tile.channel}, row 5, column 3: {value:.3g}")
+    assert "sees input rows " in picture.hover_text and "receptive field" in picture.hover_text
+
+    panel.mode.setCurrentIndex(panel.mode.findData(True))  # F(x), x, shortcut and output cells tell theirs too
+    qtbot.waitUntil(lambda: panel.adds.grid.count() > 30, timeout=TIMEOUT)
+    cell = panel.adds.grid.itemAtPosition(1, 1).widget()
+    hover(cell, QPoint(cell.width() - 2, 2))  # the last column
+    qtbot.waitUntil(lambda: cell.hover_text.startswith("layer2.1 F(x), ch "), timeout=5000)
+    row, column = cell.cell_at(cell.width() - 2, 2)
+    assert column == 13 and f", row {row}, column 13: {cell.values[row, 13]:.3g}" in cell.hover_text

@@ -19,6 +19,7 @@ from ..plain_text import plain_label
 from ..qt_images import fitted_overlay, rgb_to_qimage, save_image
 from .block_adds import BlockAddsView
 from .combo import combo
+from resnet_studio.gui.viewmodel.receptive_field import hover_text
 from .lesion_controls import LesionControls
 from .channels import TILE, ChannelDialog, ColourLegend, Tile, number
 
@@ -38,6 +39,7 @@ class ActivationsPanel(QWidget):
         super().__init__(parent)
         self.dialogs = dialogs
         self._model_name = self._cam_block = self._cam_label = ""
+        self._arch = None
         self._labels: list[str] = []
         self.block = QComboBox()
         self.block.setAccessibleName("Block")
@@ -126,6 +128,7 @@ class ActivationsPanel(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.grid_holder)
         self.adds = BlockAddsView()
+        self.adds.describer = self.describer
         # Scrolls as a whole, so a small window keeps its minimum size.
         adds_scroll = QScrollArea()
         adds_scroll.setWidgetResizable(True)
@@ -178,7 +181,7 @@ class ActivationsPanel(QWidget):
             box.clear()
         for name in (["stem"] if info.taps.stem else []) + info.taps.blocks():
             self.block.addItem(shown(name), name)
-        self._model_name, self._labels = info.name, list(info.labels)
+        self._model_name, self._labels, self._arch = info.name, list(info.labels), info.architecture
         taps = info.taps
         self._cam_block = next((t.block for t in taps.taps if t.tensor == taps.cam_layer), "last-block")
         self._fill_classes(None)
@@ -289,7 +292,8 @@ class ActivationsPanel(QWidget):
                 TILE, TILE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation)
             cell = Tile(channel, pixmap, f"channel {channel}: mean {number(maps.means[i])}, "
                         f"min {number(values.min())}, max {number(values.max())}; click to enlarge",
-                        f"ch {channel}" + (" · all 0" if silent else ""))
+                        f"ch {channel}" + (" · all 0" if silent else ""), values,
+                        self.describer(maps.block, f"ch {channel}"))
             cell.clicked.connect(self.enlarge)
             self.grid.addWidget(cell, i // columns, i % columns, Qt.AlignmentFlag.AlignTop)
         self.grid.setRowStretch(len(maps.channels) // columns + 1, 1)
@@ -297,6 +301,9 @@ class ActivationsPanel(QWidget):
         self.grid_box.setTitle(f"Feature maps · {shown(maps.block)} · {c}×{h}×{w}, "
                                f"{order} {len(maps.channels)} channels by mean activation")
         self.save_grid_button.setEnabled(True)
+
+    def describer(self, block: str, what: str):
+        return hover_text(self._arch, block, what)
 
     def enlarge(self, channel: int) -> None:
         if self._maps is not None and channel in self._maps.channels:

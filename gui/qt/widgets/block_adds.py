@@ -14,6 +14,7 @@ from resnet_studio.core.engine import BlockParts
 from resnet_studio.core.text import shown
 from ..plain_text import plain_label
 from ..qt_images import rgb_to_qimage
+from .channels import MapPicture
 
 CELL, MIN_CELL = 60, 28  # the side of one map in the x / F(x) / shortcut / output grid: shrinks to fit the width
 NAME_W, GAP = 96, 4
@@ -95,6 +96,7 @@ class BlockAddsView(QWidget):
         layout.addWidget(self.plot_note)
         self.blocks: list[str] = []
         self._parts: BlockParts | None = None
+        self.describer = None  # (block, what) -> describe(row, col, value): the hover text, set by the panel
         self._cell = CELL
         self._curves: dict[str, np.ndarray] = {}
         self._images = 0
@@ -144,7 +146,7 @@ class BlockAddsView(QWidget):
 
     def show_parts(self, parts: BlockParts) -> None:
         self._clear_grid()
-        self._parts = parts
+        self._parts, block = parts, parts.block
         self._cell = cell = self.cell_for(self._room(), len(parts.channels))
         rows = [parts.input, parts.branch, parts.shortcut, parts.output]
         # One scale per channel across F(x), the shortcut and the output, so the sum can be read off.
@@ -168,10 +170,12 @@ class BlockAddsView(QWidget):
                     lo, hi = low[i], high[i]
                 span = hi - lo if hi > lo else 1.0
                 tile = colorize((values[i] - lo) / span)
-                picture = plain_label()
-                picture.setFixedSize(cell, cell)
-                picture.setPixmap(QPixmap.fromImage(rgb_to_qimage(tile)).scaled(
-                    cell, cell, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
+                # x is the output of the block before (or the stem): its positions see that block's field.
+                where = block if row else (self.blocks[self.blocks.index(block) - 1]
+                                           if block in self.blocks[1:] else "stem")
+                picture = MapPicture(values[i], QPixmap.fromImage(rgb_to_qimage(tile)).scaled(
+                    cell, cell, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation), cell,
+                    self.describer(where, f"{name}, ch {channel}") if self.describer else None)
                 picture.setToolTip(f"channel {channel}: {_number(values[i].min())} to {_number(values[i].max())}, "
                                    f"mean {_number(values[i].mean())}")
                 self.grid.addWidget(picture, row, i + 1)
@@ -180,7 +184,6 @@ class BlockAddsView(QWidget):
         caption_h = self.fontMetrics().lineSpacing() + 4
         self.grid_holder.setFixedSize(NAME_W + (GAP + cell) * max(1, len(parts.channels)) + GAP,
                                       len(ROWS) * (cell + GAP) + caption_h)
-        block = parts.block
         growth = float(np.abs(parts.branch).mean() / max(1e-12, np.abs(parts.output).mean()))
         self.caption.setText(
             f"{shown(block, 60)}, its {len(parts.channels)} strongest channels: output = ReLU(F(x) + shortcut), "

@@ -6,11 +6,11 @@ import numpy as np
 from PIL import Image
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPainter, QPixmap
-from PySide6.QtWidgets import QCheckBox, QDialog, QHBoxLayout, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QDialog, QHBoxLayout, QLabel, QSizePolicy, QToolTip, QVBoxLayout, QWidget
 
 from resnet_studio.gui.viewmodel.colormap import VIRIDIS, colorize, overlay
 from resnet_studio.core.text import shown
-from ..plain_text import plain_label
+from ..plain_text import plain_label, tooltip
 from ..qt_images import rgb_to_qimage
 from ..style import draw_focus_ring
 
@@ -70,12 +70,43 @@ class ColourLegend(QWidget):
                                           f"{number(low)} to {number(high)}): shapes show, strength does not.")
 
 
+class MapPicture(QLabel):
+    """A map drawn without smoothing that says, under the mouse, the value there, its position and what part
+    of the input it sees (``describe(row, col, value)``), as CNN Explainer does."""
+
+    def __init__(self, values: np.ndarray, pixmap: QPixmap, side: int, describe) -> None:
+        super().__init__()
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setFixedSize(side, side)
+        self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.setPixmap(pixmap)
+        self.setMouseTracking(True)
+        self.values, self.describe = values, describe
+        self.hover_text = ""
+
+    def cell_at(self, x: float, y: float) -> tuple[int, int] | None:
+        height, width = self.values.shape
+        shown_w, shown_h = self.pixmap().width(), self.pixmap().height()
+        if not (0 <= x < shown_w and 0 <= y < shown_h):
+            return None
+        return int(y * height / shown_h), int(x * width / shown_w)
+
+    def mouseMoveEvent(self, event) -> None:
+        cell = self.cell_at(event.position().x(), event.position().y())
+        if cell is not None and self.describe is not None:
+            self.hover_text = self.describe(*cell, float(self.values[cell]))
+            QToolTip.showText(event.globalPosition().toPoint(), tooltip(self.hover_text), self)
+        super().mouseMoveEvent(event)
+
+
 class Tile(QWidget):
-    """One channel's map: a click, or Return or Space once Tab has reached it, opens it large."""
+    """One channel's map: a click, or Return or Space once Tab has reached it, opens it large; the mouse over
+    it tells the value under it."""
 
     clicked = Signal(int)
 
-    def __init__(self, channel: int, pixmap: QPixmap, tip: str, caption: str) -> None:
+    def __init__(self, channel: int, pixmap: QPixmap, tip: str, caption: str, values: np.ndarray | None = None,
+                 describe=None) -> None:
         super().__init__()
         self.channel = channel
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -83,10 +114,9 @@ class Tile(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(3, 3, 3, 3)  # room for the focus ring around the map
         layout.setSpacing(2)
-        picture = plain_label()
-        picture.setFixedSize(TILE, TILE)
-        picture.setPixmap(pixmap)
-        self.setToolTip(tip)
+        self.picture = picture = MapPicture(values if values is not None else np.zeros((1, 1)), pixmap, TILE,
+                                            describe)
+        self.setToolTip(tooltip(tip))
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         text = plain_label(caption)
         text.setAlignment(Qt.AlignmentFlag.AlignCenter)
