@@ -333,6 +333,19 @@ class Engine:
         values = self.taps(info, batch, names)
         return np.stack([v.reshape(len(v), -1).astype(np.float64).std(axis=1) for v in values], axis=1)
 
+    def identity_closeness(self, info: ModelInfo, batch: np.ndarray) -> np.ndarray:
+        """[images, blocks]: ‖F(x)‖ / ‖x‖ of every block with both tapped, NaN where x is not: how near each
+        block is to the identity, the seed idea "push the residual towards zero", per block."""
+        blocks = [b for b in info.taps.blocks() if info.taps.has(b, "branch")]
+        names = [info.taps.tensor(b, role) or info.taps.tensor(b, "branch") for b in blocks for role in ("branch", "input")]
+        values = self.taps(info, batch, names)
+        out = np.full((len(batch), len(blocks)), np.nan)
+        for k, block in enumerate(blocks):
+            if info.taps.has(block, "input"):
+                branch, given = (v.reshape(len(batch), -1).astype(np.float64) for v in values[2 * k: 2 * k + 2])
+                out[:, k] = np.linalg.norm(branch, axis=1) / np.maximum(np.linalg.norm(given, axis=1), 1e-12)
+        return out
+
     def cam(self, info: ModelInfo, image: Image.Image, class_index: int | None = None,
             shared: bool = False) -> ClassActivationMap:
         """Class activation map (Zhou et al. 2016) at the image's size, in [0, 1], for one class.

@@ -29,7 +29,7 @@ def heat_at(heat: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 class Analyses(QObject):
     details_ready = Signal(object)  # Details
-    responses_ready = Signal(object, int)  # mean layer responses over the loaded images, and how many
+    responses_ready = Signal(object, int, object)  # mean layer responses, how many images, mean ‖F(x)‖/‖x‖
     why_ready = Signal(object)  # Comparison: one image through a plain and a residual model (request_why)
     failed = Signal(str)
 
@@ -136,7 +136,7 @@ class Analyses(QObject):
         self._responses_key, self._responses = key, None
 
         def work(emit, cancel):
-            rows = []
+            rows, near = [], []
             for start in range(0, len(paths), BATCH):
                 batch = []
                 for path in paths[start:start + BATCH]:
@@ -148,8 +148,10 @@ class Analyses(QObject):
                     return
                 if batch:
                     rows.append(engine.layer_responses(info, np.stack(batch)))
+                    near.append(engine.identity_closeness(info, np.stack(batch)))
             if rows:
-                emit(MeanResponses(generation, np.concatenate(rows).mean(axis=0), sum(len(r) for r in rows)))
+                emit(MeanResponses(generation, np.concatenate(rows).mean(axis=0), sum(len(r) for r in rows),
+                                   np.concatenate(near).mean(axis=0)))
 
         worker = Worker(work)
         worker.signals.result.connect(self._responses_done)
@@ -158,5 +160,5 @@ class Analyses(QObject):
 
     def _responses_done(self, message: MeanResponses) -> None:
         if message.generation == self.studio.generation:
-            self._responses = (message.mean, message.images)
-            self.responses_ready.emit(message.mean, message.images)
+            self._responses = (message.mean, message.images, message.closeness)
+            self.responses_ready.emit(message.mean, message.images, message.closeness)

@@ -85,3 +85,4 @@ class MeanResponses:
     generation: int
     mean: np.ndarray  # [blocks]
     images: int
+    closeness: np.ndarray | None = None  # [blocks] mean ‖F(x)‖ / ‖x‖

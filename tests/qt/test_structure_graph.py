@@ -205,6 +205,14 @@ def test_the_block_view_and_the_layer_responses_in_the_app(qtbot, open_window, w
                     timeout=60_000)
     assert "Here (mean over 3 loaded images) the std of F(x) " in adds.plot_note.text()
     assert adds.marker.isVisible() and adds.marker.value() == 4  # layer2.1 is the fifth block
+    # ‖F(x)‖ / ‖x‖ per block, over the same images, against the file's own tensors.
+    qtbot.waitUntil(lambda: adds.closeness.getData()[0] is not None and len(adds.closeness.getData()[0]) == 9,
+                    timeout=60_000)
+    info, engine = window.studio.info, window.studio.engine
+    batch = np.stack([engine.model_input(info, engine.decode(info, str(p))) for p in samples])
+    branch, given = engine.taps(info, batch, [info.taps.tensor("layer2.1", role) for role in ("branch", "input")])
+    ratio = np.mean([np.linalg.norm(b) / np.linalg.norm(g) for b, g in zip(branch, given)])
+    assert abs(adds.closeness.getData()[1][4] - ratio) < 1e-3 * ratio
 
     # On a 1366×768 screen: the 8 channels fit the width, and the plot shows without scrolling.
     window.resize(1366, 740)

@@ -240,9 +240,12 @@ class ActivationsPanel(QWidget):
         self.adds.show_responses(responses, None, 0)
         self.grid_box.setTitle(f"What {shown(parts.block, 60)} adds")
 
-    def show_mean_responses(self, mean: np.ndarray, images: int) -> None:
-        """The layer responses averaged over the loaded images, beside this image's."""
+    def show_mean_responses(self, mean: np.ndarray, images: int, closeness: np.ndarray | None = None) -> None:
+        """The layer responses averaged over the loaded images, beside this image's, and how close each block
+        is to the identity."""
         self.adds.show_responses(None, mean, images)
+        if closeness is not None:
+            self.adds.show_closeness(closeness, images)
 
     @property
     def weakest(self) -> bool:

@@ -85,6 +85,13 @@ class BlockAddsView(QWidget):
         self.marker = pg.InfiniteLine(angle=90, pen=pg.mkPen("#9a9a9a", style=Qt.PenStyle.DotLine))
         self.plot.addItem(self.marker)
         self.marker.hide()
+        # How close each block is to the identity, ‖F(x)‖ / ‖x‖: the residual pushed towards zero, per block.
+        self.near = StillPlot()
+        self.near.setMinimumHeight(120)
+        self.near.setLabel("left", "‖F(x)‖ / ‖x‖")
+        self.near.setTitle("How close each block is to the identity (mean over the loaded images)", size="9pt")
+        self.near.showGrid(x=True, y=True, alpha=0.25)
+        self.closeness = self.near.plot([], [], pen=None, symbol="s", symbolSize=7, symbolBrush=AVERAGE)
         self.plot_note = plain_label()
         self.plot_note.setWordWrap(True)
         layout = QVBoxLayout(self)
@@ -93,6 +100,7 @@ class BlockAddsView(QWidget):
         layout.addWidget(self.grid_holder)
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.key)
+        layout.addWidget(self.near)
         layout.addWidget(self.plot_note)
         self.blocks: list[str] = []
         self._parts: BlockParts | None = None
@@ -136,6 +144,7 @@ class BlockAddsView(QWidget):
         self.marker.hide()
         self.plot_note.setText("")
         self._parts, self._curves, self._images = None, {}, 0
+        self.closeness.setData([], [])
 
     def set_blocks(self, blocks: list[str]) -> None:
         """The blocks the plot's x axis counts, in network order (layer1.0, ...)."""
@@ -143,6 +152,7 @@ class BlockAddsView(QWidget):
         ticks = [(i, shown(b.removesuffix(".0"), 20)) for i, b in enumerate(blocks)
                  if b.endswith(".0")]
         self.plot.getAxis("bottom").setTicks([ticks, []])
+        self.near.getAxis("bottom").setTicks([ticks, []])
 
     def show_parts(self, parts: BlockParts) -> None:
         self._clear_grid()
@@ -203,6 +213,13 @@ class BlockAddsView(QWidget):
             self._curves["the loaded images"] = np.asarray(average)
         self._images = images or self._images
         self.plot_note.setText(self.responses_caption())
+
+    def show_closeness(self, closeness: np.ndarray, images: int) -> None:
+        """‖F(x)‖ / ‖x‖ of each block, averaged over ``images``; a block near 0 barely changes its input."""
+        known = np.isfinite(closeness)
+        self.closeness.setData(np.arange(len(closeness))[known], closeness[known])
+        self.near.setTitle(f"How close each block is to the identity: ‖F(x)‖ / ‖x‖, mean over {images} image"
+                           + ("s" if images != 1 else ""), size="9pt")
 
     def responses_caption(self) -> str:
         """What this model's curve shows, then the paper's finding and why a run may differ from it."""
