@@ -44,6 +44,21 @@ def lesion_figures(engine: Engine, count: int) -> dict:
     return out
 
 
+def write_curves(lesion: dict, images: int, target: Path) -> None:
+    """The curves as data, each tied to the bytes of the file it was measured on (its sha256)."""
+    from resnet_studio.core.local_file import write_bytes_atomic
+    from resnet_studio.core.model_file import read_model
+
+    models = {}
+    for name, row in lesion.items():
+        info = read_model(shipped_models_dir() / f"{name}.onnx")
+        models[name] = {"sha256": info.identity.sha256, "intact": row["intact"],
+                        "blocks": [{k: b[k] for k in ("block", "kind", "accuracy")} for b in row["blocks"]]}
+    data = {"source": "python -m resnet_studio.export.block_worth_benchmark --write-curves",
+            "images": f"the first {images} Fashion-MNIST test images", "models": models}
+    write_bytes_atomic(target, (json.dumps(data, indent=1) + "\n").encode())
+
+
 def deletion(engine: Engine, count: int = 40) -> dict:
     """Mean fall of the true class's probability with the top 20% of pixels by each map zeroed, and at random."""
     info = read_model(shipped_models_dir() / "resnet20-fashion-mnist.onnx")
@@ -83,11 +98,15 @@ def main() -> None:
     p.add_argument("--images", type=int, default=1000, help="Fashion-MNIST test images for the lesion curves")
     p.add_argument("--resnet50", action="store_true", help="also time Score-CAM at layer4 of ResNet-50")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--write-curves", type=Path, metavar="FILE",
+                   help="write the lesion curves the app's Why residual? tab draws (resources/lesion-curves.json)")
     args = p.parse_args()
     engine = Engine(SessionPool("cpu", runtime="onnxruntime", exact=True))
     report = {"lesion": lesion_figures(engine, args.images), "deletion": deletion(engine),
               "score_cam_seconds": {"resnet20 layer3.0 (28 px)": score_cam_time(
                   engine, shipped_models_dir() / "resnet20-fashion-mnist.onnx", "layer3.0", 28, 10)}}
+    if args.write_curves:
+        write_curves(report["lesion"], args.images, args.write_curves)
     if args.resnet50:
         from resnet_studio.export.api import export, prepare
 

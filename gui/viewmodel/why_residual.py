@@ -69,3 +69,35 @@ def summary(pair: Pair) -> list[tuple[str, float, float, float | None]]:
         c = curves(info)
         rows.append((info.variant or info.name, float(c.train_error[-1]), float(c.test_error[-1]), c.seconds))
     return rows
+
+
+LESION_CURVES = "lesion-curves.json"
+MAX_CURVES_BYTES = 1 << 20
+
+
+@dataclass
+class LesionCurve:
+    intact: float
+    blocks: list[str]
+    kinds: list[str]  # identity or projection
+    accuracy: np.ndarray  # NaN where the block cannot be removed
+
+
+def lesion_curve(info: ModelInfo, folder) -> LesionCurve | None:
+    """The shipped lesion curve of ``info`` (Veit et al. 2016, Fig. 3), measured on these very bytes; None
+    when none was measured on them (another file of the same name, say)."""
+    import json
+    from pathlib import Path
+
+    path = Path(folder) / LESION_CURVES
+    try:
+        if path.stat().st_size > MAX_CURVES_BYTES:
+            return None
+        entry = json.loads(path.read_text(encoding="utf-8")).get("models", {}).get(info.path.stem)
+        if not isinstance(entry, dict) or entry.get("sha256") != info.identity.sha256:
+            return None
+        blocks = entry["blocks"]
+        return LesionCurve(float(entry["intact"]), [str(b["block"]) for b in blocks], [str(b["kind"]) for b in blocks],
+                           np.array([math.nan if b["accuracy"] is None else float(b["accuracy"]) for b in blocks]))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None

@@ -79,3 +79,41 @@ def test_the_view_renders_from_the_shipped_files(qtbot, open_window, tmp_path):
     panel.depth.setCurrentIndex(0)
     qtbot.waitUntil(lambda: len(panel.residual_responses.getData()[1]) == 9, timeout=60_000)
 
+
+
+def test_the_lesion_curves_are_drawn_from_data_measured_on_the_shipped_files(qtbot, open_window, tmp_path):
+    import json
+
+    import numpy as np
+    from PIL import Image
+    from resnet_studio.core.catalog import shipped_models_dir
+    from resnet_studio.core.engine import Engine
+    from resnet_studio.core.lesion_study import predicted
+    from resnet_studio.core.model_file import read_model
+    from resnet_studio.core.session import SessionPool
+    from resnet_studio.gui.viewmodel.why_residual import lesion_curve
+    from resnet_studio.models.fashion_mnist import load_split
+
+    data = json.loads((shipped_models_dir() / "lesion-curves.json").read_text())
+    assert data["images"] == "the first 1000 Fashion-MNIST test images" and len(data["models"]) == 4
+    # Re-measured here on two blocks of resnet20: the shipped figures are this file's.
+    info = read_model(shipped_models_dir() / "resnet20-fashion-mnist-5ep.onnx")
+    curve = lesion_curve(info, shipped_models_dir())
+    engine = Engine(SessionPool("cpu", runtime="onnxruntime", exact=True))
+    images, labels = load_split("test")
+    inputs = np.stack([engine.model_input(info, Image.fromarray(i, "L")) for i in images[:1000]])
+    for block in ("layer1.0", "layer2.1"):
+        measured = np.mean(predicted(engine, info, inputs, frozenset({block})) == labels[:1000])
+        assert abs(measured - curve.accuracy[curve.blocks.index(block)]) <= 0.003, block
+    assert np.isnan(lesion_curve(read_model(shipped_models_dir() / "plain20-fashion-mnist-5ep.onnx"),
+                                 shipped_models_dir()).accuracy[3])  # plain20's layer2.0: no identity fits
+
+    window = open_window(tmp_path / "user")
+    panel = window.why
+    window.tabs.setCurrentWidget(panel)
+    qtbot.waitUntil(lambda: len(panel.pairs) == 2, timeout=60_000)
+    assert panel.current_pair().depth == 56
+    assert panel.lesion_keys["residual"].text().startswith("━━●━━ residual, intact 94.0%")
+    assert "plain" in panel.lesion_keys["plain"].text() and "10%" in panel.lesion_note.text()
+    lines = [item for item in panel.lesion.getPlotItem().items if hasattr(item, "getData")]
+    assert len(lines) == 2 and max(len(line.getData()[0]) for line in lines) == 27
