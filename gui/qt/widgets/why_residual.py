@@ -194,10 +194,9 @@ class WhyResidualPanel(QWidget):
             return
         for kind, curve in found:
             colour = PLAIN if kind == "plain" else RESIDUAL
-            x = np.arange(len(curve.blocks))
-            known = np.isfinite(curve.accuracy)
-            self.lesion.plot(x[known], 100 * curve.accuracy[known], pen=pg.mkPen(colour, width=2), symbol="o",
-                             symbolSize=5, symbolBrush=colour)
+            # A block that cannot go (a plain downsampling block) leaves a gap, not a line across it.
+            self.lesion.plot(np.arange(len(curve.blocks)), 100 * curve.accuracy, connect="finite",
+                             pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=5, symbolBrush=colour)
             self.lesion.addItem(pg.InfiniteLine(100 * curve.intact, angle=0,
                                                 pen=pg.mkPen(colour, style=Qt.PenStyle.DotLine)))
         blocks, kinds = found[-1][1].blocks, found[-1][1].kinds
