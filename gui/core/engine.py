@@ -199,7 +199,8 @@ class Engine:
         results = [Result(source, info.name, info.weights_source, handle.provider, handle.reason,
                           top_k(p, info.labels, k), inference_ms=round(elapsed, 3), precision=info.precision)
                    for source, p in zip(sources, probabilities)]
-        if info.ood and features and features[0].shape == (len(sources), info.ood.means.shape[1]):
+        # The warning's fit describes the whole network: with blocks removed, its distances mean nothing.
+        if info.ood and not self.removed and features and features[0].shape == (len(sources), info.ood.means.shape[1]):
             for result, score in zip(results, info.ood.scores(features[0])):
                 result.ood_score = round(float(score), 3)
                 result.out_of_distribution = bool(score > info.ood.threshold)

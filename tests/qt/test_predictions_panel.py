@@ -421,6 +421,8 @@ def test_removing_a_block_reclassifies_every_image_against_the_whole_network(qtb
     entries = list(window.studio.entries.values())
     assert [e.intact for e in entries] == [intact[e.id] for e in entries]
     assert any(e.result.predictions != e.intact.predictions for e in entries)  # layer1.0 matters here
+    # The out-of-distribution fit is the whole network's: a lesioned one is not judged by it.
+    assert all(e.result.out_of_distribution is None for e in entries)
     note = window.predictions.lesion
     assert not note.isHidden() and note.text().startswith("✂ Without layer1.0 — intact: ")
     assert panel.remove_button.text() == "Put layer1.0 back" and panel.restore_button.text() == "Restore all (1 out)"
