@@ -19,42 +19,10 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from resnet_studio.models import build_model
+from resnet_studio.models.onnx_weights import state_from_onnx
 
 TOLERANCE = 1e-4  # largest logit difference allowed between the old and the new fp32 file
-
-
-def state_from_onnx(path: Path, variant: str, num_classes: int, in_channels: int) -> dict[str, torch.Tensor]:
-    """A state dict whose model computes what the (BN-folded) ONNX file computes."""
-    import onnx
-    from onnx import numpy_helper
-
-    weights = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy())
-               for i in onnx.load(str(path)).graph.initializer}
-    model = build_model(variant, num_classes=num_classes, in_channels=in_channels)
-    state = model.state_dict()
-    by_value = {}
-    for node in onnx.load(str(path), load_external_data=False).graph.node:
-        if node.op_type == "Conv" and len(node.input) == 3:
-            by_value[node.input[1]] = node.input[2]  # a conv's weight name -> its folded bias
-    for name in state:
-        if name.endswith("num_batches_tracked"):
-            continue
-        if name in weights:
-            state[name] = weights[name]
-            continue
-        # A BN after a conv: identity scale, the conv's folded bias as its shift.
-        module, field = name.rsplit(".", 1)
-        conv = module[:-1] + "0" if module.endswith("downsample.1") else module.replace("bn", "conv")
-        bias = weights.get(by_value.get(f"{conv}.weight", ""))
-        if bias is None:
-            raise ValueError(f"{path}: cannot rebuild {name} from the file's initializers")
-        eps = 1e-5
-        state[name] = {"weight": torch.ones_like(bias), "bias": bias, "running_mean": torch.zeros_like(bias),
-                       "running_var": torch.full_like(bias, 1 - eps)}[field]
-    return state
 
 
 def reexport(old: Path, new: Path) -> None:

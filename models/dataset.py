@@ -18,6 +18,7 @@ class Dataset:
     std: list[float]
     name: str
     skipped: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)  # each image's file, for a folder's images
 
     def __len__(self) -> int:
         return len(self.labels)

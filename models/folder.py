@@ -42,8 +42,10 @@ def split_counts(images: int, val_fraction: float) -> tuple[int, int]:
     return images - held, held
 
 
-def load_folder_split(root: Path, image_size: int, val_fraction: float, seed: int) -> tuple[Dataset, Dataset]:
-    """Decode every image once at ``image_size`` and split each class by ``val_fraction`` (stratified)."""
+def load_folder_split(root: Path, image_size: int, val_fraction: float, seed: int, color: str = "RGB",
+                      mean: list[float] | None = None, std: list[float] | None = None) -> tuple[Dataset, Dataset]:
+    """Decode every image once at ``image_size`` in ``color`` (RGB or L) and split each class by ``val_fraction``
+    (stratified). ``mean``/``std``: the base model's normalisation (default ImageNet's)."""
     from resnet_studio.core.intake import ImageRejected, load_image
     from resnet_studio.core.preprocess import centre_crop, resize_shorter
     from resnet_studio.core.walk import files_in
@@ -51,17 +53,18 @@ def load_folder_split(root: Path, image_size: int, val_fraction: float, seed: in
     folders, linked = class_folders(root)
     classes = [f.name for f in folders]
     rng = np.random.default_rng(seed)
-    splits: dict[str, list[tuple[np.ndarray, int]]] = {"train": [], "val": []}
+    splits: dict[str, list[tuple[np.ndarray, int, str]]] = {"train": [], "val": []}
     skipped = [f"{link}: a link to a folder, not followed (class folders must be real folders)" for link in linked]
     for label, folder in enumerate(folders):
         images = []
         for path in files_in(folder):
             try:
-                image = centre_crop(resize_shorter(load_image(path, "RGB"), image_size), image_size)
+                image = centre_crop(resize_shorter(load_image(path, color), image_size), image_size)
             except ImageRejected as exc:
                 skipped.append(str(exc))
                 continue
-            images.append(np.asarray(image, dtype=np.uint8).transpose(2, 0, 1))
+            pixels = np.asarray(image, dtype=np.uint8)
+            images.append((pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1), path))
         if len(images) < 2:
             raise FolderError(f"{folder}: needs at least 2 readable images (one to train on, one to hold out), "
                               f"found {len(images)}")
@@ -70,11 +73,12 @@ def load_folder_split(root: Path, image_size: int, val_fraction: float, seed: in
             raise FolderError(f"{folder}: --val-fraction {val_fraction:g} holds out all {len(images)} images, "
                               f"leaving none to train on")
         order = rng.permutation(len(images))
-        splits["val"].extend((images[i], label) for i in order[:held])
-        splits["train"].extend((images[i], label) for i in order[held:])
+        splits["val"].extend((*images[i], label) for i in order[:held])
+        splits["train"].extend((*images[i], label) for i in order[held:])
 
-    def dataset(items: list[tuple[np.ndarray, int]]) -> Dataset:
-        return Dataset(torch.from_numpy(np.stack([x for x, _ in items])), torch.tensor([y for _, y in items]),
-                       classes, list(IMAGENET_MEAN), list(IMAGENET_STD), root.name, skipped)
+    def dataset(items: list[tuple[np.ndarray, str, int]]) -> Dataset:
+        return Dataset(torch.from_numpy(np.stack([x for x, _, _ in items])), torch.tensor([y for _, _, y in items]),
+                       classes, list(mean or IMAGENET_MEAN), list(std or IMAGENET_STD), root.name, skipped,
+                       [path for _, path, _ in items])
 
     return dataset(splits["train"]), dataset(splits["val"])

@@ -27,9 +27,11 @@ from .checkpoint import atomic_save_torch, save_safetensors, training_state
 from .dataset import Dataset
 from .distributed import World, summed
 from .registry import build_model, get_variant
-from .training import (Augmentation, Reporter, Step, augment, auto_batch_size, clock, evaluate, layer_responses,
-                       learning_rate, normalise)
+from .training import (Augmentation, Reporter, Step, augment, auto_batch_size, clock, default_learning_rate, evaluate,
+                       layer_responses, learning_rate, normalise)
 
+DEFAULT_IMAGE_SIZE = 224
+AUGMENTATIONS = ("crop-flip", "flip", "none")
 RESPONSE_IMAGES = 32  # the fixed held-out batch whose layer responses are recorded every epoch
 
 
@@ -90,7 +92,16 @@ def load_data(args: argparse.Namespace, world: World) -> tuple[Dataset, Dataset,
     if args.data:
         from .folder import load_folder_split
 
-        train_set, val_set = load_folder_split(Path(args.data), args.image_size, args.val_fraction, args.seed)
+        color, mean, std = "RGB", None, None
+        if args.weights.endswith(".onnx"):  # a model file of ours: its colour, normalisation and input size
+            from .onnx_weights import read_base
+
+            base = read_base(Path(args.weights), args.variant).preprocess
+            color, mean, std = base.color, list(base.mean), list(base.std)
+            args.image_size = args.image_size or base.crop
+        args.image_size = args.image_size or DEFAULT_IMAGE_SIZE
+        train_set, val_set = load_folder_split(Path(args.data), args.image_size, args.val_fraction, args.seed,
+                                               color, mean, std)
         if world.main and not args.progress_json:
             report_skipped(train_set.skipped)
         if args.pad is None:
@@ -112,7 +123,12 @@ def prepare(args: argparse.Namespace, world: World) -> Run:
     model = build_model(variant.name, num_classes=len(train_set.classes), in_channels=in_channels,
                         zero_init_residual=args.zero_init_residual,
                         norm_layer=distributed.norm_layer(world, args.sync_bn))
-    if args.weights != "random":
+    if args.weights.endswith(".onnx"):
+        from .onnx_weights import load_onnx_base
+
+        mean, std = (torch.tensor(v).view(1, -1, 1, 1) for v in (train_set.mean, train_set.std))
+        load_onnx_base(model, Path(args.weights), variant.name, normalise(train_set.images[:256], mean, std))
+    elif args.weights != "random":
         from .weights import load_weights_into
 
         load_weights_into(model, args.weights, variant, skip_head=True)
@@ -124,6 +140,9 @@ def prepare(args: argparse.Namespace, world: World) -> Run:
     # global batch is N x the batch; the linear scaling rule (Goyal et al., 2017) scales the rate to match.
     sampler = DistributedSampler(train_set, num_replicas=world.size, rank=world.rank, shuffle=True, seed=args.seed)
     batch_size = args.batch_size or auto_batch_size(len(train_set), world.size)
+    args.lr_chosen = args.lr is None
+    if args.lr is None:
+        args.lr = default_learning_rate(args.weights, args.freeze_backbone)
     peak_lr = args.lr * world.size
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD([{"params": [p for p in trainable if p.ndim > 1], "weight_decay": args.weight_decay},
@@ -148,7 +167,8 @@ def announce(run: Run) -> None:
     chosen = "" if args.batch_size else f" (chosen for {len(run.train_set)} training images: {run.steps_per_epoch} steps an epoch)"
     settings = {"variant": args.variant, "classes": run.train_set.classes, "train_images": len(run.train_set),
                 "held_out_images": len(run.val_set), "batch_size": run.batch_size, "batch_chosen": not args.batch_size,
-                "epochs": args.epochs, "steps_per_epoch": run.steps_per_epoch, "resumed_from_epoch": run.start_epoch,
+                "epochs": args.epochs, "steps_per_epoch": run.steps_per_epoch, "lr": args.lr, "lr_chosen": args.lr_chosen,
+                "image_size": run.meta["input_size"], "augment": args.augment, "weights": args.weights, "resumed_from_epoch": run.start_epoch,
                 "skipped": run.train_set.skipped[:20]}
     run.reporter.event("start", **settings)
     if args.progress_json or not world.main:
@@ -157,7 +177,8 @@ def announce(run: Run) -> None:
         print(f"resumed from {run.out_dir / 'last.pt'} after epoch {run.start_epoch}", file=sys.stderr)
     if args.quiet:
         return
-    print(f"batch {run.batch_size} per process{chosen}", file=sys.stderr)
+    print(f"batch {run.batch_size} per process{chosen}; peak learning rate {args.lr:g}"
+          f"{' (chosen for these weights)' if args.lr_chosen else ''}", file=sys.stderr)
     if world.size > 1:
         print(f"training on {world.size} processes ({world.backend}): global batch {run.batch_size * world.size}, "
               f"peak learning rate {run.peak_lr:g}{', batch norm synced' if args.sync_bn else ''}", file=sys.stderr)
@@ -172,13 +193,14 @@ def one_epoch(run: Run, epoch: int) -> Step:
                 module.eval()
     run.sampler.set_epoch(epoch)
     order = torch.tensor(list(run.sampler))
-    crops = Augmentation.for_epoch(args.seed, epoch, len(run.train_set), args.pad)
+    pad = args.pad if args.augment == "crop-flip" else 0
+    crops = Augmentation.for_epoch(args.seed, epoch, len(run.train_set), pad, flips=args.augment != "none")
     mean, std = run.mean_std
     steps, total = run.steps_per_epoch, run.steps_per_epoch * args.epochs
     done = Step()
     for step in range(steps):
         index = order[step * run.batch_size:(step + 1) * run.batch_size]
-        x = normalise(augment(run.train_set.images[index], args.pad, crops.offsets[index], crops.flips[index]),
+        x = normalise(augment(run.train_set.images[index], pad, crops.offsets[index], crops.flips[index]),
                       mean, std).to(run.world.device)
         y = run.train_set.labels[index].to(run.world.device)
         for group in run.optimizer.param_groups:
@@ -278,6 +300,8 @@ def conclude(run: Run, wall: float, finished: Callable[[Trained], None] | None) 
     if not args.progress_json:
         print(f"saved {run.out_dir / 'model.safetensors'}", file=sys.stderr)
     if finished is not None:
+        if args.export:
+            run.reporter.event("export", path=args.export)
         trained = Trained(run.out_dir / "model.safetensors", args.export, args.quiet or args.progress_json)
         if args.data:
             mean, std = run.mean_std
@@ -289,7 +313,10 @@ def conclude(run: Run, wall: float, finished: Callable[[Trained], None] | None) 
     run.reporter.event("done", report={"accuracy": accuracy, "split": split, "images": len(run.val_set),
                                        "labels": run.val_set.classes, "confusion": confusion.tolist(),
                                        "checkpoint": str(run.out_dir / "model.safetensors"), "export": args.export,
-                                       "seconds": round(wall, 1)})
+                                       "seconds": round(wall, 1),
+                                       # The held-out images by file, so the app can show each cell's images.
+                                       "held_out": [[path, int(label)] for path, label in
+                                                    zip(run.val_set.sources, run.val_set.labels.tolist())]})
     return 0
 
 
@@ -315,17 +342,23 @@ def parser() -> argparse.ArgumentParser:
                                   "are not followed")
     p.add_argument("--data-dir", type=Path, help="folder of the Fashion-MNIST IDX files")
     p.add_argument("--subset", type=int_in(1, 10**9), help="use only the first N training and test images (a quick check)")
-    p.add_argument("--weights", default="random", help="random, imagenet, imagenet-v1, imagenet-v2 or a file")
+    p.add_argument("--weights", default="random",
+                   help="random, imagenet, imagenet-v1, imagenet-v2, a checkpoint, or an fp32 .onnx file resnet-export "
+                        "wrote (its colour, normalisation and input size come with it)")
     p.add_argument("--freeze-backbone", action="store_true", help="train only the final fc layer")
-    p.add_argument("--image-size", type=int_in(16, MAX_INPUT_SIDE), default=224, help="input size for --data (default 224)")
+    p.add_argument("--image-size", type=int_in(16, MAX_INPUT_SIDE),
+                   help=f"input size for --data (default {DEFAULT_IMAGE_SIZE}, or the --weights file's)")
+    p.add_argument("--augment", choices=AUGMENTATIONS, default="crop-flip",
+                   help="random crop after padding plus horizontal flips (default), flips only, or none")
     p.add_argument("--val-fraction", type=float_in(0, 1, low_open=True, high_open=True), default=0.2,
                    help="stratified validation share for --data (at least one image a class is always held out)")
     p.add_argument("--epochs", type=int_in(1, 100_000), default=30)
     p.add_argument("--batch-size", type=int_in(1, 65_536),
                    help="images per step and process (default: chosen from the data, at least 8 steps an epoch, "
                         "at most 128); under torchrun the global batch is N x this")
-    p.add_argument("--lr", type=float_in(0, 100, low_open=True), default=0.1,
-                   help="peak learning rate for one process; N processes train at N x this (linear scaling)")
+    p.add_argument("--lr", type=float_in(0, 100, low_open=True),
+                   help="peak learning rate for one process; N processes train at N x this (linear scaling). "
+                        "Default 0.1, or 0.01 when all the layers of pretrained weights are fine-tuned")
     p.add_argument("--weight-decay", type=float_in(0, 1), default=5e-4)
     p.add_argument("--warmup-epochs", type=int_in(0, 100_000), default=1)
     p.add_argument("--label-smoothing", type=float_in(0, 1, high_open=True), default=0.0)

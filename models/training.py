@@ -30,10 +30,11 @@ class Augmentation:
     flips: torch.Tensor    # [N] bool
 
     @classmethod
-    def for_epoch(cls, seed: int, epoch: int, images: int, pad: int) -> Augmentation:
+    def for_epoch(cls, seed: int, epoch: int, images: int, pad: int, flips: bool = True) -> Augmentation:
         generator = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0]))
-        return cls(torch.randint(0, 2 * pad + 1, (images, 2), generator=generator),
-                   torch.rand(images, generator=generator).lt(0.5))
+        offsets = torch.randint(0, 2 * pad + 1, (images, 2), generator=generator)
+        flipped = torch.rand(images, generator=generator).lt(0.5)
+        return cls(offsets, flipped if flips else torch.zeros_like(flipped))
 
 
 def augment(batch: torch.Tensor, pad: int, offsets: torch.Tensor, flips: torch.Tensor) -> torch.Tensor:
@@ -66,6 +67,12 @@ def auto_batch_size(train_images: int, world_size: int) -> int:
     """
     per_process = max(1, train_images // (8 * world_size))
     return max(4, min(128, 2 ** int(math.log2(per_process))))
+
+
+def default_learning_rate(weights: str, frozen: bool) -> float:
+    """0.1 for a network trained from scratch or a new head alone; 0.01 when every layer of pretrained weights
+    is fine-tuned, which a rate of 0.1 would mostly overwrite (the usual tenth of the from-scratch rate)."""
+    return 0.01 if weights != "random" and not frozen else 0.1
 
 
 @torch.no_grad()

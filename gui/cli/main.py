@@ -30,6 +30,7 @@ commands:
   bench [--model NAME|PATH|VARIANT] [--batch N] [--precision fp32|fp16|int8] [--json]
   train VARIANT [...]   train on Fashion-MNIST, or fine-tune on a folder (--data DIR)
   lesion MODEL [--images N | --data FOLDER] [--json]   accuracy with each single block removed
+  evaluate FOLDER [--model M] [--json]   accuracy, precision, recall and confusion on FOLDER/CLASS/images
   explain IMAGE... --output DIR [--model M] [--layer BLOCK] [--method cam|score-cam] [--class K]
 
 Run 'resnet-studio COMMAND --help' for a command's options."""
@@ -309,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
             stream.reconfigure(errors="backslashreplace")
     command, rest = (argv[0], argv[1:]) if argv else (None, [])
     commands = {"train": train, "predict": predict, "models": models, "bench": _bench, "lesion": _lesion,
-                "explain": _explain}
+                "explain": _explain, "evaluate": _evaluate}
     if command in commands:
         try:
             return commands[command](rest)
@@ -328,6 +329,12 @@ def _lesion(argv: list[str]) -> int:
     from .lesion import main as lesion_main
 
     return lesion_main(argv)
+
+
+def _evaluate(argv: list[str]) -> int:
+    from .evaluate import main as evaluate_main
+
+    return evaluate_main(argv)
 
 
 def _explain(argv: list[str]) -> int:

@@ -12,12 +12,13 @@ class FolderError(ValueError):
 
 
 def _key(name: str) -> str:
-    return " ".join(name.replace("_", " ").replace("-", " ").split()).casefold()
+    # "/" cannot be in a folder name: "T-shirt/top" is stored as T-shirt-top or T-shirt_top.
+    return " ".join(name.translate(str.maketrans("_-/", "   ")).split()).casefold()
 
 
 def labelled_images(folder: str | Path, labels: list[str], cap: int = 100_000) -> list[tuple[str, int]]:
     """(image path, class index) for every image under ``folder``/CLASS/, matched to ``labels`` by name (case,
-    "_", "-" and spaces aside), never by folder order. A subfolder no label names is refused by name."""
+    "_", "-", "/" and spaces aside), never by folder order. A subfolder no label names is refused by name."""
     root = Path(folder)
     if not root.is_dir():
         raise FolderError(f"{folder}: not a folder")

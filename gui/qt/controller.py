@@ -33,6 +33,7 @@ from .folder_watch import FolderWatch
 from .menus import PRECISION_CHOICES
 from .messages import Details
 from .model_actions import ModelActions
+from .training import TrainActions
 from .plain_text import tooltip
 from .widgets.activations import NO_IMAGES_HINT
 from .window_settings import stored
@@ -54,9 +55,10 @@ class Controller(QObject):
         self.analyses = Analyses(self.studio)
         self.actions = ModelActions(window, self.studio, self.catalog, window.export_bar, window.busy,
                                     window.status_line)
+        self.training = TrainActions(window, self.studio, self.catalog, window.train, window.dialogs)
         window.analyses, window.actions = self.analyses, self.actions
-        self._compare = ""
-        self._fell_back = False
+        self._reveal: str | None = None  # an image asked for from the evaluation: selected once it is listed
+        self._compare, self._fell_back = "", False
         self._landed: Path | None = None  # an export that just finished: loaded once it is listed
         self.models_watch = FolderWatch(self.catalog.models_dir, self)
         for signal, slot in self._connections():
@@ -80,6 +82,10 @@ class Controller(QObject):
             (analyses.responses_ready, w.activations.show_mean_responses),
             (actions.notice, w.show_notice),
             (actions.export_landed, self._export_landed),
+            (self.training.landed, self._export_landed),
+            (self.training.notice, w.show_notice),
+            (self.training.image_opened, self.reveal_image),
+            (studio.models_listed, lambda *_: self.training.models_listed()),
             (w.activations.notice, w.show_notice),
             (w.activations.requested, self.refresh_details),
             (w.activations.removal_requested, self.studio.set_removed),
@@ -117,6 +123,7 @@ class Controller(QObject):
 
     def stop(self) -> None:
         self.actions.stop()
+        self.training.stop()
         self.studio.shutdown()
 
     # Commands ---------------------------------------------------------------------------------------------
@@ -206,6 +213,21 @@ class Controller(QObject):
 
     def _images_added(self, entries: list[ImageEntry]) -> None:
         self.window.list.add_many(entries)
+        shown_entry = next((e for e in entries if e.path == self._reveal), None)
+        if shown_entry is not None:
+            self._reveal = None
+            self.window.list.setCurrentItem(self.window.list.items_by_id[shown_entry.id])
+
+    def reveal_image(self, path: str) -> None:
+        """Select ``path`` in the image list (adding it first if need be) and show its CAM."""
+        w = self.window
+        w.tabs.setCurrentWidget(w.activations)
+        listed = next((e for e in self.studio.entries.values() if e.path == path), None)
+        if listed is None:
+            self._reveal = path
+            self.studio.add_paths([path])
+        else:
+            w.list.setCurrentItem(w.list.items_by_id[listed.id])
 
     def _removed_changed(self, removed: frozenset[str]) -> None:
         self.window.activations.show_removed(removed)

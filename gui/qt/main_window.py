@@ -22,6 +22,7 @@ from .widgets.model_picker import ModelPicker
 from .widgets.predictions import PredictionsPanel
 from .widgets.status_line import StatusLine
 from .widgets.structure_panel import StructurePanel
+from .widgets.train_panel import TrainPanel
 from .widgets.why_residual import WhyResidualPanel
 from .file_dialogs import FileDialogs
 from .window_settings import reopens_images, restore, save, stored
@@ -65,6 +66,7 @@ class MainWindow(QMainWindow):
         self.activations = ActivationsPanel(self.dialogs)
         self.structure = StructurePanel(self.dialogs)
         self.why = WhyResidualPanel()
+        self.train = TrainPanel()
         self.notice = warning_label("notice")
         self._notice_timer = QTimer(self, singleShot=True, interval=8000, timeout=self.notice.hide)
         self.provider = plain_label()
@@ -90,7 +92,7 @@ class MainWindow(QMainWindow):
         prediction_layout.addWidget(self.input_view, 1)
         prediction_layout.addWidget(self.predictions, 1)
         self.tabs = QTabWidget()
-        for page, title in zip((prediction_page, self.activations, self.structure, self.why), TABS):
+        for page, title in zip((prediction_page, self.activations, self.structure, self.why, self.train), TABS):
             self.tabs.addTab(page, title)
         right = QWidget()
         right_layout = QVBoxLayout(right)
@@ -129,6 +131,9 @@ class MainWindow(QMainWindow):
             toolbar.addAction(action)
 
     def closeEvent(self, event) -> None:
+        if not self.controller.training.may_close(self):
+            event.ignore()
+            return
         save(self, self.settings)
         self.controller.stop()
         super().closeEvent(event)

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QMessageBox
 from resnet_studio.core import openvino_runtime
 from resnet_studio.core.presets import PRESETS
 
-TABS = ("Predictions", "Activations", "Structure", "Why residual?")
+TABS = ("Predictions", "Activations", "Structure", "Why residual?", "Train")
 PRECISION_CHOICES = ("auto", "fp32", "fp16", "int8")
 
 

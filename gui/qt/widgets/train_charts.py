@@ -1,0 +1,71 @@
+"""The Train panel's charts (pyqtgraph): loss and accuracy as training goes, and the layer responses,
+each block's std of F(x) on a fixed held-out batch, one curve per epoch."""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from resnet_studio.gui.viewmodel.train_progress import Progress
+
+from .block_adds import StillPlot
+
+TRAIN_COLOUR, VALIDATION_COLOUR = "#7a7a7a", "#1f77b4"
+
+
+def _epoch_colour(i: int, n: int) -> QColor:
+    """Light for the first epoch, dark for the last: the curves read as a sequence."""
+    share = i / max(1, n - 1)
+    return QColor.fromHsvF(0.6, 0.25 + 0.7 * share, 0.95 - 0.55 * share)
+
+
+class TrainCharts(QWidget):
+    def __init__(self) -> None:
+        super().__init__()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.loss = StillPlot()
+        self.loss.setTitle("Training loss")
+        self.loss.setLabel("bottom", "epoch")
+        self.loss_curve = self.loss.plot([], [], pen=pg.mkPen(TRAIN_COLOUR, width=2))
+        self.accuracy = StillPlot()
+        self.accuracy.setTitle("Accuracy")
+        self.accuracy.setLabel("bottom", "epoch")
+        self.accuracy.setYRange(0, 1.02)
+        legend = self.accuracy.addLegend(offset=(-10, -10))  # bottom right: accuracy curves end high
+        self.train_acc = self.accuracy.plot([], [], pen=pg.mkPen(TRAIN_COLOUR, width=1.5, style=Qt.PenStyle.DashLine),
+                                            name="training (images it learns from)")
+        self.val_acc = self.accuracy.plot([], [], pen=pg.mkPen(VALIDATION_COLOUR, width=2.5), symbol="o",
+                                          symbolSize=6, symbolBrush=VALIDATION_COLOUR,
+                                          name="validation (held out)")
+        legend.setLabelTextColor("#303030")
+        self.responses = StillPlot()
+        self.responses.setTitle("What the blocks learn: std of F(x) per block, one curve per epoch")
+        self.responses.setLabel("bottom", "block (input → output)")
+        self.responses.setLabel("left", "std of F(x)")
+        self.responses.setLogMode(y=True)  # responses of a fresh network span orders of magnitude
+        self.responses_legend = self.responses.addLegend(offset=(-10, 10))
+        for plot in (self.loss, self.accuracy, self.responses):
+            layout.addWidget(plot, 1)
+
+    def show_progress(self, progress: Progress) -> None:
+        if progress.steps:
+            x, loss, acc = zip(*progress.steps)
+            self.loss_curve.setData(list(x), list(loss))
+            self.train_acc.setData(list(x), list(acc))
+        else:
+            self.loss_curve.setData([], [])
+            self.train_acc.setData([], [])
+        validated = [(r["epoch"], r["val_acc"]) for r in progress.rows if r["val_acc"] is not None]
+        self.val_acc.setData([e for e, _ in validated], [a for _, a in validated])
+        self._show_responses(progress.responses())
+
+    def _show_responses(self, by_epoch: list[list[float]]) -> None:
+        self.responses.clear()
+        self.responses_legend.clear()
+        for i, row in enumerate(by_epoch):
+            labelled = i in (0, len(by_epoch) - 1)
+            self.responses.plot(list(range(1, len(row) + 1)), row, pen=pg.mkPen(_epoch_colour(i, len(by_epoch)), width=2),
+                                name=f"epoch {i + 1}" if labelled else None)
