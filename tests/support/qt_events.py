@@ -7,17 +7,18 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
 
-def drop(window, urls: list[QUrl]) -> None:
+def drop(window, urls: list[QUrl], at: QPoint = QPoint(20, 20)) -> None:
+    """Drag ``urls`` over ``window`` (a widget, or a list's viewport) and drop them at ``at``."""
     mime = QMimeData()
     mime.setUrls(urls)
     with warnings.catch_warnings():
         # PySide marks QDragEnterEvent's only constructor deprecated; there is no other way to build one.
         warnings.simplefilter("ignore", DeprecationWarning)
-        enter = QDragEnterEvent(QPoint(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+        enter = QDragEnterEvent(at, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                                 Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(window, enter)
     assert enter.isAccepted()
-    event = QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+    event = QDropEvent(QPointF(at), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                        Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(window, event)
 

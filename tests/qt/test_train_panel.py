@@ -1,0 +1,152 @@
+"""The Train tab with the real training child process, on small texture folders written with Pillow."""
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QInputDialog, QMessageBox
+
+from qt_events import drop, files
+from runners import TIMEOUT
+from training_data import texture, texture_folder
+
+TRAINING = 180_000  # ms: torch import, training, and the fp32 + int8 export on a loaded 2-core machine
+
+
+def _choose(panel, variant: str = "resnet20", kind: str = "random", epochs: int = 3, size: int = 16) -> None:
+    index = next(i for i, b in enumerate(panel._bases) if b.variant == variant and b.kind == kind)
+    panel.base.setCurrentIndex(index)
+    panel.epochs.setValue(epochs)
+    panel.image_size.setValue(size)
+
+
+def _item(panel, name: str):
+    return next(panel.classes.item(i) for i in range(panel.classes.count())
+                if panel.classes.item(i).text().startswith(name + " "))
+
+
+def test_train_from_a_dropped_folder_lands_a_model_that_classifies(open_window, qtbot, tmp_path):
+    data = texture_folder(tmp_path / "textures", per_class=8)
+    models = tmp_path / "models"
+    window = open_window(models)
+    panel = window.train
+    window.tabs.setCurrentWidget(panel)
+    drop(panel.classes.viewport(), files([data]))
+    qtbot.waitUntil(lambda: panel.classes.count() == 2, timeout=TIMEOUT)
+    assert _item(panel, "dots").text() == "dots — 8 images"
+    _choose(panel, epochs=3)
+    points = []
+    window.controller.training.panel.charts.loss_curve.sigPlotChanged.connect(
+        lambda curve: points.append(len(curve.getData()[0] if curve.getData()[0] is not None else [])))
+    qtbot.mouseClick(panel.train, Qt.MouseButton.LeftButton)
+    assert not panel.train.isEnabled() and panel.cancel.isEnabled()
+    qtbot.waitUntil(lambda: window.studio.info is not None and window.studio.info.name.startswith("resnet20-textures"),
+                    timeout=TRAINING)
+    # The curves grew as the child reported, step by step, not once at the end.
+    assert len(points) >= 3 and points == sorted(points) and points[-1] >= 3
+    validation_x, validation_y = panel.charts.val_acc.getData()
+    assert list(validation_x) == [1, 2, 3] and all(0 <= y <= 1 for y in validation_y)
+    assert len(panel.charts.responses.listDataItems()) == 3  # one layer-response curve per epoch
+    assert (models / "resnet20-textures.onnx").is_file() and (models / "resnet20-textures-int8.onnx").is_file()
+    assert not list(models.glob("*.tmp")) and not list(models.glob(".*.onnx*"))
+    # Four held-out images (one in five of each class), under 20: the accuracy comes with its interval.
+    assert "on 4 images (95% interval" in panel.validation.text() and "held out" in panel.validation.text()
+    qtbot.waitUntil(lambda: panel.evaluation.report is not None, timeout=TIMEOUT)
+    report = panel.evaluation.report
+    assert sum(map(sum, report["confusion"])) == 4 and report["labels"] == ["dots", "stripes"]
+    # The new model classifies a new image with its own labels.
+    texture("stripes", __import__("numpy").random.default_rng(7)).save(tmp_path / "new.png")
+    drop(window, files([tmp_path / "new.png"]))
+    qtbot.waitUntil(lambda: any(e.result is not None for e in window.studio.entries.values()), timeout=TIMEOUT)
+    result = next(e.result for e in window.studio.entries.values() if e.result is not None)
+    assert {p.label for p in result.predictions} == {"dots", "stripes"}
+    # A confusion cell lists its images; clicking one shows it in the window with its CAM.
+    matrix = panel.evaluation.matrix
+    cell = next((r, c) for r in range(2) for c in range(2) if matrix.item(r, c).text() != "0")
+    qtbot.mouseClick(matrix.viewport(), Qt.MouseButton.LeftButton, pos=matrix.visualItemRect(matrix.item(*cell)).center())
+    assert panel.evaluation.images.count() == int(matrix.item(*cell).text())
+    first = panel.evaluation.images.item(0)
+    qtbot.mouseClick(panel.evaluation.images.viewport(), Qt.MouseButton.LeftButton,
+                     pos=panel.evaluation.images.visualItemRect(first).center())
+    path = first.data(Qt.ItemDataRole.UserRole)
+    assert window.tabs.currentWidget() is window.activations
+    qtbot.waitUntil(lambda: window.list.currentItem() is not None and
+                    window.studio.entries[window.list.current_id()].path == path, timeout=TIMEOUT)
+
+
+def test_cancel_keeps_the_checkpoint_and_resume_finishes_the_run(open_window, qtbot, tmp_path, monkeypatch):
+    data = texture_folder(tmp_path / "textures", per_class=6)
+    models = tmp_path / "models"
+    window = open_window(models)
+    panel, training = window.train, window.controller.training
+    training.take_folder(str(data))
+    qtbot.waitUntil(lambda: panel.classes.count() == 2, timeout=TIMEOUT)
+    _choose(panel, epochs=60)
+    qtbot.mouseClick(panel.train, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: training.job is not None and len(training.job.progress.rows) >= 1, timeout=TRAINING)
+    # Closing while it trains asks first; "Cancel" keeps the window and the run.
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Cancel)
+    window.close()
+    assert window.isVisible() and training.running
+    qtbot.mouseClick(panel.cancel, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.resume.isEnabled(), timeout=TRAINING)
+    stopped = training.job.progress.rows[-1]["epoch"]
+    assert 1 <= stopped < 60 and training.job.checkpoint.is_file()
+    assert f"after epoch {stopped}" in panel.status.text()
+    assert not (models / "resnet20-textures.onnx").exists()
+    qtbot.mouseClick(panel.resume, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: (models / "resnet20-textures-int8.onnx").is_file(), timeout=TRAINING)
+    progress = training.job.progress
+    assert progress.settings["resumed_from_epoch"] == stopped
+    assert [r["epoch"] for r in progress.rows] == list(range(1, 61))
+
+
+def test_a_class_of_one_image_is_refused_with_the_reason(open_window, qtbot, tmp_path, monkeypatch):
+    window = open_window(tmp_path / "models")
+    panel, training = window.train, window.controller.training
+    rng = __import__("numpy").random.default_rng(0)
+    for name, count in (("dots", 1), ("stripes", 3)):
+        monkeypatch.setattr(QInputDialog, "getText", lambda *a, name=name, **k: (name, True))
+        qtbot.mouseClick(panel.add_class, Qt.MouseButton.LeftButton)
+        images = []
+        for i in range(count):
+            images.append(tmp_path / f"{name}{i}.png")
+            texture(name, rng).save(images[-1])
+        drop(panel.classes.viewport(), files(images), at=panel.classes.visualItemRect(_item(panel, name)).center())
+        qtbot.waitUntil(lambda name=name, count=count: _item(panel, name).text().startswith(f"{name} — {count} image"),
+                        timeout=TIMEOUT)
+    assert "✗ dots: 1 image; a class needs at least 2" in panel.class_warnings.text()
+    qtbot.mouseClick(panel.train, Qt.MouseButton.LeftButton)
+    assert training.job is None
+    assert "dots: 1 image; a class needs at least 2" in panel.status.text()
+    assert "dots: 1 image" in window.notice.text()
+
+
+@pytest.mark.parametrize("name", ["", "stripes", "a/b"])
+def test_class_names_that_cannot_be_labels_are_refused(open_window, qtbot, tmp_path, monkeypatch, name):
+    window = open_window(tmp_path / "models")
+    panel = window.train
+    for typed in ("stripes", name):
+        monkeypatch.setattr(QInputDialog, "getText", lambda *a, typed=typed, **k: (typed, True))
+        qtbot.mouseClick(panel.add_class, Qt.MouseButton.LeftButton)
+    assert panel.classes.count() == 1
+    assert window.notice.isVisible() and window.notice.text().startswith("⚠")
+
+
+def test_staged_classes_are_copied_whole(tmp_path):
+    from resnet_studio.gui.viewmodel.train_plan import ClassSet
+
+    rng = __import__("numpy").random.default_rng(0)
+    classes = ClassSet()
+    for name in ("dots", "stripes"):
+        classes.add_class(name)
+        sources = [tmp_path / name / folder / "1.png" for folder in ("a", "b", "c")]  # one file name, three folders
+        for source in sources:
+            source.parent.mkdir(parents=True)
+            texture(name, rng).save(source)
+        assert classes.add_images(name, [str(p) for p in sources]) == 3
+        assert classes.add_images(name, [str(sources[0])]) == 0  # already in the class
+    staged = classes.stage(tmp_path / "models", "run")
+    assert sorted(p.name for p in staged.iterdir()) == ["dots", "stripes"]
+    assert all(len(list((staged / name).iterdir())) == 3 for name in ("dots", "stripes"))
+    assert not [p for p in Path(tmp_path / "models" / ".training").iterdir() if p.name.startswith(".")]
