@@ -218,7 +218,7 @@ def one_epoch(run: Run, epoch: int) -> Step:
 
 
 def finish_epoch(run: Run, epoch: int, done: Step, started: float, probe: torch.Tensor) -> None:
-    """Score the epoch, record its row (and the layer responses on the fixed batch), save last.pt."""
+    """Score the epoch, save last.pt, then record its row (with the layer responses on the fixed batch)."""
     args, world = run.args, run.world
     loss_sum, correct, seen = summed(world, np.array([done.loss_sum, done.correct, done.seen], dtype=np.float64))
     row = {"epoch": epoch, "train_loss": round(loss_sum / seen, 5), "train_error": round(1 - correct / seen, 5),
@@ -230,6 +230,12 @@ def finish_epoch(run: Run, epoch: int, done: Step, started: float, probe: torch.
         text += f" {'val' if args.data else 'test'} acc {held_out:.2%}"
     row["responses"] = layer_responses(run.model, probe)
     row["seconds"] = round(time.monotonic() - started, 1)
+    # Saved before the epoch is told or counted: an interrupt in the save leaves the previous last.pt, and
+    # every epoch reported (or named by a cancel) has its checkpoint on disk.
+    if world.main:
+        atomic_save_torch({"model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(), "epoch": epoch,
+                           "meta": json.dumps(run.meta), "history": json.dumps(run.history + [row])},
+                          run.out_dir / "last.pt")
     run.history.append(row)
     run.reporter.line(text + f" ({clock(row['seconds'])})")
     run.reporter.event("epoch", epoch=epoch, epochs=args.epochs, train_loss=row["train_loss"],
@@ -237,9 +243,6 @@ def finish_epoch(run: Run, epoch: int, done: Step, started: float, probe: torch.
                        val_acc=None if row["test_error"] is None else round(1 - row["test_error"], 5),
                        held_out_images=len(run.val_set), responses=row["responses"], seconds=row["seconds"],
                        eta_seconds=round(run.reporter.eta(), 1))
-    if world.main:
-        atomic_save_torch({"model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(), "epoch": epoch,
-                           "meta": json.dumps(run.meta), "history": json.dumps(run.history)}, run.out_dir / "last.pt")
 
 
 def train(args: argparse.Namespace, finished: Callable[[Trained], None] | None = None) -> int:

@@ -122,6 +122,7 @@ class TrainActions(QObject):
     def resume(self) -> None:
         if self.job is not None and not self.job.running and self.job.checkpoint.is_file():
             self.panel.set_running(True, False)
+            self.panel.say("resuming from the last checkpoint…")
             self.job.start(resume=True)
 
     def cancel(self) -> None:
