@@ -15,6 +15,7 @@ SHOWN_IMAGES = 10  # misclassified images listed in the text report (--json list
 
 
 def _text(report: dict) -> None:
+    from resnet_studio.core.engine import percent
     from resnet_studio.core.evaluation import accuracy_text
 
     print(printable(f"{report['model']} on {report['folder']}: "
@@ -38,7 +39,7 @@ def _text(report: dict) -> None:
         if rows:
             print(f"{title}: {len(rows)}" + (f", the first {SHOWN_IMAGES}" if len(rows) > SHOWN_IMAGES else ""))
         for image in rows[:SHOWN_IMAGES]:
-            print(printable(f"  {image['path']}: {image['truth']} → {image['predicted']} ({image['confidence']:.1%})"))
+            print(printable(f"  {image['path']}: {image['truth']} → {image['predicted']} ({percent(image['confidence'])})"))
     for failure in report["failed"]:
         print(printable(f"unreadable: {failure['reason']}"), file=sys.stderr)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-KINDS = ("stripes", "dots")
+TEXTURES = ("stripes", "dots")
 
 
 def texture(kind: str, rng: np.random.Generator, size: int = 32) -> Image.Image:
@@ -25,7 +25,7 @@ def texture(kind: str, rng: np.random.Generator, size: int = 32) -> Image.Image:
 
 def texture_folder(root: Path, per_class: int = 8, size: int = 32, seed: int = 0) -> Path:
     rng = np.random.default_rng(seed)
-    for kind in KINDS:
+    for kind in TEXTURES:
         folder = root / kind
         folder.mkdir(parents=True, exist_ok=True)
         for i in range(per_class):

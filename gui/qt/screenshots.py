@@ -31,6 +31,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("out", type=Path)
     p.add_argument("--prefix", default="")
+    p.add_argument("--train-only", action="store_true", help="only the Train tab's two pictures")
     args = p.parse_args()
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
@@ -57,6 +58,10 @@ def main() -> None:
         subprocess.run(["import", "-window", "root", str(args.out / f"{args.prefix}{name}.png")], check=True)
 
     settle(2)
+    if args.train_only:
+        _train_shots(window, shot, settle, work)
+        window.close()
+        return
     samples = sorted((shipped_models_dir() / "samples").glob("*.png"))
     window.studio.add_paths([str(landscape(work / "landscape.png"))] + [str(p) for p in samples])
     settle(3)
@@ -97,7 +102,32 @@ def main() -> None:
     settle(5)
     shot("why-residual")
     _fig6(window, args.out / f"{args.prefix}why-residual-fig6.png")
+    _train_shots(window, shot, settle, work)
     window.close()
+
+
+def _train_shots(window, shot, settle, work: Path) -> None:
+    """The default recipe on two textures: the curves mid-run, then the held-out evaluation."""
+    from resnet_studio.core.textures import texture_folder
+
+    training, panel = window.controller.training, window.train
+    window.tabs.setCurrentWidget(panel)
+    training.take_folder(str(texture_folder(work / "textures", per_class=40, size=96, seed=1)))
+    while panel.classes.count() < 2:
+        settle(0.1)
+    panel.base.setCurrentIndex(0)
+    training.train()
+    while training.job is None or len(training.job.progress.rows) < 8:
+        settle(0.1)
+    shot("train-curves")
+    while panel.evaluation.report is None:
+        settle(0.2)
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    matrix = panel.evaluation.matrix
+    QTest.mouseClick(matrix.viewport(), Qt.MouseButton.LeftButton, pos=matrix.visualItemRect(matrix.item(1, 1)).center())
+    shot("train-evaluation")
 
 
 def _structure_shots(window, shot, settle) -> None:

@@ -19,6 +19,9 @@ from .widgets.train_panel import TrainPanel
 from .workers import Worker
 
 
+HELD_OUT = "its held-out images"
+
+
 class TrainActions(QObject):
     """Owned by the window through Qt's parent link only (see ``ModelActions``)."""
 
@@ -31,7 +34,7 @@ class TrainActions(QObject):
         self.studio, self.catalog, self.panel, self.dialogs = studio, catalog, panel, dialogs
         self.classes = ClassSet()
         self.job: TrainJob | None = None
-        self._evaluating = False
+        self._done = ""  # what the last finished run said, shown again once its evaluation is in
         for signal, slot in ((panel.folder_chosen, self.take_folder), (panel.open_folder_requested, self._choose_folder),
                              (panel.add_class_requested, self._add_class),
                              (panel.remove_class_requested, self._remove_class),
@@ -142,12 +145,12 @@ class TrainActions(QObject):
 
     def _landed(self, paths: list[Path], report: dict) -> None:
         self.panel.set_running(False, False)
-        self.panel.say(shown(f"done: {', '.join(p.name for p in paths)} added to the models and made active; "
-                             f"the held-out images are evaluated below", 400))
+        self._done = shown(f"done: {', '.join(p.name for p in paths)} added to the models and made active", 300)
+        self.panel.say(self._done)
         self.landed.emit(paths[0])
         held_out = [(str(p), int(c)) for p, c in report.get("held_out", []) if isinstance(p, str)]
         if held_out:
-            self._evaluate(paths[-1], held_out, "its held-out images")
+            self._evaluate(paths[-1], held_out, HELD_OUT)
 
     @property
     def running(self) -> bool:
@@ -208,6 +211,7 @@ class TrainActions(QObject):
         self._run(work, lambda result: self._evaluated(result, what), "evaluating the held-out images…")
 
     def _evaluated(self, report: dict, what: str) -> None:
+        self.panel.say(self._done if what == HELD_OUT else f"evaluated {report['model']} on {what}")
         self.panel.evaluation.show_report(report, what)
         self.panel.views.setCurrentWidget(self.panel.evaluation)
 

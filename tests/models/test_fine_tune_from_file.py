@@ -76,3 +76,10 @@ def test_progress_json_from_a_shipped_base(tmp_path, capsys):
     info = read_model(export)
     assert info.input.channels == 1 and info.labels == ["dots", "stripes"]
     assert "resnet20-fashion-mnist.onnx" in json.dumps(info.meta.weights.to_json())
+
+
+def test_the_panel_offers_every_augmentation_the_command_takes():
+    from resnet_studio.gui.qt.widgets.train_panel import AUGMENTATION_TITLES
+    from resnet_studio.models.train import AUGMENTATIONS
+
+    assert tuple(AUGMENTATION_TITLES) == AUGMENTATIONS

@@ -10,6 +10,7 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QListWidget, QListWidgetItem, QPushButton,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from resnet_studio.core.engine import percent
 from resnet_studio.core.evaluation import accuracy_text
 from resnet_studio.core.text import shown
 
@@ -26,7 +27,9 @@ class EvaluationView(QWidget):
         super().__init__()
         self.report: dict | None = None
         self._present: list[int] = []
-        self.title = plain_label("No evaluation yet: train a model, or evaluate a labelled folder.")
+        self.evaluate = QPushButton("Evaluate a labelled folder…")
+        self.title = plain_label("No evaluation yet: train a model, or evaluate the active model on a labelled "
+                                 "folder (one subfolder per class, named as its labels).")
         self.title.setWordWrap(True)
         self.per_class = plain_label()
         self.per_class.setWordWrap(True)
@@ -45,7 +48,10 @@ class EvaluationView(QWidget):
         self.images.itemClicked.connect(self._opened)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.title)
+        top = QHBoxLayout()
+        top.addWidget(self.title, 1)
+        top.addWidget(self.evaluate, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(top)
         layout.addWidget(self.per_class)
         hint = plain_label("Confusion matrix (rows: true class, columns: predicted). Click a cell for its images; "
                            "click an image to see it with its class activation map.")
@@ -110,7 +116,7 @@ class EvaluationView(QWidget):
         self.images.clear()
         for row in rows:
             item = QListWidgetItem(shown(f"{Path(row['path']).name}: {row['truth']} → {row['predicted']} "
-                                         f"({row['confidence']:.1%})", 200))
+                                         f"({percent(row['confidence'])})", 200))
             item.setData(PATH_ROLE, row["path"])
             item.setToolTip(tooltip(row["path"]))
             self.images.addItem(item)

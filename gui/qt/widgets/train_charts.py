@@ -46,7 +46,7 @@ class TrainCharts(QWidget):
         self.responses.setLabel("bottom", "block (input → output)")
         self.responses.setLabel("left", "std of F(x)")
         self.responses.setLogMode(y=True)  # responses of a fresh network span orders of magnitude
-        self.responses_legend = self.responses.addLegend(offset=(-10, 10))
+        self.responses_legend = self.responses.addLegend(offset=(10, 10))  # top left: the first blocks respond least
         for plot in (self.loss, self.accuracy, self.responses):
             layout.addWidget(plot, 1)
 

@@ -20,7 +20,8 @@ from .evaluation_view import EvaluationView
 from .train_charts import TrainCharts
 
 NAME_ROLE = Qt.ItemDataRole.UserRole
-AUGMENTATIONS = (("crop-flip", "random crop and flip"), ("flip", "flip only"), ("none", "none"))
+# Keyed by the train command's --augment choices (a test holds the two lists together).
+AUGMENTATION_TITLES = {"crop-flip": "random crop and flip", "flip": "flip only", "none": "none"}
 
 
 class ClassList(QListWidget):
@@ -80,6 +81,11 @@ class TrainPanel(QWidget):
         self.add_class = QPushButton("+ class")
         self.remove_class = QPushButton("Remove class")
         self.base = QComboBox()
+        # Titles run long ("resnext29-fashion-mnist (Fashion-MNIST weights, greyscale, 28 px)"): the list
+        # opens wide, but the closed box does not set the panel's width.
+        self.base.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.base.setMinimumContentsLength(18)
+        self.base.view().setMinimumWidth(460)
         self.base_note = plain_label()
         self.base_note.setWordWrap(True)
         self.frozen = QRadioButton("the new head only (backbone frozen)")
@@ -90,7 +96,7 @@ class TrainPanel(QWidget):
         self.epochs = QSpinBox(minimum=1, maximum=1000)
         self.image_size = QSpinBox(minimum=16, maximum=512, singleStep=16, suffix=" px")
         self.augment = QComboBox()
-        for key, title in AUGMENTATIONS:
+        for key, title in AUGMENTATION_TITLES.items():
             self.augment.addItem(title, key)
         self.train = QPushButton("Train")
         self.cancel = QPushButton("Cancel")
@@ -102,7 +108,6 @@ class TrainPanel(QWidget):
         self.chosen.setWordWrap(True)
         self.validation = plain_label()
         self.validation.setWordWrap(True)
-        self.evaluate = QPushButton("Evaluate a labelled folder…")
         self.charts = TrainCharts()
         self.evaluation = EvaluationView()
         self._connect()
@@ -117,7 +122,7 @@ class TrainPanel(QWidget):
         self.train.clicked.connect(self.train_requested)
         self.cancel.clicked.connect(self.cancel_requested)
         self.resume.clicked.connect(self.resume_requested)
-        self.evaluate.clicked.connect(self.evaluate_requested)
+        self.evaluation.evaluate.clicked.connect(self.evaluate_requested)
         self.base.currentIndexChanged.connect(self._base_chosen)
 
     def _layout(self) -> None:
@@ -131,20 +136,15 @@ class TrainPanel(QWidget):
         box.addWidget(self.class_warnings)
         recipe = QGroupBox("2. Base model and recipe")
         form = QFormLayout(recipe)
-        form.addRow("Start from", self.base)
-        form.addRow("", self.base_note)
-        form.addRow("Train", self.frozen)
-        form.addRow("", self.full)
-        form.addRow("Epochs", self.epochs)
-        form.addRow("Image size", self.image_size)
-        form.addRow("Augmentation", self.augment)
+        for title, field in (("Start from", self.base), ("", self.base_note), ("Train", self.frozen), ("", self.full),
+                             ("Epochs", self.epochs), ("Image size", self.image_size), ("Augmentation", self.augment)):
+            form.addRow(plain_label(title), field)
         run = QGroupBox("3. Train")
         run_layout = QVBoxLayout(run)
         buttons = QHBoxLayout()
         for button in (self.train, self.cancel, self.resume):
             buttons.addWidget(button)
         buttons.addStretch(1)
-        buttons.addWidget(self.evaluate)
         run_layout.addLayout(buttons)
         for label in (self.status, self.chosen, self.validation):
             run_layout.addWidget(label)
@@ -159,7 +159,7 @@ class TrainPanel(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setWidget(controls)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(400)
+        scroll.setMinimumWidth(300)
         self.views = QTabWidget()
         self.views.addTab(self.charts, "Curves")
         self.views.addTab(self.evaluation, "Evaluation")
