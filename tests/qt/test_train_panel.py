@@ -10,6 +10,7 @@ from qt_events import drop, files
 from runners import TIMEOUT
 from training_data import texture, texture_folder
 
+EPOCHS = 100  # the cancelled run's
 TRAINING = 180_000  # ms: torch import, training, and the fp32 + int8 export on a loaded 2-core machine
 
 
@@ -81,7 +82,8 @@ def test_cancel_keeps_the_checkpoint_and_resume_finishes_the_run(open_window, qt
     panel, training = window.train, window.controller.training
     training.take_folder(str(data))
     qtbot.waitUntil(lambda: panel.classes.count() == 2, timeout=TIMEOUT)
-    _choose(panel, epochs=60)
+    # Long enough (about 0.2 s an epoch here) that the cancel lands mid-run on a loaded machine too.
+    _choose(panel, epochs=EPOCHS, size=96)
     qtbot.mouseClick(panel.train, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: training.job is not None and len(training.job.progress.rows) >= 1, timeout=TRAINING)
     # Closing while it trains asks first; "Cancel" keeps the window and the run.
@@ -91,14 +93,14 @@ def test_cancel_keeps_the_checkpoint_and_resume_finishes_the_run(open_window, qt
     qtbot.mouseClick(panel.cancel, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: panel.resume.isEnabled(), timeout=TRAINING)
     stopped = training.job.progress.rows[-1]["epoch"]
-    assert 1 <= stopped < 60 and training.job.checkpoint.is_file()
+    assert 1 <= stopped < EPOCHS and training.job.checkpoint.is_file()
     assert f"after epoch {stopped}" in panel.status.text()
     assert not (models / "resnet20-textures.onnx").exists()
     qtbot.mouseClick(panel.resume, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: (models / "resnet20-textures-int8.onnx").is_file(), timeout=TRAINING)
     progress = training.job.progress
     assert progress.settings["resumed_from_epoch"] == stopped
-    assert [r["epoch"] for r in progress.rows] == list(range(1, 61))
+    assert [r["epoch"] for r in progress.rows] == list(range(1, EPOCHS + 1))
 
 
 def test_a_class_of_one_image_is_refused_with_the_reason(open_window, qtbot, tmp_path, monkeypatch):
