@@ -15,7 +15,6 @@ from PySide6.QtGui import QGuiApplication
 
 from resnet_studio.core import report
 from resnet_studio.core.catalog import shipped_models_dir
-from resnet_studio.core.intake import IMAGE_SUFFIXES
 from resnet_studio.core.lesion import removable_blocks
 from resnet_studio.core.local_file import Rejected
 from resnet_studio.core.model_file import ModelInfo
@@ -28,7 +27,7 @@ from resnet_studio.gui.viewmodel.intake import IMAGE_TYPES
 from resnet_studio.gui.viewmodel.naming import model_title
 
 from .analyses import Analyses
-from .file_dialogs import file_stem
+from .file_dialogs import IMAGE_FILTER, file_stem
 from .folder_watch import FolderWatch
 from .menus import PRECISION_CHOICES
 from .messages import Details
@@ -40,8 +39,6 @@ from .window_settings import stored
 from .workers import url_to_path
 
 REGISTRY_SUFFIX = "(registry)"  # a compare choice drawn from the shipped description, not from a file
-
-IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ");;All files (*)"
 
 
 class Controller(QObject):

@@ -9,7 +9,11 @@ from pathlib import Path
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QFileDialog, QWidget
 
+from resnet_studio.core.intake import IMAGE_SUFFIXES
+
 from .window_settings import stored
+
+IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ");;All files (*)"
 
 
 def file_stem(*parts: str) -> str:

@@ -13,6 +13,7 @@ from resnet_studio.core.catalog import Catalog
 from resnet_studio.core.text import shown
 from resnet_studio.gui.viewmodel.train_plan import ClassSet, PlanRejected, bases, run_name
 
+from .file_dialogs import IMAGE_FILTER
 from .state import Studio
 from .train_job import TrainJob
 from .widgets.train_panel import TrainPanel
@@ -37,6 +38,7 @@ class TrainActions(QObject):
         self._done = ""  # what the last finished run said, shown again once its evaluation is in
         for signal, slot in ((panel.folder_chosen, self.take_folder), (panel.open_folder_requested, self._choose_folder),
                              (panel.add_class_requested, self._add_class),
+                             (panel.add_images_requested, self._choose_images),
                              (panel.remove_class_requested, self._remove_class),
                              (panel.classes.images_dropped, self.add_images), (panel.classes.notice, self.notice),
                              (panel.train_requested, self.train), (panel.cancel_requested, self.cancel),
@@ -60,6 +62,11 @@ class TrainActions(QObject):
             emit(ClassSet.from_folder(folder))
 
         self._run(work, self._classes_read, f"reading the classes in {Path(folder).name}…")
+
+    def _choose_images(self, name: str) -> None:
+        paths = self.dialogs.open_paths(f"Images of {name}", IMAGE_FILTER)
+        if paths:
+            self.add_images(name, paths)
 
     def add_images(self, name: str, paths: list[str]) -> None:
         classes = copy.deepcopy(self.classes)  # the worker's own: the panel keeps reading this one

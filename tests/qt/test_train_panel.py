@@ -36,6 +36,10 @@ def test_train_from_a_dropped_folder_lands_a_model_that_classifies(open_window, 
     qtbot.waitUntil(lambda: panel.classes.count() == 2, timeout=TIMEOUT)
     assert _item(panel, "dots").text() == "dots — 8 images"
     _choose(panel, epochs=3)
+    # An image in the window before training: the new model classifies it again when it lands.
+    texture("stripes", __import__("numpy").random.default_rng(7)).save(tmp_path / "new.png")
+    drop(window, files([tmp_path / "new.png"]))
+    qtbot.waitUntil(lambda: any(e.result is not None for e in window.studio.entries.values()), timeout=TIMEOUT)
     points = []
     window.controller.training.panel.charts.loss_curve.sigPlotChanged.connect(
         lambda curve: points.append(len(curve.getData()[0] if curve.getData()[0] is not None else [])))
@@ -55,11 +59,9 @@ def test_train_from_a_dropped_folder_lands_a_model_that_classifies(open_window, 
     qtbot.waitUntil(lambda: panel.evaluation.report is not None, timeout=TIMEOUT)
     report = panel.evaluation.report
     assert sum(map(sum, report["confusion"])) == 4 and report["labels"] == ["dots", "stripes"]
-    # The new model classifies a new image with its own labels.
-    texture("stripes", __import__("numpy").random.default_rng(7)).save(tmp_path / "new.png")
-    drop(window, files([tmp_path / "new.png"]))
-    qtbot.waitUntil(lambda: any(e.result is not None for e in window.studio.entries.values()), timeout=TIMEOUT)
-    result = next(e.result for e in window.studio.entries.values() if e.result is not None)
+    qtbot.waitUntil(lambda: all(e.result is not None and e.result.model.startswith("resnet20-textures")
+                                for e in window.studio.entries.values()), timeout=TIMEOUT)
+    result = next(iter(window.studio.entries.values())).result
     assert {p.label for p in result.predictions} == {"dots", "stripes"}
     # A confusion cell lists its images; clicking one shows it in the window with its CAM.
     matrix = panel.evaluation.matrix

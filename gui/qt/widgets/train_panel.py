@@ -65,6 +65,7 @@ class TrainPanel(QWidget):
     folder_chosen = Signal(str)
     open_folder_requested = Signal()
     add_class_requested = Signal(str)
+    add_images_requested = Signal(str)  # the class to add images to, chosen in a file dialog
     remove_class_requested = Signal(str)
     train_requested = Signal()
     cancel_requested = Signal()
@@ -80,6 +81,8 @@ class TrainPanel(QWidget):
         self.open_folder = QPushButton("Open folder of classes…")
         self.add_class = QPushButton("+ class")
         self.remove_class = QPushButton("Remove class")
+        self.add_images = QPushButton("Add images…")
+        self.add_images.setToolTip(tooltip("Add image files to the selected class (or drop them onto it)"))
         self.base = QComboBox()
         # Titles run long ("resnext29-fashion-mnist (Fashion-MNIST weights, greyscale, 28 px)"): the list
         # opens wide, but the closed box does not set the panel's width.
@@ -119,6 +122,7 @@ class TrainPanel(QWidget):
         self.classes.folder_dropped.connect(self.folder_chosen)
         self.add_class.clicked.connect(self._ask_class_name)
         self.remove_class.clicked.connect(self._remove_current)
+        self.add_images.clicked.connect(self._add_to_current)
         self.train.clicked.connect(self.train_requested)
         self.cancel.clicked.connect(self.cancel_requested)
         self.resume.clicked.connect(self.resume_requested)
@@ -129,10 +133,11 @@ class TrainPanel(QWidget):
         classes = QGroupBox("1. Classes")
         box = QVBoxLayout(classes)
         box.addWidget(self.classes, 1)
-        row = QHBoxLayout()
-        for button in (self.open_folder, self.add_class, self.remove_class):
-            row.addWidget(button)
-        box.addLayout(row)
+        for buttons in ((self.open_folder, self.add_class), (self.add_images, self.remove_class)):
+            row = QHBoxLayout()
+            for button in buttons:
+                row.addWidget(button)
+            box.addLayout(row)
         box.addWidget(self.class_warnings)
         recipe = QGroupBox("2. Base model and recipe")
         form = QFormLayout(recipe)
@@ -183,6 +188,13 @@ class TrainPanel(QWidget):
         if ok:
             self.add_class_requested.emit(name)
 
+    def _add_to_current(self) -> None:
+        item = self.classes.currentItem() or (self.classes.item(0) if self.classes.count() == 1 else None)
+        if item is None:
+            self.say("select a class first (or add one with + class), then add images to it")
+            return
+        self.add_images_requested.emit(item.data(NAME_ROLE))
+
     def _remove_current(self) -> None:
         item = self.classes.currentItem()
         if item is not None:
@@ -196,7 +208,7 @@ class TrainPanel(QWidget):
             item.setData(NAME_ROLE, c.name)
             item.setToolTip(tooltip(f"{c.name}: drop images here to add them"))
             self.classes.addItem(item)
-            if c.name == current:
+            if c.name == current or (current is None and c is classes.classes[-1]):
                 self.classes.setCurrentItem(item)
         refusals, warnings = classes.problems()
         lines = [f"✗ {r}" for r in refusals] + [f"⚠ {w}" for w in warnings]
@@ -241,7 +253,7 @@ class TrainPanel(QWidget):
         self.cancel.setEnabled(running)
         self.resume.setEnabled(resumable and not running)
         for widget in (self.base, self.frozen, self.full, self.epochs, self.image_size, self.augment,
-                       self.open_folder, self.add_class, self.remove_class, self.classes):
+                       self.open_folder, self.add_class, self.remove_class, self.add_images, self.classes):
             widget.setEnabled(not running)
 
     def show_progress(self, progress: Progress) -> None:
