@@ -196,7 +196,7 @@ class TrainActions(QObject):
             self.evaluate_folder(folder)
 
     def evaluate_folder(self, folder: str) -> None:
-        info, engine = self.studio.info, self.studio.engine
+        info, engine = self.studio.info, self._whole_network()
 
         def work(emit, cancelled):
             from resnet_studio.core.evaluation import evaluate
@@ -206,7 +206,7 @@ class TrainActions(QObject):
         self._run(work, lambda report: self._evaluated(report, Path(folder).name), f"evaluating {info.name}…")
 
     def _evaluate(self, path: Path, found: list[tuple[str, int]], what: str) -> None:
-        engine = self.studio.engine
+        engine = self._whole_network()
 
         def work(emit, cancelled):
             from resnet_studio.core.evaluation import report, score_files
@@ -216,6 +216,13 @@ class TrainActions(QObject):
             emit(report(info, what, *score_files(engine, info, found)))
 
         self._run(work, lambda result: self._evaluated(result, what), "evaluating the held-out images…")
+
+    def _whole_network(self):
+        """An engine on the app's sessions without the Lesion tab's removals: an evaluation scores the model
+        as it is on disk."""
+        from resnet_studio.core.engine import Engine
+
+        return Engine(self.studio.engine.pool)
 
     def _evaluated(self, report: dict, what: str) -> None:
         self.panel.say(self._done if what == HELD_OUT else f"evaluated {report['model']} on {what}")
