@@ -253,8 +253,11 @@ def conclude(run: Run, wall: float, finished: Callable[[Trained], None] | None) 
         return 0
     split = "validation" if args.data else "test"
     if not args.progress_json:
-        print(f"{split} accuracy {accuracy:.2%} on {len(run.val_set)} images after {args.epochs} epochs "
-              f"in {clock(wall)}", file=sys.stderr)
+        from resnet_studio.core.evaluation import accuracy_text
+
+        # Below 20 held-out images the figure comes with its Wilson interval.
+        print(f"{accuracy_text(int(np.trace(confusion)), len(run.val_set), split + ' accuracy')} after {args.epochs} "
+              f"epochs in {clock(wall)}", file=sys.stderr)
         print_per_class(confusion, run.val_set.classes)
     run.meta.update({"metrics": {f"{split}_top1": round(accuracy, 5), "split": split, "images": len(run.val_set),
                                  "epochs": args.epochs, "train_seconds": round(wall), "history": run.history,
