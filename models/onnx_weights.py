@@ -73,8 +73,9 @@ def unfold_batch_norm(model: torch.nn.Module, images: torch.Tensor) -> None:
         norm.bias.copy_(mean + shift)
 
 
-def read_base(path: Path, variant: str):
-    """The model file a fine-tuning run starts from, checked: one of ours, of ``variant``, readable."""
+def read_base(path: Path, variant: str | None = None):
+    """The model file a fine-tuning run starts from, checked: one of ours, readable, of ``variant``
+    when one is named."""
     from resnet_studio.core.model_file import ModelRejected, read_model
 
     from .weights import WeightsError
@@ -85,7 +86,7 @@ def read_base(path: Path, variant: str):
         raise WeightsError(str(exc)) from None
     if info.variant is None or not info.has_metadata:
         raise WeightsError(f"{path}: not a file resnet-export wrote, so its weights cannot be read back")
-    if info.variant != variant:
+    if variant is not None and info.variant != variant:
         raise WeightsError(f"{path} holds a {info.variant}, not a {variant}")
     if info.precision != "fp32":
         raise WeightsError(f"{path} is the {info.precision} twin; start from the fp32 file")

@@ -125,7 +125,7 @@ def announce(run: Run) -> None:
     """Say once what the run will do, including what was chosen for the user."""
     args, world = run.args, run.world
     chosen = "" if args.batch_size else f" (chosen for {len(run.train_set)} training images: {run.steps_per_epoch} steps an epoch)"
-    settings = {"variant": args.variant, "classes": run.train_set.classes, "train_images": len(run.train_set),
+    settings = {"variant": args.variant, "variant_chosen": args.variant_chosen, "classes": run.train_set.classes, "train_images": len(run.train_set),
                 "held_out_images": len(run.val_set), "batch_size": run.batch_size, "batch_chosen": not args.batch_size,
                 "epochs": args.epochs, "steps_per_epoch": run.steps_per_epoch, "lr": args.lr, "lr_chosen": args.lr_chosen,
                 "image_size": run.meta["input_size"], "augment": args.augment, "weights": args.weights, "resumed_from_epoch": run.start_epoch,
@@ -137,6 +137,8 @@ def announce(run: Run) -> None:
         print(f"resumed from {run.out_dir / 'last.pt'} after epoch {run.start_epoch}", file=sys.stderr)
     if args.quiet:
         return
+    if args.variant_chosen:
+        print(f"variant {args.variant} (none named: {default_variant_reason(args)})", file=sys.stderr)
     print(f"batch {run.batch_size} per process{chosen}; peak learning rate {args.lr:g}"
           f"{' (chosen for these weights)' if args.lr_chosen else ''}", file=sys.stderr)
     if world.size > 1:
@@ -294,9 +296,38 @@ def print_per_class(confusion: np.ndarray, classes: list[str]) -> None:
         print(f"{name.ljust(width)}  {row.sum():6d}  {hit / max(1, row.sum()):7.2%}", file=sys.stderr)
 
 
+class TrainParser(Parser):
+    """Usage errors in one line; with --progress-json also as the error event the app reads."""
+
+    progress_json = False
+
+    def error(self, message: str):
+        if self.progress_json:
+            print(json.dumps({"stage": "error", "message": printable(f"{message} (see --help)")}), flush=True)
+        super().error(message)
+
+
+def default_variant(args: argparse.Namespace) -> str:
+    """The variant when none is named: the --weights file's own, else resnet18 to fine-tune on a
+    folder (the usual first exercise) and resnet20 for Fashion-MNIST (the paper's CIFAR-style net)."""
+    if args.weights.endswith(".onnx"):
+        from .onnx_weights import read_base
+
+        return read_base(Path(args.weights)).variant
+    return "resnet18" if args.data else "resnet20"
+
+
+def default_variant_reason(args: argparse.Namespace) -> str:
+    if args.weights.endswith(".onnx"):
+        return f"the one in {Path(args.weights).name}"
+    return "the default for a folder of your classes" if args.data else "the default for Fashion-MNIST"
+
+
 def parser() -> argparse.ArgumentParser:
-    p = Parser(prog="resnet-studio train", description=__doc__)
-    p.add_argument("variant", help="registry variant, e.g. resnet20 or resnet18")
+    p = TrainParser(prog="resnet-studio train", description=__doc__)
+    p.add_argument("variant", nargs="?",
+                   help="registry variant, e.g. resnet20 or resnet18 (default: the --weights file's, else resnet18 "
+                        "with --data and resnet20 without)")
     p.add_argument("--data", help="folder with one subfolder of images per class (fine-tuning); links to folders "
                                   "are not followed")
     p.add_argument("--data-dir", type=Path, help="folder of the Fashion-MNIST IDX files")
@@ -346,7 +377,10 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None, finished: Callable[[Trained], None] | None = None,
          errors: tuple[type[Exception], ...] = ()) -> int:
     """``errors``: more exception types (from ``finished``) to report in one line."""
-    args = parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    p = parser()
+    p.progress_json = "--progress-json" in words
+    args = p.parse_args(words)
     if args.export and finished is None:
         print("--export: run this as 'resnet-studio train', which exports", file=sys.stderr)
         return 2
@@ -364,6 +398,8 @@ def main(argv: list[str] | None = None, finished: Callable[[Trained], None] | No
         return code
 
     try:
+        args.variant_chosen = args.variant is None
+        args.variant = args.variant or default_variant(args)
         return train(args, finished)
     except (DatasetError, FolderError, CheckpointError, UnknownVariantError, WeightsError, OSError,
             DistributedError, *errors) as exc:

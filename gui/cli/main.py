@@ -28,7 +28,7 @@ commands:
           [--output FILE.jsonl|FILE.csv] [--ray [ADDRESS]]   (--ray: on a Ray cluster)
   models [--all] [--json]  list the models the app can use (--all: every variant, exported or not)
   bench [--model NAME|PATH|VARIANT] [--batch N] [--precision fp32|fp16|int8] [--json]
-  train VARIANT [...]   train on Fashion-MNIST, or fine-tune on a folder (--data DIR)
+  train [VARIANT] [...] train on Fashion-MNIST, or fine-tune on a folder (--data DIR)
   lesion MODEL [--images N | --data FOLDER] [--json]   accuracy with each single block removed
   evaluate FOLDER [--model M] [--json]   accuracy, precision, recall and confusion on FOLDER/CLASS/images
   explain IMAGE... --output DIR [--model M] [--layer BLOCK] [--method cam|score-cam] [--class K]

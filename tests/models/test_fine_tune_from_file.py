@@ -56,13 +56,15 @@ def test_progress_json_from_a_shipped_base(tmp_path, capsys):
     data = texture_folder(tmp_path / "textures", per_class=10)
     export = tmp_path / "out" / "textures.onnx"
     export.parent.mkdir()
-    code = studio_main(["train", "resnet20", "--data", str(data), "--weights", str(SHIPPED), "--epochs", "2",
+    # No variant named: the base file's is used.
+    code = studio_main(["train", "--data", str(data), "--weights", str(SHIPPED), "--epochs", "2",
                         "--output", str(tmp_path / "run"), "--export", str(export), "--progress-json"])
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     assert code == 0
     start = events[0]
     # The file's greyscale 28 px input, the batch scaled to 16 training images, the fine-tuning rate.
-    assert start["stage"] == "start" and start["image_size"] == 28 and start["batch_chosen"]
+    assert start["stage"] == "start" and start["variant"] == "resnet20" and start["variant_chosen"]
+    assert start["image_size"] == 28 and start["batch_chosen"]
     assert start["batch_size"] == 4 and start["steps_per_epoch"] == 4 and start["lr"] == 0.01 and start["lr_chosen"]
     epochs = [e for e in events if e["stage"] == "epoch"]
     assert [e["epoch"] for e in epochs] == [1, 2] and all(len(e["responses"]) == 9 for e in epochs)
@@ -76,6 +78,26 @@ def test_progress_json_from_a_shipped_base(tmp_path, capsys):
     info = read_model(export)
     assert info.input.channels == 1 and info.labels == ["dots", "stripes"]
     assert "resnet20-fashion-mnist.onnx" in json.dumps(info.meta.weights.to_json())
+
+
+@pytest.mark.parametrize("words, variant", [
+    (["--data", "photos"], "resnet18"),
+    ([], "resnet20"),
+    (["--data", "photos", "--weights", str(shipped_models_dir() / "resnext29-fashion-mnist.onnx")], "resnext29_8x4d"),
+])
+def test_the_variant_when_none_is_named(words, variant):
+    from resnet_studio.models.train import default_variant, parser
+
+    assert default_variant(parser().parse_args(words)) == variant
+
+
+def test_a_usage_error_under_progress_json_is_the_error_event_the_app_reads(tmp_path, capsys):
+    data = texture_folder(tmp_path / "textures", per_class=3)
+    with pytest.raises(SystemExit) as exit_:
+        studio_main(["train", "--data", str(data), "--epochs", "zero", "--progress-json"])
+    (line,) = capsys.readouterr().out.splitlines()
+    event = json.loads(line)
+    assert exit_.value.code == 2 and event["stage"] == "error" and "--epochs" in event["message"]
 
 
 def test_the_panel_offers_every_augmentation_the_command_takes():
