@@ -82,7 +82,7 @@ class Controller(QObject):
             (self.training.landed, self._export_landed),
             (self.training.notice, w.show_notice),
             (self.training.image_opened, self.reveal_image),
-            (studio.models_listed, lambda *_: self.training.models_listed()),
+            (studio.models_listed, self.training.models_listed),
             (w.activations.notice, w.show_notice),
             (w.activations.requested, self.refresh_details),
             (w.activations.removal_requested, self.studio.set_removed),

@@ -38,6 +38,9 @@ class ModelSlot(QObject):
         self.precision = "auto"  # or fp32 / fp16 / int8: which twin of a model to run
         self.offers: list[lineup.Offer] = []
         self.loading = 0  # model loads in flight
+        # The newest load asked for: one asked for earlier that lands (or fails) later is dropped, so the
+        # last choice wins whatever order the loads finish in.
+        self._ticket = 0
         self._start = start
 
     def refresh_models(self) -> None:
@@ -67,7 +70,7 @@ class ModelSlot(QObject):
         device and the precision setting), or None for the default model.
         """
         engine, precision, catalog = self.engine, self.precision, self.catalog
-        self.loading += 1
+        ticket = self._next_ticket()
         self.model_loading.emit(target.title if isinstance(target, lineup.Offer)
                                 else Path(target).name if target else "the default model")
 
@@ -81,17 +84,28 @@ class ModelSlot(QObject):
             # Creating the session now surfaces provider and loading errors before the switch.
             emit(ModelLoaded(info, engine.pool.get(info)))
 
+        self._start_load(work, ticket)
+
+    def _next_ticket(self) -> int:
+        self.loading += 1
+        self._ticket += 1
+        return self._ticket
+
+    def _start_load(self, work, ticket: int) -> None:
         worker = Worker(work)
-        worker.signals.result.connect(self._loaded)
-        worker.signals.error.connect(self._failed)
+        worker.signals.result.connect(lambda message: self._loaded(message, ticket))
+        worker.signals.error.connect(lambda reason: self._failed(reason, ticket))
         self._start(worker)
 
-    def _failed(self, reason: str) -> None:
+    def _failed(self, reason: str, ticket: int) -> None:
         self.loading -= 1
-        self.model_failed.emit(reason)
+        if ticket == self._ticket:
+            self.model_failed.emit(reason)
 
-    def _loaded(self, message: ModelLoaded) -> None:
+    def _loaded(self, message: ModelLoaded, ticket: int) -> None:
         self.loading -= 1
+        if ticket != self._ticket:
+            return
         # Runs of the model switched away from are stopped, not waited for: their results are dropped anyway.
         self.engine.pool.terminate_all()
         self.info, self.handle = message.info, message.handle
@@ -113,7 +127,7 @@ class ModelSlot(QObject):
         info, catalog, engine = self.info, self.catalog, self.engine
         if info is None or info.discovery is None:
             return
-        self.loading += 1
+        ticket = self._next_ticket()
         self.model_loading.emit(f"{info.path.name} with {name} preprocessing")
 
         def work(emit, cancel):
@@ -121,10 +135,7 @@ class ModelSlot(QObject):
             changed = catalog.reread(info.path)
             emit(ModelLoaded(changed, engine.pool.get(changed)))
 
-        worker = Worker(work)
-        worker.signals.result.connect(self._loaded)
-        worker.signals.error.connect(self._failed)
-        self._start(worker)
+        self._start_load(work, ticket)
 
     def set_device(self, device: str) -> None:
         """Use another device from now on; the current model reloads (and re-classifies) on it."""

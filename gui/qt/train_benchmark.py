@@ -91,9 +91,10 @@ def stall(folder: Path, work: Path) -> dict:
 
 def default_recipe(folder: Path, work: Path) -> dict:
     from resnet_studio.core.catalog import Catalog
+    from resnet_studio.gui.viewmodel.lineup import offers
     from resnet_studio.gui.viewmodel.train_plan import Recipe, bases, train_arguments
 
-    base = bases(Catalog(work / "models"))[0]
+    base = bases(offers(Catalog(work / "models")))[0]
     recipe = Recipe(base.epochs, base.image_size, base.freeze)
     arguments = [a for a in train_arguments(base, recipe, folder, work / "recipe", work / "recipe.onnx", False)[1:]
                  if a != "--progress-json"]

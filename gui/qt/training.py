@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 from resnet_studio.core.catalog import Catalog
 from resnet_studio.core.text import shown
+from resnet_studio.gui.viewmodel import lineup
 from resnet_studio.gui.viewmodel.train_plan import ClassSet, PlanRejected, bases, run_name
 
 from .file_dialogs import IMAGE_FILTER
@@ -46,9 +47,9 @@ class TrainActions(QObject):
                              (panel.evaluation.image_opened, self.image_opened), (panel.base_changed, self._show_note)):
             signal.connect(slot)
 
-    def models_listed(self) -> None:
+    def models_listed(self, offers: list[lineup.Offer]) -> None:
         """The picker's models changed: offer them (and the variants) as bases, keeping the choice."""
-        self.panel.set_bases(bases(self.catalog))
+        self.panel.set_bases(bases(offers))
 
     # Classes ------------------------------------------------------------------------------------------------
 

@@ -11,12 +11,11 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from resnet_studio.core.catalog import Catalog
 from resnet_studio.core.model_file import Rejected, check_written_labels
 from resnet_studio.core.walk import files_in, subfolders
 from resnet_studio.models.registry import VARIANTS
 
-from .lineup import offers
+from .lineup import Offer
 
 MIN_CLASS_IMAGES = 2  # one to train on, one to hold out
 FEW_IMAGES = 10  # below this a class gets a warning: its validation figure rests on one or two images
@@ -161,10 +160,11 @@ class Base:
                 f"expect it to find colour and texture, not objects")
 
 
-def bases(catalog: Catalog) -> list[Base]:
-    """Every base the picker's models and variants give: trained files first, then ImageNet, then random."""
+def bases(listed: list[Offer]) -> list[Base]:
+    """Every base the picker's models and variants give (``listed``: the picker's offers, so that the GUI
+    thread reads no model file): trained files first, then ImageNet, then random."""
     found, random = [], []
-    for offer in offers(catalog):
+    for offer in listed:
         info = offer.files["fp32"].info if "fp32" in offer.files else None
         if info is not None and info.has_metadata and offer.variant in VARIANTS and offer.weights != "random":
             grey = info.input.channels == 1

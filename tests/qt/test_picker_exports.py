@@ -134,23 +134,35 @@ def test_a_file_copied_into_the_models_folder_appears_without_a_restart(app_wind
 
 
 
+def loaded(window, qtbot, condition) -> None:
+    """Wait for a model load to land; a load that fails fails the test at once, with its reason."""
+    failures = []
+    window.studio.model_failed.connect(failures.append)
+    try:
+        qtbot.waitUntil(lambda: bool(failures) or condition(), timeout=TIMEOUT)
+    finally:
+        window.studio.model_failed.disconnect(failures.append)
+    assert not failures, failures
+
+
+
 def test_twins_run_int8_on_the_cpu_and_the_menu_overrides_it(app_window, qtbot):
     window = app_window()
     assert window.studio.info.path.name == f"{DEFAULT_MODEL}-int8.onnx"
     runs = window.studio.handle.label  # CPU · ONNX Runtime, or CPU · OpenVINO where this CPU runs it fastest
     assert runs.startswith("CPU · ") and window.provider.text() == f"{runs} · int8"
     window.menus.precision["fp32"].trigger()
-    qtbot.waitUntil(lambda: window.studio.info.precision == "fp32", timeout=TIMEOUT)
+    loaded(window, qtbot, lambda: window.studio.info.precision == "fp32")
     assert window.studio.info.path.name == f"{DEFAULT_MODEL}.onnx" and window.provider.text() == f"{runs} · fp32"
     window.menus.runtime["openvino"].trigger()
-    qtbot.waitUntil(lambda: window.studio.handle.provider == "OpenVINO", timeout=TIMEOUT)
+    loaded(window, qtbot, lambda: window.studio.handle.provider == "OpenVINO")
     assert window.provider.text() == f"{window.studio.handle.label} · fp32" and "OpenVINO" in window.provider.text()
     window.menus.runtime["onnxruntime"].trigger()
-    qtbot.waitUntil(lambda: window.studio.handle.provider == "CPUExecutionProvider", timeout=TIMEOUT)
+    loaded(window, qtbot, lambda: window.studio.handle.provider == "CPUExecutionProvider")
     assert window.provider.text() == "CPU · ONNX Runtime · fp32"
     assert window.picker.button.text() == f"{DEFAULT_MODEL} · fp32"
     window.menus.precision["auto"].trigger()
-    qtbot.waitUntil(lambda: window.studio.info.precision == "int8", timeout=TIMEOUT)
+    loaded(window, qtbot, lambda: window.studio.info.precision == "int8")
 
 
 
