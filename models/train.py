@@ -102,7 +102,7 @@ def prepare(args: argparse.Namespace, world: World) -> Run:
     batch_size = args.batch_size or auto_batch_size(len(train_set), world.size)
     args.lr_chosen = args.lr is None
     if args.lr is None:
-        args.lr = default_learning_rate(args.weights, args.freeze_backbone)
+        args.lr = default_learning_rate(args.weights, args.freeze_backbone, batch_size)
     peak_lr = args.lr * world.size
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD([{"params": [p for p in trainable if p.ndim > 1], "weight_decay": args.weight_decay},
@@ -348,7 +348,8 @@ def parser() -> argparse.ArgumentParser:
                         "at most 128); under torchrun the global batch is N x this")
     p.add_argument("--lr", type=float_in(0, 100, low_open=True),
                    help="peak learning rate for one process; N processes train at N x this (linear scaling). "
-                        "Default 0.1, or 0.01 when all the layers of pretrained weights are fine-tuned")
+                        "Default 0.1, or 0.01 when all the layers of pretrained weights are fine-tuned; from "
+                        "random weights 0.1 x batch/16 on batches under 16")
     p.add_argument("--weight-decay", type=float_in(0, 1), default=5e-4)
     p.add_argument("--warmup-epochs", type=int_in(0, 100_000), default=1)
     p.add_argument("--label-smoothing", type=float_in(0, 1, high_open=True), default=0.0)

@@ -69,10 +69,17 @@ def auto_batch_size(train_images: int, world_size: int) -> int:
     return max(4, min(128, 2 ** int(math.log2(per_process))))
 
 
-def default_learning_rate(weights: str, frozen: bool) -> float:
+def default_learning_rate(weights: str, frozen: bool, batch_size: int) -> float:
     """0.1 for a network trained from scratch or a new head alone; 0.01 when every layer of pretrained weights
-    is fine-tuned, which a rate of 0.1 would mostly overwrite (the usual tenth of the from-scratch rate)."""
-    return 0.01 if weights != "random" and not frozen else 0.1
+    is fine-tuned, which a rate of 0.1 would mostly overwrite (the usual tenth of the from-scratch rate).
+
+    From scratch on batches under 16 the rate shrinks with the batch (0.025 at 4): a random resnet18 on
+    10 images a class in batches of 4 spiked to a training loss of 18-46 at 0.1, and learnt as fast and
+    smoothly at 0.02.
+    """
+    if weights != "random" and not frozen:
+        return 0.01
+    return 0.1 * min(1.0, batch_size / 16) if weights == "random" else 0.1
 
 
 @torch.no_grad()

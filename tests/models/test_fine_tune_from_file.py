@@ -80,6 +80,17 @@ def test_progress_json_from_a_shipped_base(tmp_path, capsys):
     assert "resnet20-fashion-mnist.onnx" in json.dumps(info.meta.weights.to_json())
 
 
+def test_random_weights_on_small_batches_get_a_smaller_rate(tmp_path, capsys):
+    data = texture_folder(tmp_path / "textures", per_class=10)
+    code = studio_main(["train", "resnet20", "--data", str(data), "--epochs", "1", "--image-size", "32",
+                        "--output", str(tmp_path / "run"), "--progress-json"])
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    start, epoch = events[0], next(e for e in events if e["stage"] == "epoch")
+    # 16 training images: batches of 4, and the from-scratch 0.1 scaled by 4/16.
+    assert code == 0 and start["batch_size"] == 4 and start["lr"] == pytest.approx(0.025) and start["lr_chosen"]
+    assert np.isfinite(epoch["train_loss"])
+
+
 @pytest.mark.parametrize("words, variant", [
     (["--data", "photos"], "resnet18"),
     ([], "resnet20"),
