@@ -97,7 +97,7 @@ def test_random_weights_on_small_batches_get_a_smaller_rate(tmp_path, capsys):
     (["--data", "photos", "--weights", str(shipped_models_dir() / "resnext29-fashion-mnist.onnx")], "resnext29_8x4d"),
 ])
 def test_the_variant_when_none_is_named(words, variant):
-    from resnet_studio.models.train import default_variant, parser
+    from resnet_studio.models.train_options import default_variant, parser
 
     assert default_variant(parser().parse_args(words)) == variant
 
@@ -113,6 +113,6 @@ def test_a_usage_error_under_progress_json_is_the_error_event_the_app_reads(tmp_
 
 def test_the_panel_offers_every_augmentation_the_command_takes():
     from resnet_studio.gui.qt.widgets.train_panel import AUGMENTATION_TITLES
-    from resnet_studio.models.train import AUGMENTATIONS
+    from resnet_studio.models.train_options import AUGMENTATIONS
 
     assert tuple(AUGMENTATION_TITLES) == AUGMENTATIONS
