@@ -69,7 +69,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float_in(0, 100, low_open=True),
                    help="peak learning rate for one process; N processes train at N x this (linear scaling). "
                         "Default 0.1, or 0.01 when all the layers of pretrained weights are fine-tuned; from "
-                        "random weights 0.1 x batch/16 on batches under 16")
+                        "random weights 0.1 x batch/16 on batches under 8")
     p.add_argument("--weight-decay", type=float_in(0, 1), default=5e-4)
     p.add_argument("--warmup-epochs", type=int_in(0, 100_000), default=1)
     p.add_argument("--label-smoothing", type=float_in(0, 1, high_open=True), default=0.0)
