@@ -92,6 +92,7 @@ class TrainActions(QObject):
     def _classes_read(self, classes: ClassSet) -> None:
         self.classes = classes
         self.panel.show_classes(classes)
+        self.panel.say(classes.readiness())
         self._show_note()
 
     def _show_note(self) -> None:
@@ -233,6 +234,11 @@ class TrainActions(QObject):
     def _run(self, work, done, message: str, failed=None) -> None:
         worker = Worker(work)
         worker.signals.result.connect(done)
-        worker.signals.error.connect(failed or self.notice.emit)
+        worker.signals.error.connect(failed or self._work_failed)
         self.panel.say(message)
         self.studio.start(worker)
+
+    def _work_failed(self, reason: str) -> None:
+        # The panel's status must not keep saying "reading…" once the work has stopped.
+        self.panel.say(reason)
+        self.notice.emit(reason)

@@ -78,6 +78,16 @@ class ClassSet:
         self.classes = [c for c in self.classes if c.name != name]
         self.folder = None
 
+    def readiness(self) -> str:
+        """One line for the panel's status: ready to train, or the first reason it cannot."""
+        refusals, _ = self.problems()
+        if not self.classes:
+            return "no classes yet: drop a folder of class folders, or add a class and drop images onto it"
+        if refusals:
+            return f"not ready to train: {refusals[0]}"
+        images = sum(len(c.images) for c in self.classes)
+        return f"{len(self.classes)} classes, {images} images: ready to train"
+
     def problems(self) -> tuple[list[str], list[str]]:
         """(reasons it cannot train, warnings): each one line."""
         refusals, warnings = [], []

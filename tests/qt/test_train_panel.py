@@ -1,5 +1,6 @@
 """The Train tab with the real training child process, on small texture folders written with Pillow."""
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,7 @@ def test_train_from_a_dropped_folder_lands_a_model_that_classifies(open_window, 
     drop(panel.classes.viewport(), files([data]))
     qtbot.waitUntil(lambda: panel.classes.count() == 2, timeout=TIMEOUT)
     assert _item(panel, "dots").text() == "dots — 8 images"
+    assert panel.status.text() == "2 classes, 16 images: ready to train"
     _choose(panel, epochs=3)
     # An image in the window before training: the new model classifies it again when it lands.
     texture("stripes", __import__("numpy").random.default_rng(7)).save(tmp_path / "new.png")
@@ -124,6 +126,18 @@ def test_a_class_of_one_image_is_refused_with_the_reason(open_window, qtbot, tmp
     assert training.job is None
     assert "dots: 1 image; a class needs at least 2" in panel.status.text()
     assert "dots: 1 image" in window.notice.text()
+
+
+def test_a_folder_that_is_not_one_of_class_folders_says_why_where_it_said_reading(open_window, qtbot, tmp_path):
+    window = open_window(tmp_path / "models")
+    panel = window.train
+    lone = tmp_path / "lone"
+    texture_folder(lone, per_class=3)
+    shutil.rmtree(lone / "stripes")
+    drop(panel.classes.viewport(), files([lone]))
+    qtbot.waitUntil(lambda: "found 1" in panel.status.text(), timeout=TIMEOUT)
+    assert panel.status.text() == "lone: a training folder holds one subfolder per class; found 1"
+    assert panel.classes.count() == 0
 
 
 @pytest.mark.parametrize("name", ["", "stripes", "a/b"])
