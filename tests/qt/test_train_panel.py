@@ -1,5 +1,6 @@
 """The Train tab with the real training child process, on small texture folders written with Pillow."""
 
+import math
 import shutil
 from pathlib import Path
 
@@ -168,3 +169,14 @@ def test_staged_classes_are_copied_whole(tmp_path):
     assert sorted(p.name for p in staged.iterdir()) == ["dots", "stripes"]
     assert all(len(list((staged / name).iterdir())) == 3 for name in ("dots", "stripes"))
     assert not [p for p in Path(tmp_path / "models" / ".training").iterdir() if p.name.startswith(".")]
+
+
+def test_the_responses_axis_ticks_at_one_two_and_five(qtbot):
+    from resnet_studio.gui.qt.widgets.train_charts import TrainCharts
+
+    charts = TrainCharts()
+    qtbot.addWidget(charts)
+    axis = charts.responses.getAxis("left")
+    low, high = math.log10(0.15), math.log10(7)
+    values = [v for _, level in axis.tickValues(low, high, 200) for v in level]
+    assert sorted({round(10 ** v, 6) for v in values}) == [0.2, 0.5, 1, 2, 5]

@@ -25,8 +25,8 @@ CURRENT, AVERAGE = "#1f5fbf", "#d9730d"
 class StillPlot(pg.PlotWidget):
     """A plot that reads, not one you navigate: the wheel scrolls the panel around it, and a drag does nothing."""
 
-    def __init__(self) -> None:
-        super().__init__(background="w")
+    def __init__(self, **options) -> None:
+        super().__init__(background="w", **options)
         self.setMouseEnabled(x=False, y=False)
         self.hideButtons()
         self.setMenuEnabled(False)

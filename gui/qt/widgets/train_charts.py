@@ -3,6 +3,8 @@ each block's std of F(x) on a fixed held-out batch, one curve per epoch."""
 
 from __future__ import annotations
 
+import math
+
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
@@ -19,6 +21,22 @@ def _epoch_colour(i: int, n: int) -> QColor:
     """Light for the first epoch, dark for the last: the curves read as a sequence."""
     share = i / max(1, n - 1)
     return QColor.fromHsvF(0.6, 0.25 + 0.7 * share, 0.95 - 0.55 * share)
+
+
+class OneTwoFiveLogAxis(pg.AxisItem):
+    """A log axis with ticks at 1, 2 and 5 of each decade: pyqtgraph's own labels every one of 2 to 9,
+    which overlap on a plot a third of the panel high. No SI prefix: it would label 0.05 as "50 (x0.001)"."""
+
+    def __init__(self, orientation: str) -> None:
+        super().__init__(orientation)
+        self.enableAutoSIPrefix(False)
+
+    def logTickValues(self, minVal, maxVal, size, stdTicks):
+        kept = []
+        for spacing, values in super().logTickValues(minVal, maxVal, size, stdTicks):
+            mantissas = [10 ** (v - math.floor(v + 1e-9)) for v in values]
+            kept.append((spacing, [v for v, m in zip(values, mantissas) if min(abs(m - k) for k in (1, 2, 5)) < 1e-6]))
+        return kept
 
 
 class TrainCharts(QWidget):
@@ -41,7 +59,7 @@ class TrainCharts(QWidget):
                                           symbolSize=6, symbolBrush=VALIDATION_COLOUR,
                                           name="validation (held out)")
         legend.setLabelTextColor("#303030")
-        self.responses = StillPlot()
+        self.responses = StillPlot(axisItems={"left": OneTwoFiveLogAxis("left")})
         self.responses.setTitle("What the blocks learn: std of F(x) per block, one curve per epoch")
         self.responses.setLabel("bottom", "block (input → output)")
         self.responses.setLabel("left", "std of F(x)")
@@ -49,6 +67,19 @@ class TrainCharts(QWidget):
         self.responses_legend = self.responses.addLegend(offset=(10, 10))  # top left: the first blocks respond least
         for plot in (self.loss, self.accuracy, self.responses):
             layout.addWidget(plot, 1)
+            self._fit(plot, False)
+
+    def _fit(self, plot: StillPlot, has_data: bool) -> None:
+        """Fit the axes to the data (accuracy keeps 0 to 1); with none, whole-number ranges: an empty plot's
+        own 0 to 1 reads as tenths of an epoch, and on the log axis crowds the labels 2 to 9 into one spot."""
+        if has_data:
+            plot.enableAutoRange(x=True, y=plot is not self.accuracy)
+            return
+        plot.setXRange(0, 10, padding=0.02)
+        if plot is self.responses:
+            plot.setYRange(-1, 1, padding=0)  # log10: 0.1 to 10
+        elif plot is self.loss:
+            plot.setYRange(0, 1, padding=0.02)
 
     def show_progress(self, progress: Progress) -> None:
         if progress.steps:
@@ -58,6 +89,8 @@ class TrainCharts(QWidget):
         else:
             self.loss_curve.setData([], [])
             self.train_acc.setData([], [])
+        for plot in (self.loss, self.accuracy):
+            self._fit(plot, bool(progress.steps))
         validated = [(r["epoch"], r["val_acc"]) for r in progress.rows if r["val_acc"] is not None]
         self.val_acc.setData([e for e, _ in validated], [a for _, a in validated])
         self._show_responses(progress.responses())
@@ -65,6 +98,7 @@ class TrainCharts(QWidget):
     def _show_responses(self, by_epoch: list[list[float]]) -> None:
         self.responses.clear()
         self.responses_legend.clear()
+        self._fit(self.responses, bool(by_epoch))
         for i, row in enumerate(by_epoch):
             labelled = i in (0, len(by_epoch) - 1)
             self.responses.plot(list(range(1, len(row) + 1)), row, pen=pg.mkPen(_epoch_colour(i, len(by_epoch)), width=2),
