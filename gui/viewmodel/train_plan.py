@@ -172,13 +172,15 @@ class Base:
 
 def bases(listed: list[Offer]) -> list[Base]:
     """Every base the picker's models and variants give (``listed``: the picker's offers, so that the GUI
-    thread reads no model file): trained files first, then ImageNet, then random."""
+    thread reads no model file): trained files first (the shipped ones, so that the default base stays the
+    same as the user trains more), then ImageNet, then random."""
     found, random = [], []
-    for offer in listed:
+    shipped_first = sorted(listed, key=lambda o: "fp32" not in o.files or o.files["fp32"].origin != "shipped")
+    for offer in shipped_first:
         info = offer.files["fp32"].info if "fp32" in offer.files else None
         if info is not None and info.has_metadata and offer.variant in VARIANTS and offer.weights != "random":
             grey = info.input.channels == 1
-            found.append(Base(f"{offer.title} ({info.meta.dataset or 'trained'} weights"
+            found.append(Base(f"{offer.title} (trained on {info.meta.dataset or 'its own data'}"
                               f"{', greyscale' if grey else ''}, {info.preprocess.crop} px)", offer.variant,
                               str(offer.files["fp32"].path), "file",
                               f"starts from the weights in {offer.files['fp32'].path.name}"

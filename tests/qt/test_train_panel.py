@@ -66,6 +66,10 @@ def test_train_from_a_dropped_folder_lands_a_model_that_classifies(open_window, 
                                 for e in window.studio.entries.values()), timeout=TIMEOUT)
     result = next(iter(window.studio.entries.values())).result
     assert {p.label for p in result.predictions} == {"dots", "stripes"}
+    # The new model is a base to train from, after the shipped ones: the default base stays the same.
+    titles = [b.title for b in panel._bases]
+    assert titles[0].startswith("resnet20-fashion-mnist (trained on Fashion-MNIST, greyscale, 28 px)")
+    assert any(t.startswith("resnet20-textures (trained on textures, 16 px)") for t in titles)
     # A confusion cell lists its images; clicking one shows it in the window with its CAM.
     matrix = panel.evaluation.matrix
     cell = next((r, c) for r in range(2) for c in range(2) if matrix.item(r, c).text() != "0")

@@ -84,7 +84,7 @@ class TrainPanel(QWidget):
         self.add_images = QPushButton("Add images…")
         self.add_images.setToolTip(tooltip("Add image files to the selected class (or drop them onto it)"))
         self.base = QComboBox()
-        # Titles run long ("resnext29-fashion-mnist (Fashion-MNIST weights, greyscale, 28 px)"): the list
+        # Titles run long ("resnext29-fashion-mnist (trained on Fashion-MNIST, greyscale, 28 px)"): the list
         # opens wide, but the closed box does not set the panel's width.
         self.base.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.base.setMinimumContentsLength(18)
