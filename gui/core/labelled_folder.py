@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .local_file import Rejected
 from .walk import expand
 
 
-class FolderError(ValueError):
-    """A folder that does not hold labelled images for this model, with the reason."""
+class FolderError(Rejected, ValueError):
+    """A folder that does not hold labelled images for this model, with the reason (shown as it is: a
+    Rejected, not an error of the app's)."""
 
 
 def _key(name: str) -> str:

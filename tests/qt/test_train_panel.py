@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QInputDialog, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
 from qt_events import drop, files
 from runners import TIMEOUT
@@ -143,6 +143,17 @@ def test_a_folder_that_is_not_one_of_class_folders_says_why_where_it_said_readin
     qtbot.waitUntil(lambda: "found 1" in panel.status.text(), timeout=TIMEOUT)
     assert panel.status.text() == "lone: a training folder holds one subfolder per class; found 1"
     assert panel.classes.count() == 0
+
+
+def test_a_folder_whose_classes_the_model_lacks_is_refused_with_the_reason(open_window, qtbot, tmp_path, monkeypatch):
+    window = open_window(tmp_path / "models")  # the shipped Fashion-MNIST model: no dots, no stripes
+    panel = window.train
+    folder = texture_folder(tmp_path / "eval", per_class=2)
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
+    qtbot.mouseClick(panel.evaluation.evaluate, Qt.MouseButton.LeftButton)
+    reason = f"{folder}: 2 subfolder(s) match no class of the model: dots, stripes"
+    qtbot.waitUntil(lambda: panel.status.text() == reason, timeout=TIMEOUT)
+    assert window.notice.text() == f"⚠ {reason}" and panel.evaluation.report is None
 
 
 @pytest.mark.parametrize("name", ["", "stripes", "a/b"])
