@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 import os
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -301,6 +302,10 @@ def main(argv: list[str] | None = None, finished: Callable[[Trained], None] | No
     p = parser()
     p.progress_json = "--progress-json" in words
     args = p.parse_args(words)
+    if args.progress_json:
+        # The app cancels with SIGINT. A child of an app started with `&` from a script inherits SIGINT
+        # ignored, and Python then installs no handler: Cancel did nothing until the app's kill.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     if args.export and finished is None:
         print("--export: run this as 'resnet-studio train', which exports", file=sys.stderr)
         return 2

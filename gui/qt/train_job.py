@@ -139,6 +139,9 @@ class TrainJob(QObject):
             process.terminate()
         QTimer.singleShot(STOP_GRACE_MS, process, process.kill)
 
-    def wait(self, msecs: int = 20_000) -> None:
-        if self._process is not None:
-            self._process.waitForFinished(msecs)
+    def wait(self) -> None:
+        """Block until the child has stopped: the kill timer cannot fire while the GUI thread waits here,
+        so a child that outlives the grace period is killed from here."""
+        if self._process is not None and not self._process.waitForFinished(STOP_GRACE_MS):
+            self._process.kill()
+            self._process.waitForFinished(5000)

@@ -1,4 +1,4 @@
-"""A full disk during a training checkpoint keeps the last good one."""
+"""Training faults: a full disk during a checkpoint keeps the last good one; Cancel stops a child whatever it inherited."""
 
 import resource
 import signal
@@ -30,3 +30,28 @@ def test_a_full_disk_during_a_training_checkpoint_keeps_the_last_good_one(tmp_pa
     assert "Traceback" not in result.stderr
     assert (out / "last.pt").read_bytes() == good and load_checkpoint(out / "last.pt")["epoch"] == 1
 
+
+
+def test_the_apps_cancel_stops_a_child_that_inherited_sigint_ignored(tmp_path):
+    """An app started with `&` from a script passes SIGINT ignored to its children; the app cancels with it."""
+    import json
+    import time
+
+    from training_data import texture_folder
+
+    data = texture_folder(tmp_path / "textures", per_class=10)
+    child = subprocess.Popen([sys.executable, "-m", "resnet_studio.gui.cli.main", "train", "resnet20", "--data", str(data),
+                              "--image-size", "16", "--epochs", "500", "--threads", "1", "--output", str(tmp_path / "run"),
+                              "--progress-json"], stdout=subprocess.PIPE, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        for line in child.stdout:
+            if json.loads(line)["stage"] == "epoch":
+                break
+        sent = time.monotonic()
+        child.send_signal(signal.SIGINT)
+        events = [json.loads(line) for line in child.stdout]
+        assert child.wait(timeout=60) == 130 and time.monotonic() - sent < 30
+    finally:
+        child.kill()
+    assert events[-1]["stage"] == "cancelled" and events[-1]["epoch"] >= 1
