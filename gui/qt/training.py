@@ -99,7 +99,8 @@ class TrainActions(QObject):
         base = self.panel.chosen_base()
         if base is not None:
             images = sum(len(c.images) for c in self.classes.classes)
-            self.panel.base_note.setText("\n".join(shown(t, 300) for t in (base.note, base.warning(images)) if t))
+            lines = (base.note, base.warning(images, self.panel.frozen.isChecked()))
+            self.panel.base_note.setText("\n".join(shown(t, 300) for t in lines if t))
 
     # Training -----------------------------------------------------------------------------------------------
 

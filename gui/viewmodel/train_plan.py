@@ -163,11 +163,14 @@ class Base:
     freeze: bool = False
     epochs: int = 15
 
-    def warning(self, images: int) -> str:
+    def warning(self, images: int, frozen: bool = False) -> str:
         if self.kind != "random":
             return ""
-        return (f"random weights: the network learns from your {images} images alone; with a few dozen a class "
-                f"expect it to find colour and texture, not objects")
+        if frozen:
+            return ("⚠ A frozen random backbone learns nothing: only the head trains, on features no training "
+                    "shaped. Train every layer.")
+        return (f"⚠ Random weights: the network learns from your {images} images alone; with a few dozen a class "
+                f"expect it to find colour and texture, not objects.")
 
 
 def bases(listed: list[Offer]) -> list[Base]:
@@ -195,7 +198,7 @@ def bases(listed: list[Offer]) -> list[Base]:
                               image_size=224, freeze=True, epochs=10))
     for name in VARIANTS:
         random.append(Base(f"{name} (random weights)", name, "random", "random",
-                           "He initialisation: nothing learnt yet", image_size=32 if name.startswith(("resnet20",
+                           "He initialisation: nothing learnt yet.", image_size=32 if name.startswith(("resnet20",
                                                                                                        "plain")) else 64))
     return found + random
 

@@ -5,7 +5,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
 from qt_events import drop, files
@@ -195,3 +195,16 @@ def test_the_responses_axis_ticks_at_one_two_and_five(qtbot):
     low, high = math.log10(0.15), math.log10(7)
     values = [v for _, level in axis.tickValues(low, high, 200) for v in level]
     assert sorted({round(10 ** v, 6) for v in values}) == [0.2, 0.5, 1, 2, 5]
+
+
+def test_a_random_base_warns_and_freezing_it_warns_otherwise(open_window, qtbot, tmp_path):
+    window = open_window(tmp_path / "models")
+    panel = window.train
+    window.tabs.setCurrentWidget(panel)
+    _choose(panel, "resnet18", "random")
+    assert panel.full.isChecked() and "⚠ Random weights: the network learns from your 0 images" in panel.base_note.text()
+    # On the indicator: a radio button takes clicks on its indicator and text, not the whole row.
+    qtbot.mouseClick(panel.frozen, Qt.MouseButton.LeftButton, pos=QPoint(8, panel.frozen.height() // 2))
+    assert "⚠ A frozen random backbone learns nothing" in panel.base_note.text()
+    qtbot.mouseClick(panel.full, Qt.MouseButton.LeftButton, pos=QPoint(8, panel.full.height() // 2))
+    assert "frozen" not in panel.base_note.text()

@@ -95,6 +95,7 @@ class TrainPanel(QWidget):
         self.full = QRadioButton("every layer")
         group = QButtonGroup(self)
         group.addButton(self.frozen)
+        self.frozen.toggled.connect(lambda *_: self.base_changed.emit())  # the note warns of a frozen random base
         group.addButton(self.full)
         self.epochs = QSpinBox(minimum=1, maximum=1000)
         self.image_size = QSpinBox(minimum=16, maximum=512, singleStep=16, suffix=" px")
