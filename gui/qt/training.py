@@ -96,6 +96,9 @@ class TrainActions(QObject):
         self._show_note()
 
     def _show_note(self) -> None:
+        if not self.running:  # the last run's batch and validation lines describe other classes or another base
+            self.panel.chosen.clear()
+            self.panel.validation.clear()
         base = self.panel.chosen_base()
         if base is not None:
             images = sum(len(c.images) for c in self.classes.classes)

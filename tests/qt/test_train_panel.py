@@ -70,6 +70,13 @@ def test_train_from_a_dropped_folder_lands_a_model_that_classifies(open_window, 
     titles = [b.title for b in panel._bases]
     assert titles[0].startswith("resnet20-fashion-mnist (trained on Fashion-MNIST, greyscale, 28 px)")
     assert any(t.startswith("resnet20-textures (trained on textures, 16 px)") for t in titles)
+    # Other classes: the finished run's lines no longer stand beside them.
+    viewport = panel.classes.viewport()  # dropped below the rows: a folder dropped onto a class adds to it
+    drop(viewport, files([texture_folder(tmp_path / "other", per_class=3)]),
+         at=QPoint(viewport.width() // 2, viewport.height() - 4))
+    qtbot.waitUntil(lambda: panel.classes.count() == 2 and _item(panel, "dots").text() == "dots — 3 images", timeout=TIMEOUT)
+    assert panel.status.text() == "2 classes, 6 images: ready to train"
+    assert panel.validation.text() == "" and panel.chosen.text() == ""
     # A confusion cell lists its images; clicking one shows it in the window with its CAM.
     matrix = panel.evaluation.matrix
     cell = next((r, c) for r in range(2) for c in range(2) if matrix.item(r, c).text() != "0")
