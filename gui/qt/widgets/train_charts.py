@@ -49,22 +49,19 @@ class TrainCharts(QWidget):
         self.loss.setLabel("bottom", "epoch")
         self.loss_curve = self.loss.plot([], [], pen=pg.mkPen(TRAIN_COLOUR, width=2))
         self.accuracy = StillPlot()
-        self.accuracy.setTitle("Accuracy")
+        # The key is in the title: a legend inside the plot sat on the curves wherever it was put.
+        self.accuracy.setTitle(f'Accuracy: <span style="color:{VALIDATION_COLOUR}">●— held out</span>'
+                               f' · <span style="color:{TRAIN_COLOUR}">- - training</span>')
         self.accuracy.setLabel("bottom", "epoch")
         self.accuracy.setYRange(0, 1.02)
-        legend = self.accuracy.addLegend(offset=(-10, -10))  # bottom right: accuracy curves end high
-        self.train_acc = self.accuracy.plot([], [], pen=pg.mkPen(TRAIN_COLOUR, width=1.5, style=Qt.PenStyle.DashLine),
-                                            name="training (images it learns from)")
+        self.train_acc = self.accuracy.plot([], [], pen=pg.mkPen(TRAIN_COLOUR, width=1.5, style=Qt.PenStyle.DashLine))
         self.val_acc = self.accuracy.plot([], [], pen=pg.mkPen(VALIDATION_COLOUR, width=2.5), symbol="o",
-                                          symbolSize=6, symbolBrush=VALIDATION_COLOUR,
-                                          name="validation (held out)")
-        legend.setLabelTextColor("#303030")
+                                          symbolSize=6, symbolBrush=VALIDATION_COLOUR)
         self.responses = StillPlot(axisItems={"left": OneTwoFiveLogAxis("left")})
-        self.responses.setTitle("What the blocks learn: std of F(x) per block, one curve per epoch")
+        self.responses.setTitle("std of F(x) per block, a curve an epoch: light first, dark last")
         self.responses.setLabel("bottom", "block (input → output)")
         self.responses.setLabel("left", "std of F(x)")
         self.responses.setLogMode(y=True)  # responses of a fresh network span orders of magnitude
-        self.responses_legend = self.responses.addLegend(offset=(10, 10))  # top left: the first blocks respond least
         for plot in (self.loss, self.accuracy, self.responses):
             layout.addWidget(plot, 1)
             self._fit(plot, False)
@@ -97,9 +94,6 @@ class TrainCharts(QWidget):
 
     def _show_responses(self, by_epoch: list[list[float]]) -> None:
         self.responses.clear()
-        self.responses_legend.clear()
         self._fit(self.responses, bool(by_epoch))
         for i, row in enumerate(by_epoch):
-            labelled = i in (0, len(by_epoch) - 1)
-            self.responses.plot(list(range(1, len(row) + 1)), row, pen=pg.mkPen(_epoch_colour(i, len(by_epoch)), width=2),
-                                name=f"epoch {i + 1}" if labelled else None)
+            self.responses.plot(list(range(1, len(row) + 1)), row, pen=pg.mkPen(_epoch_colour(i, len(by_epoch)), width=2))
