@@ -95,7 +95,7 @@ class EvaluationView(QWidget):
                 strength = count / peak
                 base = (46, 125, 50) if i == j else (198, 40, 40)
                 item.setBackground(QBrush(QColor(*base, int(30 + 170 * strength) if count else 0)))
-                item.setToolTip(tooltip(f"{count} image(s) of {labels[r]} predicted as {labels[c]}"))
+                item.setToolTip(tooltip(f"{_images(count)} of {labels[r]} predicted as {labels[c]}"))
                 self.matrix.setItem(i, j, item)
         self._list("misclassified", "Misclassified")
 
@@ -104,12 +104,12 @@ class EvaluationView(QWidget):
             return
         truth, predicted = (self.report["labels"][self._present[k]] for k in (row, column))
         rows = [p for p in self.report["predictions"] if p["truth"] == truth and p["predicted"] == predicted]
-        self._fill(f"{truth} predicted as {predicted}: {len(rows)} image(s)", rows)
+        self._fill(f"{truth} predicted as {predicted}: {_images(len(rows))}", rows)
 
     def _list(self, key: str, title: str) -> None:
         if self.report is not None:
             rows = self.report[key]
-            self._fill(f"{title}: {len(rows)} image(s)", rows)
+            self._fill(f"{title}: {_images(len(rows))}", rows)
 
     def _fill(self, title: str, rows: list[dict]) -> None:
         self.images_title.setText(shown(title, 200))
@@ -127,3 +127,7 @@ class EvaluationView(QWidget):
 
 def _share(value: float | None) -> str:
     return "–" if value is None else f"{value:.0%}"
+
+
+def _images(count: int) -> str:
+    return f"{count} image{'' if count == 1 else 's'}"
