@@ -27,7 +27,7 @@ from .dataset import Dataset
 from .distributed import World, summed
 from .registry import build_model, get_variant
 from .train_data import load_data
-from .train_options import default_variant, default_variant_reason, parser
+from .train_options import default_variant, parser
 from .training import (Augmentation, Reporter, Step, augment, auto_batch_size, clock, default_learning_rate, evaluate,
                        layer_responses, learning_rate, normalise)
 
@@ -124,7 +124,7 @@ def announce(run: Run) -> None:
     """Say once what the run will do, including what was chosen for the user."""
     args, world = run.args, run.world
     chosen = "" if args.batch_size else f" (chosen for {len(run.train_set)} training images: {run.steps_per_epoch} steps an epoch)"
-    settings = {"variant": args.variant, "variant_chosen": args.variant_chosen, "classes": run.train_set.classes, "train_images": len(run.train_set),
+    settings = {"variant": args.variant, "variant_chosen": args.variant_reason is not None, "classes": run.train_set.classes, "train_images": len(run.train_set),
                 "held_out_images": len(run.val_set), "batch_size": run.batch_size, "batch_chosen": not args.batch_size,
                 "epochs": args.epochs, "steps_per_epoch": run.steps_per_epoch, "lr": args.lr, "lr_chosen": args.lr_chosen,
                 "image_size": run.meta["input_size"], "augment": args.augment, "weights": args.weights, "resumed_from_epoch": run.start_epoch,
@@ -136,8 +136,8 @@ def announce(run: Run) -> None:
         print(f"resumed from {run.out_dir / 'last.pt'} after epoch {run.start_epoch}", file=sys.stderr)
     if args.quiet:
         return
-    if args.variant_chosen:
-        print(f"variant {args.variant} (none named: {default_variant_reason(args)})", file=sys.stderr)
+    if args.variant_reason:
+        print(f"variant {args.variant} (none named: {args.variant_reason})", file=sys.stderr)
     print(f"batch {run.batch_size} per process{chosen}; peak learning rate {args.lr:g}"
           f"{' (chosen for these weights)' if args.lr_chosen else ''}", file=sys.stderr)
     if world.size > 1:
@@ -299,9 +299,7 @@ def main(argv: list[str] | None = None, finished: Callable[[Trained], None] | No
          errors: tuple[type[Exception], ...] = ()) -> int:
     """``errors``: more exception types (from ``finished``) to report in one line."""
     words = sys.argv[1:] if argv is None else argv
-    p = parser()
-    p.progress_json = "--progress-json" in words
-    args = p.parse_args(words)
+    args = parser(progress_json="--progress-json" in words).parse_args(words)
     if args.progress_json:
         # The app cancels with SIGINT. A child of an app started with `&` from a script inherits SIGINT
         # ignored, and Python then installs no handler: Cancel did nothing until the app's kill.
@@ -323,8 +321,9 @@ def main(argv: list[str] | None = None, finished: Callable[[Trained], None] | No
         return code
 
     try:
-        args.variant_chosen = args.variant is None
-        args.variant = args.variant or default_variant(args)
+        args.variant_reason = None
+        if args.variant is None:
+            args.variant, args.variant_reason = default_variant(args)
         return train(args, finished)
     except (DatasetError, FolderError, CheckpointError, UnknownVariantError, WeightsError, OSError,
             DistributedError, *errors) as exc:

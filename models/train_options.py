@@ -17,9 +17,11 @@ AUGMENTATIONS = ("crop-flip", "flip", "none")
 
 
 class TrainParser(Parser):
-    """Usage errors in one line; with --progress-json also as the error event the app reads."""
+    """Usage errors in one line; with ``progress_json`` also as the error event the app reads."""
 
-    progress_json = False
+    def __init__(self, *args, progress_json: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.progress_json = progress_json
 
     def error(self, message: str):
         if self.progress_json:
@@ -27,24 +29,20 @@ class TrainParser(Parser):
         super().error(message)
 
 
-def default_variant(args: argparse.Namespace) -> str:
-    """The variant when none is named: the --weights file's own, else resnet18 to fine-tune on a
-    folder (the usual first exercise) and resnet20 for Fashion-MNIST (the paper's CIFAR-style net)."""
+def default_variant(args: argparse.Namespace) -> tuple[str, str]:
+    """The variant when none is named, and why: the --weights file's own, else resnet18 to fine-tune on
+    a folder (the usual first exercise) and resnet20 for Fashion-MNIST (the paper's CIFAR-style net)."""
     if args.weights.endswith(".onnx"):
         from .onnx_weights import read_base
 
-        return read_base(Path(args.weights)).variant
-    return "resnet18" if args.data else "resnet20"
+        return read_base(Path(args.weights)).variant, f"the one in {Path(args.weights).name}"
+    if args.data:
+        return "resnet18", "the default for a folder of your classes"
+    return "resnet20", "the default for Fashion-MNIST"
 
 
-def default_variant_reason(args: argparse.Namespace) -> str:
-    if args.weights.endswith(".onnx"):
-        return f"the one in {Path(args.weights).name}"
-    return "the default for a folder of your classes" if args.data else "the default for Fashion-MNIST"
-
-
-def parser() -> argparse.ArgumentParser:
-    p = TrainParser(prog="resnet-studio train", description=DESCRIPTION)
+def parser(progress_json: bool = False) -> argparse.ArgumentParser:
+    p = TrainParser(prog="resnet-studio train", description=DESCRIPTION, progress_json=progress_json)
     p.add_argument("variant", nargs="?",
                    help="registry variant, e.g. resnet20 or resnet18 (default: the --weights file's, else resnet18 "
                         "with --data and resnet20 without)")

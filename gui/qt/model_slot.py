@@ -70,7 +70,7 @@ class ModelSlot(QObject):
         device and the precision setting), or None for the default model.
         """
         engine, precision, catalog = self.engine, self.precision, self.catalog
-        ticket = self._next_ticket()
+        ticket = self._load_asked()
         self.model_loading.emit(target.title if isinstance(target, lineup.Offer)
                                 else Path(target).name if target else "the default model")
 
@@ -86,7 +86,8 @@ class ModelSlot(QObject):
 
         self._start_load(work, ticket)
 
-    def _next_ticket(self) -> int:
+    def _load_asked(self) -> int:
+        """Count a load in flight and give it the newest ticket."""
         self.loading += 1
         self._ticket += 1
         return self._ticket
@@ -127,7 +128,7 @@ class ModelSlot(QObject):
         info, catalog, engine = self.info, self.catalog, self.engine
         if info is None or info.discovery is None:
             return
-        ticket = self._next_ticket()
+        ticket = self._load_asked()
         self.model_loading.emit(f"{info.path.name} with {name} preprocessing")
 
         def work(emit, cancel):

@@ -44,7 +44,7 @@ class TrainActions(QObject):
                              (panel.classes.images_dropped, self.add_images), (panel.classes.notice, self.notice),
                              (panel.train_requested, self.train), (panel.cancel_requested, self.cancel),
                              (panel.resume_requested, self.resume), (panel.evaluate_requested, self._choose_evaluation),
-                             (panel.evaluation.image_opened, self.image_opened), (panel.base_changed, self._show_note)):
+                             (panel.evaluation.image_opened, self.image_opened), (panel.base_changed, self._recipe_changed)):
             signal.connect(slot)
 
     def models_listed(self, offers: list[lineup.Offer]) -> None:
@@ -93,9 +93,10 @@ class TrainActions(QObject):
         self.classes = classes
         self.panel.show_classes(classes)
         self.panel.say(classes.readiness())
-        self._show_note()
+        self._recipe_changed()
 
-    def _show_note(self) -> None:
+    def _recipe_changed(self) -> None:
+        """Other classes or another base: the base's note and warning again, and no last-run lines."""
         if not self.running:  # the last run's batch and validation lines describe other classes or another base
             self.panel.chosen.clear()
             self.panel.validation.clear()

@@ -80,9 +80,9 @@ class ClassSet:
 
     def readiness(self) -> str:
         """One line for the panel's status: ready to train, or the first reason it cannot."""
-        refusals, _ = self.problems()
         if not self.classes:
             return "no classes yet: drop a folder of class folders, or add a class and drop images onto it"
+        refusals, _ = self.problems()
         if refusals:
             return f"not ready to train: {refusals[0]}"
         images = sum(len(c.images) for c in self.classes)
@@ -173,12 +173,17 @@ class Base:
                 f"expect it to find colour and texture, not objects.")
 
 
+def _shipped(offer: Offer) -> bool:
+    entry = offer.files.get("fp32")
+    return entry is not None and entry.origin == "shipped"
+
+
 def bases(listed: list[Offer]) -> list[Base]:
     """Every base the picker's models and variants give (``listed``: the picker's offers, so that the GUI
     thread reads no model file): trained files first (the shipped ones, so that the default base stays the
     same as the user trains more), then ImageNet, then random."""
     found, random = [], []
-    shipped_first = sorted(listed, key=lambda o: "fp32" not in o.files or o.files["fp32"].origin != "shipped")
+    shipped_first = sorted(listed, key=lambda o: not _shipped(o))
     for offer in shipped_first:
         info = offer.files["fp32"].info if "fp32" in offer.files else None
         if info is not None and info.has_metadata and offer.variant in VARIANTS and offer.weights != "random":
